@@ -1,0 +1,810 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * The config file: "key = value ..." lines, "service NAME { ... }" blocks,
+ * "#" comments and "include = GLOB".  The parser never stops at the first
+ * problem: every error is recorded as "FILE:LINE: message" so that a user
+ * fixes a file in one pass.  Keys the core does not know inside a service
+ * are kept raw; config_check() hands them to the module's option table.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <glob.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evinetd.h"
+
+#define CONF_MAX_ERRORS		100
+#define CONF_MAX_TOKENS		256
+
+enum tok_type { TOK_WORD, TOK_STRING, TOK_EQUALS, TOK_LBRACE, TOK_RBRACE };
+
+struct token {
+	enum tok_type	 type;
+	char		*text;
+};
+
+struct parse_state {
+	struct config		*ps_cf;
+	const char		*ps_file;
+	int			 ps_line;
+	struct service_conf	*ps_svc;	/* open service block */
+};
+
+static const char *core_service_keys =
+    "listen, module, protocol, max_input, max_output";
+
+struct config *
+config_new(const char *path, const char *module_dir)
+{
+	struct config	*cf;
+
+	cf = xcalloc(1, sizeof(*cf));
+	cf->c_path = xstrdup(path);
+	cf->c_module_dir = xstrdup(module_dir);
+	cf->c_shutdown_ms = DEFAULT_SHUTDOWN_MS;
+	TAILQ_INIT(&cf->c_services);
+	TAILQ_INIT(&cf->c_modules);
+	TAILQ_INIT(&cf->c_files);
+	TAILQ_INIT(&cf->c_errors);
+	return (cf);
+}
+
+/* Keeps one copy of each file name, so items can point at it cheaply. */
+static const char *
+config_intern(struct config *cf, const char *name)
+{
+	struct conf_file	*f;
+
+	TAILQ_FOREACH(f, &cf->c_files, cf_entry) {
+		if (strcmp(f->cf_name, name) == 0)
+			return (f->cf_name);
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->cf_name = xstrdup(name);
+	TAILQ_INSERT_TAIL(&cf->c_files, f, cf_entry);
+	return (f->cf_name);
+}
+
+/* Records "FILE:LINE: message"; parsing goes on regardless. */
+void
+config_error(struct config *cf, const char *file, int line, const char *fmt,
+    ...)
+{
+	struct conf_error	*ce;
+	char			*msg;
+	va_list			 ap;
+
+	cf->c_nerrors++;
+	if (cf->c_nerrors > CONF_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	ce = xcalloc(1, sizeof(*ce));
+	if (line > 0)
+		xasprintf(&ce->ce_msg, "%s:%d: %s", file, line, msg);
+	else
+		xasprintf(&ce->ce_msg, "%s: %s", file, msg);
+	free(msg);
+	TAILQ_INSERT_TAIL(&cf->c_errors, ce, ce_entry);
+}
+
+void
+config_log_errors(struct config *cf)
+{
+	struct conf_error	*ce;
+
+	TAILQ_FOREACH(ce, &cf->c_errors, ce_entry)
+		log_warnx("%s", ce->ce_msg);
+	if (cf->c_nerrors > CONF_MAX_ERRORS)
+		log_warnx("%s: %d more errors not shown", cf->c_path,
+		    cf->c_nerrors - CONF_MAX_ERRORS);
+}
+
+static void
+conf_item_free(struct conf_item *ci)
+{
+	int	i;
+
+	for (i = 0; i < ci->ci_argc; i++)
+		free(ci->ci_argv[i]);
+	free(ci->ci_argv);
+	free(ci->ci_key);
+	free(ci);
+}
+
+static void
+service_conf_free(struct service_conf *sc)
+{
+	struct listen_conf	*lc;
+	struct conf_item	*ci;
+
+	while ((lc = TAILQ_FIRST(&sc->sc_listens)) != NULL) {
+		TAILQ_REMOVE(&sc->sc_listens, lc, lc_entry);
+		free(lc->lc_text);
+		free(lc);
+	}
+	while ((ci = TAILQ_FIRST(&sc->sc_options)) != NULL) {
+		TAILQ_REMOVE(&sc->sc_options, ci, ci_entry);
+		conf_item_free(ci);
+	}
+	module_optvals_free(sc);
+	free(sc->sc_module_name);
+	free(sc->sc_name);
+	free(sc);
+}
+
+/* Frees the whole generation: services, modules, errors and file names. */
+void
+config_free(struct config *cf)
+{
+	struct service_conf	*sc;
+	struct conf_error	*ce;
+	struct conf_file	*f;
+	struct module		*m;
+
+	if (cf == NULL)
+		return;
+	listener_close_all(cf);
+	while ((sc = TAILQ_LAST(&cf->c_services, service_confs)) != NULL) {
+		TAILQ_REMOVE(&cf->c_services, sc, sc_entry);
+		service_conf_free(sc);
+	}
+	/* Modules go last, in reverse order: nothing can call them now. */
+	while ((m = TAILQ_LAST(&cf->c_modules, modules)) != NULL) {
+		TAILQ_REMOVE(&cf->c_modules, m, m_entry);
+		module_unload(m);
+	}
+	while ((ce = TAILQ_FIRST(&cf->c_errors)) != NULL) {
+		TAILQ_REMOVE(&cf->c_errors, ce, ce_entry);
+		free(ce->ce_msg);
+		free(ce);
+	}
+	while ((f = TAILQ_FIRST(&cf->c_files)) != NULL) {
+		TAILQ_REMOVE(&cf->c_files, f, cf_entry);
+		free(f->cf_name);
+		free(f);
+	}
+	free(cf->c_module_dir);
+	free(cf->c_path);
+	free(cf);
+}
+
+static int
+is_word_char(int ch)
+{
+	return (ch != '\0' && !isspace(ch) && ch != '#' && ch != '=' &&
+	    ch != '{' && ch != '}' && ch != '"');
+}
+
+/*
+ * Splits one line into tokens.  Returns the count, or -1 after recording
+ * an error (an unterminated string, a control character, too many values).
+ */
+static int
+config_tokenize(struct parse_state *ps, const char *line, struct token *toks)
+{
+	const char	*p = line, *start;
+	char		*buf;
+	size_t		 n;
+	int		 ntok = 0;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t' || *p == '\r')
+			p++;
+		if (*p == '\0' || *p == '#')
+			break;
+		if (ntok == CONF_MAX_TOKENS) {
+			config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+			    "too many values on one line (at most %d)",
+			    CONF_MAX_TOKENS);
+			return (-1);
+		}
+		switch (*p) {
+		case '=':
+			toks[ntok].type = TOK_EQUALS;
+			toks[ntok++].text = xstrdup("=");
+			p++;
+			continue;
+		case '{':
+			toks[ntok].type = TOK_LBRACE;
+			toks[ntok++].text = xstrdup("{");
+			p++;
+			continue;
+		case '}':
+			toks[ntok].type = TOK_RBRACE;
+			toks[ntok++].text = xstrdup("}");
+			p++;
+			continue;
+		case '"':
+			buf = xmalloc(strlen(p) + 1);
+			n = 0;
+			for (p++; *p != '"'; p++) {
+				if (*p == '\0') {
+					free(buf);
+					config_error(ps->ps_cf, ps->ps_file,
+					    ps->ps_line,
+					    "unterminated quoted string");
+					goto fail;
+				}
+				if (*p == '\\' && p[1] != '\0') {
+					p++;
+					switch (*p) {
+					case 'n':
+						buf[n++] = '\n';
+						break;
+					case 't':
+						buf[n++] = '\t';
+						break;
+					case 'r':
+						buf[n++] = '\r';
+						break;
+					default:
+						buf[n++] = *p;
+						break;
+					}
+				} else
+					buf[n++] = *p;
+			}
+			p++;
+			buf[n] = '\0';
+			toks[ntok].type = TOK_STRING;
+			toks[ntok++].text = buf;
+			continue;
+		}
+		if (iscntrl((unsigned char)*p)) {
+			config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+			    "unexpected control character 0x%02x",
+			    (unsigned char)*p);
+			goto fail;
+		}
+		start = p;
+		while (is_word_char((unsigned char)*p))
+			p++;
+		toks[ntok].type = TOK_WORD;
+		toks[ntok++].text = xstrndup(start, (size_t)(p - start));
+	}
+	return (ntok);
+fail:
+	while (ntok > 0)
+		free(toks[--ntok].text);
+	return (-1);
+}
+
+static int
+valid_service_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 64)
+		return (0);
+	for (; *s != '\0'; s++) {
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return (0);
+	}
+	return (1);
+}
+
+static struct service_conf *
+config_find_service(struct config *cf, const char *name)
+{
+	struct service_conf	*sc;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (strcmp(sc->sc_name, name) == 0)
+			return (sc);
+	}
+	return (NULL);
+}
+
+/* Opens a "service NAME {" block. */
+static void
+config_service_open(struct parse_state *ps, struct token *toks, int ntok)
+{
+	struct config		*cf = ps->ps_cf;
+	struct service_conf	*sc, *old;
+
+	if (ps->ps_svc != NULL) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "service blocks cannot nest (service \"%s\" is still "
+		    "open)", ps->ps_svc->sc_name);
+		return;
+	}
+	if (ntok != 3 || toks[2].type != TOK_LBRACE ||
+	    (toks[1].type != TOK_WORD && toks[1].type != TOK_STRING)) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "expected \"service NAME {\"");
+		return;
+	}
+	if (!valid_service_name(toks[1].text)) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "invalid service name \"%s\" (use letters, digits, "
+		    "\"-\", \"_\" and \".\", at most 64)", toks[1].text);
+	} else if ((old = config_find_service(cf, toks[1].text)) != NULL) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "duplicate service \"%s\" (first defined at %s:%d)",
+		    toks[1].text, old->sc_file, old->sc_line);
+	}
+	sc = xcalloc(1, sizeof(*sc));
+	sc->sc_name = xstrdup(toks[1].text);
+	sc->sc_file = ps->ps_file;
+	sc->sc_line = ps->ps_line;
+	sc->sc_protocol = EVI_PROTO_TCP;
+	sc->sc_max_output = DEFAULT_MAX_OUTPUT;
+	sc->sc_max_input = DEFAULT_MAX_INPUT;
+	TAILQ_INIT(&sc->sc_listens);
+	TAILQ_INIT(&sc->sc_options);
+	TAILQ_INIT(&sc->sc_listeners);
+	TAILQ_INSERT_TAIL(&cf->c_services, sc, sc_entry);
+	ps->ps_svc = sc;
+}
+
+/* Says so and returns 0 if a single-valued key has other than one value. */
+static int
+config_one_value(struct parse_state *ps, const char *key, int nvals)
+{
+	if (nvals != 1) {
+		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+		    "%s%s%s\"%s\" takes one value, not %d",
+		    ps->ps_svc ? "service \"" : "",
+		    ps->ps_svc ? ps->ps_svc->sc_name : "",
+		    ps->ps_svc ? "\": " : "", key, nvals);
+		return (0);
+	}
+	return (1);
+}
+
+static void
+config_size_key(struct parse_state *ps, const char *key, const char *val,
+    long long *out)
+{
+	char	*cause;
+
+	if (value_size(val, 1024, 1LL << 30, out, &cause) != 0) {
+		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+		    "service \"%s\": %s: %s", ps->ps_svc->sc_name, key, cause);
+		free(cause);
+	}
+}
+
+/* Handles one "key = values" line inside a service block. */
+static void
+config_service_key(struct parse_state *ps, const char *key, struct token *v,
+    int nv)
+{
+	struct config		*cf = ps->ps_cf;
+	struct service_conf	*sc = ps->ps_svc;
+	struct listen_conf	*lc;
+	struct conf_item	*ci;
+	char			*cause;
+	int			 i;
+
+	if (strcmp(key, "listen") == 0) {
+		for (i = 0; i < nv; i++) {
+			lc = xcalloc(1, sizeof(*lc));
+			lc->lc_text = xstrdup(v[i].text);
+			lc->lc_file = ps->ps_file;
+			lc->lc_line = ps->ps_line;
+			if (addr_parse_listen(v[i].text, &lc->lc_addr,
+			    &cause) != 0) {
+				config_error(cf, ps->ps_file, ps->ps_line,
+				    "service \"%s\": listen: %s", sc->sc_name,
+				    cause);
+				free(cause);
+				free(lc->lc_text);
+				free(lc);
+				continue;
+			}
+			TAILQ_INSERT_TAIL(&sc->sc_listens, lc, lc_entry);
+		}
+	} else if (strcmp(key, "module") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (sc->sc_module_name != NULL) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "service \"%s\": duplicate key \"module\" (first "
+			    "set at line %d)", sc->sc_name,
+			    sc->sc_module_line);
+			return;
+		}
+		sc->sc_module_name = xstrdup(v[0].text);
+		sc->sc_module_line = ps->ps_line;
+	} else if (strcmp(key, "protocol") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (strcmp(v[0].text, "tcp") == 0)
+			sc->sc_protocol = EVI_PROTO_TCP;
+		else if (strcmp(v[0].text, "udp") == 0)
+			sc->sc_protocol = EVI_PROTO_UDP;
+		else
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "service \"%s\": invalid protocol \"%s\" "
+			    "(expected tcp or udp)", sc->sc_name, v[0].text);
+	} else if (strcmp(key, "max_output") == 0) {
+		if (config_one_value(ps, key, nv))
+			config_size_key(ps, key, v[0].text,
+			    &sc->sc_max_output);
+	} else if (strcmp(key, "max_input") == 0) {
+		if (config_one_value(ps, key, nv))
+			config_size_key(ps, key, v[0].text,
+			    &sc->sc_max_input);
+	} else {
+		/* Not ours: the module's option table decides later. */
+		ci = xcalloc(1, sizeof(*ci));
+		ci->ci_key = xstrdup(key);
+		ci->ci_argc = nv;
+		ci->ci_argv = xreallocarray(NULL, (size_t)nv + 1,
+		    sizeof(char *));
+		for (i = 0; i < nv; i++)
+			ci->ci_argv[i] = xstrdup(v[i].text);
+		ci->ci_argv[nv] = NULL;
+		ci->ci_file = ps->ps_file;
+		ci->ci_line = ps->ps_line;
+		TAILQ_INSERT_TAIL(&sc->sc_options, ci, ci_entry);
+	}
+}
+
+static int
+has_glob_chars(const char *s)
+{
+	return (strpbrk(s, "*?[") != NULL);
+}
+
+/* Reads the files an include pattern names, in sorted order. */
+static void
+config_include(struct parse_state *ps, const char *pattern)
+{
+	struct config	*cf = ps->ps_cf;
+	glob_t		 g;
+	char		*dir, *full, *copy, *base;
+	size_t		 i;
+	int		 rv;
+
+	if (pattern[0] == '/')
+		full = xstrdup(pattern);
+	else {
+		copy = xstrdup(ps->ps_file);
+		dir = dirname(copy);
+		xasprintf(&full, "%s/%s", dir, pattern);
+		free(copy);
+	}
+	if (cf->c_depth >= CONF_INCLUDE_DEPTH) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "include \"%s\": nested too deep (more than %d levels; "
+		    "does a file include itself?)", full, CONF_INCLUDE_DEPTH);
+		free(full);
+		return;
+	}
+	memset(&g, 0, sizeof(g));
+	rv = glob(full, GLOB_ERR, NULL, &g);
+	if (rv == GLOB_NOMATCH) {
+		if (!has_glob_chars(full))
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "include \"%s\": No such file or directory", full);
+	} else if (rv != 0) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "include \"%s\": cannot read the directory", full);
+	} else {
+		for (i = 0; i < g.gl_pathc; i++) {
+			copy = xstrdup(g.gl_pathv[i]);
+			base = basename(copy);
+			/* Only *.conf; skip dotfiles and editor leftovers. */
+			if (base[0] != '.' && strlen(base) > 5 &&
+			    strcmp(base + strlen(base) - 5, ".conf") == 0) {
+				cf->c_depth++;
+				if (config_parse_file(cf, g.gl_pathv[i]) != 0 &&
+				    !has_glob_chars(full))
+					config_error(cf, ps->ps_file,
+					    ps->ps_line, "included from here");
+				cf->c_depth--;
+			} else if (!has_glob_chars(full))
+				config_error(cf, ps->ps_file, ps->ps_line,
+				    "include \"%s\": only files ending in "
+				    ".conf are read", full);
+			free(copy);
+		}
+	}
+	globfree(&g);
+	free(full);
+}
+
+/* Handles one "key = values" line outside any service block. */
+static void
+config_global_key(struct parse_state *ps, const char *key, struct token *v,
+    int nv)
+{
+	struct config	*cf = ps->ps_cf;
+	char		*cause;
+	int		 i;
+
+	if (strcmp(key, "module_dir") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (v[0].text[0] != '/') {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "module_dir \"%s\" must be an absolute path",
+			    v[0].text);
+			return;
+		}
+		if (!cf->c_module_dir_forced) {
+			free(cf->c_module_dir);
+			cf->c_module_dir = xstrdup(v[0].text);
+		}
+	} else if (strcmp(key, "include") == 0) {
+		for (i = 0; i < nv; i++)
+			config_include(ps, v[i].text);
+	} else if (strcmp(key, "shutdown_timeout") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_duration(v[0].text, 0, 24LL * 3600 * 1000,
+		    &cf->c_shutdown_ms, &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "shutdown_timeout: %s", cause);
+			free(cause);
+		}
+	} else if (strcmp(key, "listen") == 0 || strcmp(key, "module") == 0 ||
+	    strcmp(key, "protocol") == 0) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "\"%s\" belongs inside a service block", key);
+	} else {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "unknown global key \"%s\" (known: module_dir, include, "
+		    "shutdown_timeout)", key);
+	}
+}
+
+/* Interprets one tokenized line. */
+static void
+config_statement(struct parse_state *ps, struct token *toks, int ntok)
+{
+	struct config	*cf = ps->ps_cf;
+	int		 i;
+
+	if (toks[0].type == TOK_RBRACE) {
+		if (ntok != 1)
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "unexpected text after \"}\"");
+		if (ps->ps_svc == NULL)
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "\"}\" without an open service block");
+		ps->ps_svc = NULL;
+		return;
+	}
+	if (toks[0].type == TOK_WORD && strcmp(toks[0].text, "service") == 0 &&
+	    (ntok < 2 || toks[1].type != TOK_EQUALS)) {
+		config_service_open(ps, toks, ntok);
+		return;
+	}
+	if (toks[0].type != TOK_WORD) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "expected a key, found \"%s\"", toks[0].text);
+		return;
+	}
+	if (ntok < 2 || toks[1].type != TOK_EQUALS) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "expected \"%s = VALUE\"", toks[0].text);
+		return;
+	}
+	if (ntok == 2) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "missing value for \"%s\"", toks[0].text);
+		return;
+	}
+	for (i = 2; i < ntok; i++) {
+		if (toks[i].type != TOK_WORD && toks[i].type != TOK_STRING) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "unexpected \"%s\" in the value of \"%s\" (quote "
+			    "it if it is meant)", toks[i].text, toks[0].text);
+			return;
+		}
+	}
+	if (ps->ps_svc != NULL)
+		config_service_key(ps, toks[0].text, toks + 2, ntok - 2);
+	else
+		config_global_key(ps, toks[0].text, toks + 2, ntok - 2);
+}
+
+/* Parses a whole buffer; name is what errors call it. */
+int
+config_parse_buffer(struct config *cf, const char *name, const char *buf,
+    size_t len)
+{
+	struct parse_state	 ps;
+	struct token		*toks;
+	const char		*p = buf, *end = buf + len, *nl;
+	char			*line;
+	int			 ntok, i, before = cf->c_nerrors;
+
+	memset(&ps, 0, sizeof(ps));
+	ps.ps_cf = cf;
+	ps.ps_file = config_intern(cf, name);
+	toks = xcalloc(CONF_MAX_TOKENS, sizeof(*toks));
+	while (p < end) {
+		ps.ps_line++;
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		line = xstrndup(p, (size_t)(nl - p));
+		if (strlen(line) != (size_t)(nl - p))
+			config_error(cf, ps.ps_file, ps.ps_line,
+			    "unexpected NUL byte");
+		else if ((ntok = config_tokenize(&ps, line, toks)) > 0) {
+			config_statement(&ps, toks, ntok);
+			for (i = 0; i < ntok; i++)
+				free(toks[i].text);
+		}
+		free(line);
+		p = nl + 1;
+	}
+	if (ps.ps_svc != NULL)
+		config_error(cf, ps.ps_file, ps.ps_svc->sc_line,
+		    "service \"%s\" is not closed with \"}\"",
+		    ps.ps_svc->sc_name);
+	free(toks);
+	return (cf->c_nerrors == before ? 0 : -1);
+}
+
+/* Reads and parses one file; an unreadable file is an error like any. */
+int
+config_parse_file(struct config *cf, const char *path)
+{
+	FILE		*f;
+	char		*buf = NULL;
+	size_t		 len = 0, cap = 0, n;
+	struct stat	 st;
+	int		 rv;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		config_error(cf, path, 0, "%s", strerror(errno));
+		return (-1);
+	}
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		fclose(f);
+		config_error(cf, path, 0, "not a regular file");
+		return (-1);
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		config_error(cf, path, 0, "read error: %s", strerror(errno));
+		fclose(f);
+		free(buf);
+		return (-1);
+	}
+	fclose(f);
+	rv = config_parse_buffer(cf, path, buf, len);
+	free(buf);
+	return (rv);
+}
+
+/* Checks what only the whole file can tell: required keys of services. */
+int
+config_finish(struct config *cf)
+{
+	struct service_conf	*sc;
+	int			 before = cf->c_nerrors;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_module_name == NULL)
+			config_error(cf, sc->sc_file, sc->sc_line,
+			    "service \"%s\": missing \"module = NAME\"",
+			    sc->sc_name);
+		if (TAILQ_EMPTY(&sc->sc_listens))
+			config_error(cf, sc->sc_file, sc->sc_line,
+			    "service \"%s\": missing \"listen = ADDRESS\"",
+			    sc->sc_name);
+	}
+	if (TAILQ_EMPTY(&cf->c_services) && cf->c_nerrors == 0)
+		config_error(cf, cf->c_path, 0, "no services defined");
+	return (cf->c_nerrors == before ? 0 : -1);
+}
+
+/*
+ * Loads each service's module, checks its options against the module's
+ * table, and runs a trial init/fini, so "-n" catches all that before the
+ * daemon binds or serves anything.
+ */
+int
+config_check(struct config *cf)
+{
+	struct service_conf	*sc;
+	struct module		*m;
+	char			*path, *cause;
+	int			 before = cf->c_nerrors;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_module_name == NULL)
+			continue;
+		path = module_path(cf->c_module_dir, sc->sc_module_name,
+		    &cause);
+		if (path == NULL) {
+			config_error(cf, sc->sc_file, sc->sc_module_line,
+			    "service \"%s\": module: %s", sc->sc_name, cause);
+			free(cause);
+			continue;
+		}
+		TAILQ_FOREACH(m, &cf->c_modules, m_entry) {
+			if (strcmp(m->m_path, path) == 0)
+				break;
+		}
+		if (m == NULL) {
+			if ((m = module_load(path, &cause)) == NULL) {
+				config_error(cf, sc->sc_file,
+				    sc->sc_module_line, "service \"%s\": %s",
+				    sc->sc_name, cause);
+				free(cause);
+				free(path);
+				continue;
+			}
+			TAILQ_INSERT_TAIL(&cf->c_modules, m, m_entry);
+		}
+		free(path);
+		sc->sc_module = m;
+		if ((m->m_def->protocols & sc->sc_protocol) == 0) {
+			config_error(cf, sc->sc_file, sc->sc_module_line,
+			    "service \"%s\": module \"%s\" does not serve "
+			    "%s", sc->sc_name, m->m_def->name,
+			    sc->sc_protocol == EVI_PROTO_UDP ? "udp" : "tcp");
+			continue;
+		}
+		if (module_options(cf, sc) != 0)
+			continue;
+		if (service_check_init(sc, &cause) != 0) {
+			config_error(cf, sc->sc_file, sc->sc_line,
+			    "service \"%s\": module \"%s\" refused the "
+			    "service: %s", sc->sc_name, m->m_def->name, cause);
+			free(cause);
+		}
+	}
+	return (cf->c_nerrors == before ? 0 : -1);
+}
+
+/* Parses, completes and checks a config file in one go, as main needs. */
+struct config *
+config_load(const char *path, const char *module_dir, int forced)
+{
+	struct config	*cf;
+
+	cf = config_new(path, module_dir);
+	cf->c_module_dir_forced = forced;
+	config_parse_file(cf, path);
+	config_finish(cf);
+	config_check(cf);
+	return (cf);
+}
+
+const char *
+config_core_keys(void)
+{
+	return (core_service_keys);
+}

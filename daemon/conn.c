@@ -1,0 +1,571 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Stream connections.  The daemon owns the socket, both buffers and the
+ * events; the module sees callbacks.  Reads go straight into the input
+ * buffer's free space (no FIONREAD ioctl, no copy); output is written as
+ * soon as a callback returns and the write event is armed only when the
+ * kernel pushes back, so a ping-pong costs one read and one write.
+ *
+ * Backpressure: reading stops while the output holds max_output bytes or
+ * more, and resumes when it has drained to half of that.  Input the module
+ * leaves unconsumed may grow to max_input; past that the connection is
+ * closed with EVI_CLOSE_LIMIT.  So no client, fast or slow, can make a
+ * connection hold more than about max_output + max_input.
+ *
+ * Every path out ends in conn_close(), which calls the module's close
+ * callback once and frees all the connection owns.  A graceful end
+ * (evi_conn_finish, or the peer's EOF) flushes, shuts down our side, and
+ * lingers briefly reading what the peer still sends, so that unread input
+ * does not turn our close into a reset that destroys the output.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evinetd.h"
+
+#define CONN_SETTLE_ROUNDS	8
+
+static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_write_cb(evutil_socket_t, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+static int	conn_settle(struct evi_conn *);
+
+enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
+
+/* Calls one module callback; -1 from it schedules a module-error close. */
+static void
+conn_call(struct evi_conn *c, enum conn_cb which)
+{
+	const struct evi_module	*m = c->c_svc->s_mod;
+	int			 rv = 0;
+
+	c->c_flags |= CONN_IN_CALLBACK;
+	switch (which) {
+	case CB_OPEN:
+		if (m->conn_open != NULL)
+			rv = m->conn_open(c);
+		break;
+	case CB_READ:
+		if (m->conn_read != NULL)
+			rv = m->conn_read(c, c->c_in);
+		else
+			evbuffer_drain(c->c_in, evbuffer_get_length(c->c_in));
+		break;
+	case CB_DRAINED:
+		if (m->conn_drained != NULL)
+			rv = m->conn_drained(c);
+		break;
+	case CB_EOF:
+		if (m->conn_eof != NULL)
+			rv = m->conn_eof(c);
+		else
+			evi_conn_finish(c);
+		break;
+	}
+	c->c_flags &= ~CONN_IN_CALLBACK;
+	if (rv != 0) {
+		c->c_svc->s_stats.st_module_errors++;
+		if (!(c->c_flags & CONN_CLOSE_PENDING)) {
+			c->c_flags |= CONN_CLOSE_PENDING;
+			c->c_reason = EVI_CLOSE_MODULE_ERROR;
+		}
+	}
+}
+
+/* Sets up a connection the listener accepted and tells the module. */
+void
+conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
+    socklen_t len)
+{
+	struct evi_conn	*c;
+	int		 on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	c = xcalloc(1, sizeof(*c));
+	c->c_svc = svc;
+	c->c_fd = fd;
+	memcpy(&c->c_peer, sa, len < sizeof(c->c_peer) ? len :
+	    sizeof(c->c_peer));
+	if ((c->c_in = evbuffer_new()) == NULL ||
+	    (c->c_out = evbuffer_new()) == NULL)
+		fatalx("evbuffer_new failed");
+	event_assign(&c->c_rev, svc->s_base, fd, EV_READ | EV_PERSIST,
+	    conn_read_cb, c);
+	event_assign(&c->c_wev, svc->s_base, fd, EV_WRITE | EV_PERSIST,
+	    conn_write_cb, c);
+	evtimer_assign(&c->c_timer, svc->s_base, conn_timer_cb, c);
+	event_base_gettimeofday_cached(svc->s_base, &c->c_start);
+	TAILQ_INSERT_TAIL(&svc->s_conns, c, c_entry);
+	svc->s_stats.st_accepted++;
+	svc->s_stats.st_active++;
+	svc->s_worker->w_nconns++;
+
+	conn_call(c, CB_OPEN);
+	if (!(c->c_flags & CONN_CLOSE_PENDING) ||
+	    c->c_reason != EVI_CLOSE_MODULE_ERROR)
+		c->c_flags |= CONN_OPENED;
+	conn_settle(c);
+}
+
+/* The one way out: tells the module, counts, and frees what c owns. */
+void
+conn_close(struct evi_conn *c, enum evi_close_reason reason)
+{
+	struct evi_service	*svc = c->c_svc;
+	const struct evi_module	*m = svc->s_mod;
+
+	if ((c->c_flags & CONN_OPENED) && m->conn_close != NULL) {
+		c->c_flags |= CONN_IN_CALLBACK | CONN_CLOSE_PENDING;
+		m->conn_close(c, reason);
+	}
+	if (log_getverbose() > 1)
+		log_debug("service \"%s\": %s closed (%s), %llu bytes in, "
+		    "%llu out", svc->s_conf->sc_name,
+		    evi_conn_peer_string(c), evi_close_reason_string(reason),
+		    (unsigned long long)c->c_bytes_in,
+		    (unsigned long long)c->c_bytes_out);
+	svc->s_stats.st_closed[reason]++;
+	svc->s_stats.st_active--;
+	event_del(&c->c_rev);
+	event_del(&c->c_wev);
+	event_del(&c->c_timer);
+	evbuffer_free(c->c_in);
+	evbuffer_free(c->c_out);
+	close(c->c_fd);
+	TAILQ_REMOVE(&svc->s_conns, c, c_entry);
+	free(c);
+	worker_conn_gone(svc->s_worker);
+}
+
+/* Maps a socket errno to the reason the module will be told. */
+static enum evi_close_reason
+conn_errno_reason(int error)
+{
+	if (error == ECONNRESET || error == EPIPE || error == ETIMEDOUT)
+		return (EVI_CLOSE_RESET);
+	return (EVI_CLOSE_ERROR);
+}
+
+/*
+ * Writes what the kernel takes now; arms the write event for the rest.
+ * Returns -1 if the connection was closed by a write error.
+ */
+static int
+conn_flush(struct evi_conn *c)
+{
+	size_t	len = evbuffer_get_length(c->c_out);
+	int	n;
+
+	if (len > 0) {
+		n = evbuffer_write(c->c_out, c->c_fd);
+		if (n > 0) {
+			c->c_bytes_out += (uint64_t)n;
+			c->c_svc->s_stats.st_bytes_out += (uint64_t)n;
+			len -= (size_t)n;
+		} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
+			conn_close(c, conn_errno_reason(errno));
+			return (-1);
+		}
+	}
+	if (len > 0 || (c->c_flags & CONN_DRAINED_PENDING)) {
+		if (!(c->c_flags & CONN_WRITING)) {
+			event_add(&c->c_wev, NULL);
+			c->c_flags |= CONN_WRITING;
+		}
+	} else if (c->c_flags & CONN_WRITING) {
+		event_del(&c->c_wev);
+		c->c_flags &= ~CONN_WRITING;
+	}
+	return (0);
+}
+
+/* Starts or stops reading according to the backpressure rules. */
+static int
+conn_want_read(struct evi_conn *c)
+{
+	long long	out = (long long)evbuffer_get_length(c->c_out);
+	long long	max_out = c->c_svc->s_conf->sc_max_output;
+
+	if (c->c_flags & CONN_LINGERING)
+		return (1);
+	if (c->c_flags & (CONN_PEER_EOF | CONN_FINISHING | CONN_CLOSE_PENDING))
+		return (0);
+	if (c->c_flags & CONN_READING)
+		return (out < max_out);
+	return (out <= max_out / 2);
+}
+
+/* Our side is done: close now if the peer is too, else linger. */
+static void
+conn_shutdown(struct evi_conn *c)
+{
+	struct timeval	tv = { LINGER_MS / 1000, (LINGER_MS % 1000) * 1000 };
+
+	if (c->c_flags & CONN_PEER_EOF) {
+		conn_close(c, c->c_reason);
+		return;
+	}
+	if (shutdown(c->c_fd, SHUT_WR) == -1) {
+		conn_close(c, c->c_reason);
+		return;
+	}
+	c->c_flags |= CONN_LINGERING;
+	evbuffer_drain(c->c_in, evbuffer_get_length(c->c_in));
+	if (!(c->c_flags & CONN_READING)) {
+		event_add(&c->c_rev, NULL);
+		c->c_flags |= CONN_READING;
+	}
+	evtimer_add(&c->c_timer, &tv);
+}
+
+/*
+ * Brings a connection to a consistent state after anything happened:
+ * carries out a pending close, writes, calls drained while the module
+ * keeps the output moving (a bounded number of rounds, then the write
+ * event takes over so other connections get their turn), adjusts reading,
+ * and ends a finished connection once its output is gone.  Returns -1 if
+ * the connection no longer exists.
+ */
+static int
+conn_settle(struct evi_conn *c)
+{
+	int	round, had_output, want;
+
+	for (round = 0;; round++) {
+		if (c->c_flags & CONN_CLOSE_PENDING) {
+			conn_close(c, c->c_reason);
+			return (-1);
+		}
+		had_output = evbuffer_get_length(c->c_out) > 0;
+		if (conn_flush(c) != 0)
+			return (-1);
+		if (!had_output || evbuffer_get_length(c->c_out) > 0 ||
+		    (c->c_flags & CONN_FINISHING) ||
+		    c->c_svc->s_mod->conn_drained == NULL)
+			break;
+		if (round == CONN_SETTLE_ROUNDS) {
+			c->c_flags |= CONN_DRAINED_PENDING;
+			if (conn_flush(c) != 0)
+				return (-1);
+			break;
+		}
+		conn_call(c, CB_DRAINED);
+	}
+
+	if (!(c->c_flags & (CONN_LINGERING | CONN_PEER_EOF)) &&
+	    (long long)evbuffer_get_length(c->c_in) >=
+	    c->c_svc->s_conf->sc_max_input) {
+		log_warnx("service \"%s\": %s: closing, the module left %zu "
+		    "bytes of input unread (max_input %lld)",
+		    c->c_svc->s_conf->sc_name, evi_conn_peer_string(c),
+		    evbuffer_get_length(c->c_in),
+		    c->c_svc->s_conf->sc_max_input);
+		conn_close(c, EVI_CLOSE_LIMIT);
+		return (-1);
+	}
+	want = conn_want_read(c);
+	if (want && !(c->c_flags & CONN_READING)) {
+		event_add(&c->c_rev, NULL);
+		c->c_flags |= CONN_READING;
+	} else if (!want && (c->c_flags & CONN_READING)) {
+		event_del(&c->c_rev);
+		c->c_flags &= ~CONN_READING;
+	}
+
+	if ((c->c_flags & CONN_FINISHING) && !(c->c_flags & CONN_LINGERING) &&
+	    evbuffer_get_length(c->c_out) == 0) {
+		conn_shutdown(c);
+		return ((c->c_flags & CONN_LINGERING) ? 0 : -1);
+	}
+	return (0);
+}
+
+/* Reads and discards what a lingering peer still sends, until its EOF. */
+static void
+conn_linger_read(struct evi_conn *c)
+{
+	char	buf[4096];
+	ssize_t	n;
+
+	for (;;) {
+		n = read(c->c_fd, buf, sizeof(buf));
+		if (n > 0) {
+			c->c_bytes_in += (uint64_t)n;
+			c->c_svc->s_stats.st_bytes_in += (uint64_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		conn_close(c, c->c_reason);
+		return;
+	}
+}
+
+/* The socket is readable: read a few chunks, then let the module look. */
+static void
+conn_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct evi_conn		*c = arg;
+	struct evi_service	*svc = c->c_svc;
+	struct evbuffer_iovec	 vec;
+	size_t			 room, want, got = 0;
+	ssize_t			 n;
+	int			 i, eof = 0;
+
+	(void)events;
+	if (c->c_flags & CONN_LINGERING) {
+		conn_linger_read(c);
+		return;
+	}
+	for (i = 0; i < READ_CHUNKS_PER_EVENT; i++) {
+		if ((long long)evbuffer_get_length(c->c_in) >=
+		    svc->s_conf->sc_max_input)
+			break;
+		room = (size_t)svc->s_conf->sc_max_input -
+		    evbuffer_get_length(c->c_in);
+		want = room < READ_CHUNK ? room : READ_CHUNK;
+		if (evbuffer_reserve_space(c->c_in, (ev_ssize_t)want, &vec,
+		    1) != 1)
+			fatalx("evbuffer_reserve_space failed");
+		if (vec.iov_len > want)
+			vec.iov_len = want;
+		n = read(fd, vec.iov_base, vec.iov_len);
+		if (n > 0) {
+			vec.iov_len = (size_t)n;
+			evbuffer_commit_space(c->c_in, &vec, 1);
+			got += (size_t)n;
+			if ((size_t)n < want)
+				break;
+			continue;
+		}
+		evbuffer_commit_space(c->c_in, &vec, 0);
+		if (n == 0) {
+			eof = 1;
+			break;
+		}
+		if (errno == EINTR) {
+			i--;
+			continue;
+		}
+		if (errno == EAGAIN)
+			break;
+		conn_close(c, conn_errno_reason(errno));
+		return;
+	}
+	c->c_bytes_in += got;
+	svc->s_stats.st_bytes_in += got;
+	if (got > 0) {
+		conn_call(c, CB_READ);
+		if (c->c_flags & CONN_CLOSE_PENDING) {
+			conn_close(c, c->c_reason);
+			return;
+		}
+	}
+	if (eof) {
+		c->c_flags |= CONN_PEER_EOF;
+		if (!(c->c_flags & CONN_FINISHING))
+			conn_call(c, CB_EOF);
+	}
+	conn_settle(c);
+}
+
+/* The socket is writable again: push output, or ask the module for more. */
+static void
+conn_write_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct evi_conn	*c = arg;
+	int		 had_output;
+
+	(void)fd;
+	(void)events;
+	had_output = evbuffer_get_length(c->c_out) > 0;
+	if (conn_flush(c) != 0)
+		return;
+	if (evbuffer_get_length(c->c_out) > 0)
+		return;
+	if ((had_output || (c->c_flags & CONN_DRAINED_PENDING)) &&
+	    !(c->c_flags & CONN_FINISHING)) {
+		c->c_flags &= ~CONN_DRAINED_PENDING;
+		if (c->c_svc->s_mod->conn_drained != NULL)
+			conn_call(c, CB_DRAINED);
+	}
+	c->c_flags &= ~CONN_DRAINED_PENDING;
+	conn_settle(c);
+}
+
+/* The linger period is over: close whatever the peer is doing. */
+static void
+conn_timer_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct evi_conn	*c = arg;
+
+	(void)fd;
+	(void)events;
+	conn_close(c, c->c_reason);
+}
+
+struct evi_service *
+evi_conn_service(const struct evi_conn *c)
+{
+	return (c->c_svc);
+}
+
+void *
+evi_conn_data(const struct evi_conn *c)
+{
+	return (c->c_data);
+}
+
+void
+evi_conn_set_data(struct evi_conn *c, void *data)
+{
+	c->c_data = data;
+}
+
+const struct sockaddr *
+evi_conn_peer(const struct evi_conn *c, socklen_t *len)
+{
+	if (len != NULL)
+		*len = addr_len(&c->c_peer.sa);
+	return (&c->c_peer.sa);
+}
+
+const struct sockaddr *
+evi_conn_local(const struct evi_conn *c, socklen_t *len)
+{
+	struct evi_conn	*cc = (struct evi_conn *)c;
+	socklen_t	 sl = sizeof(cc->c_local);
+
+	if (cc->c_local.sa.sa_family == AF_UNSPEC &&
+	    getsockname(cc->c_fd, &cc->c_local.sa, &sl) == -1)
+		memset(&cc->c_local, 0, sizeof(cc->c_local));
+	if (len != NULL)
+		*len = addr_len(&cc->c_local.sa);
+	return (&cc->c_local.sa);
+}
+
+const char *
+evi_conn_peer_string(const struct evi_conn *c)
+{
+	struct worker	*w = c->c_svc->s_worker;
+
+	return (addr_string(&c->c_peer.sa, w->w_addrbuf,
+	    sizeof(w->w_addrbuf)));
+}
+
+/* Can the module add output now?  Not once closing, nor over the mark. */
+static int
+conn_can_write(struct evi_conn *c)
+{
+	if (c->c_flags & (CONN_CLOSE_PENDING | CONN_LINGERING)) {
+		errno = EPIPE;
+		return (0);
+	}
+	if ((long long)evbuffer_get_length(c->c_out) >=
+	    c->c_svc->s_conf->sc_max_output) {
+		errno = ENOBUFS;
+		return (0);
+	}
+	return (1);
+}
+
+int
+evi_conn_write(struct evi_conn *c, const void *data, size_t len)
+{
+	if (!conn_can_write(c))
+		return (-1);
+	if (evbuffer_add(c->c_out, data, len) != 0) {
+		errno = ENOMEM;
+		return (-1);
+	}
+	return (0);
+}
+
+int
+evi_conn_printf(struct evi_conn *c, const char *fmt, ...)
+{
+	va_list	ap;
+	int	rv;
+
+	if (!conn_can_write(c))
+		return (-1);
+	va_start(ap, fmt);
+	rv = evbuffer_add_vprintf(c->c_out, fmt, ap);
+	va_end(ap);
+	return (rv < 0 ? -1 : 0);
+}
+
+int
+evi_conn_write_buffer(struct evi_conn *c, struct evbuffer *src)
+{
+	if (!conn_can_write(c))
+		return (-1);
+	return (evbuffer_add_buffer(c->c_out, src) == 0 ? 0 : -1);
+}
+
+struct evbuffer *
+evi_conn_output(struct evi_conn *c)
+{
+	return (c->c_out);
+}
+
+size_t
+evi_conn_output_length(const struct evi_conn *c)
+{
+	return (evbuffer_get_length(c->c_out));
+}
+
+void
+evi_conn_finish(struct evi_conn *c)
+{
+	if (c->c_flags & (CONN_FINISHING | CONN_CLOSE_PENDING))
+		return;
+	c->c_flags |= CONN_FINISHING;
+	c->c_reason = (c->c_flags & CONN_PEER_EOF) ? EVI_CLOSE_EOF :
+	    EVI_CLOSE_MODULE;
+	if (!(c->c_flags & CONN_IN_CALLBACK))
+		conn_settle(c);
+}
+
+void
+evi_conn_close(struct evi_conn *c)
+{
+	if (c->c_flags & CONN_CLOSE_PENDING)
+		return;
+	if (c->c_flags & CONN_IN_CALLBACK) {
+		c->c_flags |= CONN_CLOSE_PENDING;
+		c->c_reason = EVI_CLOSE_MODULE;
+		return;
+	}
+	conn_close(c, EVI_CLOSE_MODULE);
+}

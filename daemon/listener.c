@@ -1,0 +1,330 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Listening sockets.  Binding happens once per config generation, before
+ * privileges are dropped; a worker then attaches its accept (or datagram)
+ * event to each socket.  The accept loop shrugs off the transient errors
+ * (EAGAIN, EINTR, ECONNABORTED) and, when the process is out of
+ * descriptors, pauses the listener and retries from a timer instead of
+ * spinning on a socket that stays readable.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evinetd.h"
+
+static void	listener_accept(evutil_socket_t, short, void *);
+static void	listener_resume(evutil_socket_t, short, void *);
+
+/* Adds a hint to bind errors that users commonly hit. */
+static const char *
+listener_hint(int error, in_port_t port)
+{
+	if (error == EACCES && port < 1024)
+		return (" (ports below 1024 need root)");
+	if (error == EADDRINUSE)
+		return (" (is another server listening there?)");
+	if (error == EADDRNOTAVAIL)
+		return (" (no interface has this address)");
+	return ("");
+}
+
+/* Creates, binds and (for TCP) listens on one socket address. */
+static int
+listener_socket(const union sockunion *su, socklen_t len, int protocol,
+    int *fdp)
+{
+	int	fd, on = 1, type, saved;
+
+	type = protocol == EVI_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	fd = socket(su->sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return (-1);
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	if (su->sa.sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
+	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
+		goto fail;
+	if (bind(fd, &su->sa, len) == -1)
+		goto fail;
+	if (type == SOCK_STREAM && listen(fd, LISTEN_BACKLOG) == -1)
+		goto fail;
+	*fdp = fd;
+	return (0);
+fail:
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return (-1);
+}
+
+/* Records a bound socket on its service and logs its real address. */
+static void
+listener_add(struct service_conf *sc, int fd, int protocol)
+{
+	struct listener	*l;
+
+	l = xcalloc(1, sizeof(*l));
+	l->l_sc = sc;
+	l->l_fd = fd;
+	l->l_protocol = protocol;
+	l->l_len = sizeof(l->l_su);
+	if (getsockname(fd, &l->l_su.sa, &l->l_len) == -1)
+		fatal("getsockname");
+	addr_string(&l->l_su.sa, l->l_name, sizeof(l->l_name));
+	TAILQ_INSERT_TAIL(&sc->sc_listeners, l, l_entry);
+	log_info("service \"%s\": listening on %s (%s)", sc->sc_name,
+	    l->l_name, protocol == EVI_PROTO_UDP ? "udp" : "tcp");
+}
+
+/*
+ * Binds "*:PORT": IPv6 and IPv4 sockets on the same port.  For port 0 the
+ * IPv6 socket picks the port and IPv4 follows; if that port is taken for
+ * IPv4, a few fresh tries are made.  A host without IPv6 serves IPv4.
+ */
+static int
+listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
+    char **cause)
+{
+	union sockunion	 su6, su4;
+	socklen_t	 len;
+	in_port_t	 port = lc->lc_addr.la_port;
+	int		 fd6 = -1, fd4 = -1, tries;
+
+	for (tries = 0; tries < 16; tries++) {
+		memset(&su6, 0, sizeof(su6));
+		su6.sin6.sin6_family = AF_INET6;
+		su6.sin6.sin6_addr = in6addr_any;
+		su6.sin6.sin6_port = htons(lc->lc_addr.la_port);
+		fd6 = -1;
+		if (listener_socket(&su6, sizeof(su6.sin6), sc->sc_protocol,
+		    &fd6) == -1) {
+			if (errno != EAFNOSUPPORT) {
+				xasprintf(cause, "[::]:%u: %s%s",
+				    lc->lc_addr.la_port, strerror(errno),
+				    listener_hint(errno, lc->lc_addr.la_port));
+				return (-1);
+			}
+			log_info("service \"%s\": no IPv6 on this host, %s "
+			    "serves IPv4 only", sc->sc_name, lc->lc_text);
+		} else {
+			len = sizeof(su6);
+			if (getsockname(fd6, &su6.sa, &len) == -1)
+				fatal("getsockname");
+			port = ntohs(su6.sin6.sin6_port);
+		}
+		memset(&su4, 0, sizeof(su4));
+		su4.sin.sin_family = AF_INET;
+		su4.sin.sin_addr.s_addr = htonl(INADDR_ANY);
+		su4.sin.sin_port = htons(port);
+		if (listener_socket(&su4, sizeof(su4.sin), sc->sc_protocol,
+		    &fd4) == 0)
+			break;
+		if (fd6 != -1)
+			close(fd6);
+		if (errno != EADDRINUSE || lc->lc_addr.la_port != 0) {
+			xasprintf(cause, "0.0.0.0:%u: %s%s", port,
+			    strerror(errno), listener_hint(errno, port));
+			return (-1);
+		}
+	}
+	if (tries == 16) {
+		xasprintf(cause, "no ephemeral port free for both IPv4 and "
+		    "IPv6");
+		return (-1);
+	}
+	if (fd6 != -1)
+		listener_add(sc, fd6, sc->sc_protocol);
+	listener_add(sc, fd4, sc->sc_protocol);
+	return (0);
+}
+
+/* Binds every listen address of one service, reporting each failure. */
+int
+listener_bind(struct config *cf, struct service_conf *sc, char **cause)
+{
+	struct listen_conf	*lc;
+	char			*why;
+	int			 fd, failed = 0;
+
+	(void)cf;
+	*cause = NULL;
+	TAILQ_FOREACH(lc, &sc->sc_listens, lc_entry) {
+		if (lc->lc_addr.la_any) {
+			if (listener_bind_any(sc, lc, &why) != 0) {
+				log_warnx("%s:%d: service \"%s\": listen %s: "
+				    "%s", lc->lc_file, lc->lc_line,
+				    sc->sc_name, lc->lc_text, why);
+				free(why);
+				failed++;
+			}
+			continue;
+		}
+		if (listener_socket(&lc->lc_addr.la_su, lc->lc_addr.la_len,
+		    sc->sc_protocol, &fd) == -1) {
+			log_warnx("%s:%d: service \"%s\": listen %s: %s%s",
+			    lc->lc_file, lc->lc_line, sc->sc_name, lc->lc_text,
+			    strerror(errno), listener_hint(errno,
+			    lc->lc_addr.la_port));
+			failed++;
+			continue;
+		}
+		listener_add(sc, fd, sc->sc_protocol);
+	}
+	if (failed) {
+		xasprintf(cause, "service \"%s\": %d listen address%s failed",
+		    sc->sc_name, failed, failed == 1 ? "" : "es");
+		return (-1);
+	}
+	return (0);
+}
+
+/* Binds all services; every failure is logged, not just the first. */
+int
+listener_bind_all(struct config *cf)
+{
+	struct service_conf	*sc;
+	char			*cause;
+	int			 rv = 0;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (listener_bind(cf, sc, &cause) != 0) {
+			free(cause);
+			rv = -1;
+		}
+	}
+	return (rv);
+}
+
+/* Starts serving a bound socket on a worker's event base. */
+void
+listener_attach(struct listener *l, struct evi_service *svc)
+{
+	l->l_svc = svc;
+	if (l->l_protocol == EVI_PROTO_UDP)
+		event_assign(&l->l_ev, svc->s_base, l->l_fd,
+		    EV_READ | EV_PERSIST, dgram_recv, l);
+	else
+		event_assign(&l->l_ev, svc->s_base, l->l_fd,
+		    EV_READ | EV_PERSIST, listener_accept, l);
+	evtimer_assign(&l->l_pause, svc->s_base, listener_resume, l);
+	event_add(&l->l_ev, NULL);
+	l->l_attached = 1;
+}
+
+void
+listener_detach(struct listener *l)
+{
+	if (!l->l_attached)
+		return;
+	event_del(&l->l_ev);
+	event_del(&l->l_pause);
+	l->l_attached = 0;
+	l->l_svc = NULL;
+}
+
+/* Closes every listening socket of a generation (stop, or config free). */
+void
+listener_close_all(struct config *cf)
+{
+	struct service_conf	*sc;
+	struct listener		*l;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		while ((l = TAILQ_FIRST(&sc->sc_listeners)) != NULL) {
+			TAILQ_REMOVE(&sc->sc_listeners, l, l_entry);
+			listener_detach(l);
+			close(l->l_fd);
+			free(l);
+		}
+	}
+}
+
+/* Out of descriptors: stop watching this socket for a moment. */
+static void
+listener_pause(struct listener *l, int error)
+{
+	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+
+	l->l_svc->s_stats.st_refused_fd++;
+	if (!evtimer_pending(&l->l_pause, NULL)) {
+		log_warnx("service \"%s\": accept on %s: %s; pausing this "
+		    "listener for %d ms", l->l_sc->sc_name, l->l_name,
+		    strerror(error), ACCEPT_PAUSE_MS);
+		event_del(&l->l_ev);
+		evtimer_add(&l->l_pause, &tv);
+	}
+}
+
+static void
+listener_resume(evutil_socket_t fd, short events, void *arg)
+{
+	struct listener	*l = arg;
+
+	(void)fd;
+	(void)events;
+	if (l->l_attached)
+		event_add(&l->l_ev, NULL);
+}
+
+/* Accepts a batch of connections and hands each to a new conn. */
+static void
+listener_accept(evutil_socket_t fd, short events, void *arg)
+{
+	struct listener	*l = arg;
+	union sockunion	 su;
+	socklen_t	 len;
+	int		 s, i;
+
+	(void)events;
+	for (i = 0; i < ACCEPT_BATCH && l->l_attached; i++) {
+		len = sizeof(su);
+		s = accept4(fd, &su.sa, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s == -1) {
+			switch (errno) {
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EAGAIN:
+				return;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				listener_pause(l, errno);
+				return;
+			default:
+				log_warn("service \"%s\": accept on %s",
+				    l->l_sc->sc_name, l->l_name);
+				return;
+			}
+		}
+		conn_accept(l->l_svc, s, &su.sa, len);
+	}
+}

@@ -1,0 +1,223 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Logging in the OpenBSD daemon style: log_warn adds strerror(errno),
+ * log_warnx does not, log_debug speaks only when verbose, and fatal exits.
+ * In the foreground lines go to stderr (with a timestamp when stderr is a
+ * terminal; journald and friends add their own); otherwise to syslog.
+ */
+
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "evinetd.h"
+
+static int	 log_dest = LOG_TO_STDERR;
+static int	 log_verbose;
+static int	 log_stamp;
+static const char *log_name = "evinetd";
+
+/* Chooses where log lines go; verbose enables log_debug. */
+void
+log_init(int dest, int verbose)
+{
+	log_dest = dest;
+	log_verbose = verbose;
+	log_stamp = (dest & LOG_TO_STDERR) && isatty(STDERR_FILENO);
+	if (dest & LOG_TO_SYSLOG)
+		openlog(log_name, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	tzset();
+}
+
+void
+log_setverbose(int v)
+{
+	log_verbose = v;
+}
+
+int
+log_getverbose(void)
+{
+	return (log_verbose);
+}
+
+void
+log_procname(const char *name)
+{
+	log_name = name;
+}
+
+/* The one place a log line is written, so every destination agrees. */
+void
+log_vmsg(int pri, const char *fmt, va_list ap)
+{
+	int	 saved_errno = errno;
+	char	 stamp[32];
+	time_t	 now;
+	struct tm tm;
+
+	if (pri == LOG_DEBUG && log_verbose < 1)
+		return;
+	if (log_dest & LOG_TO_STDERR) {
+		if (log_stamp) {
+			now = time(NULL);
+			localtime_r(&now, &tm);
+			strftime(stamp, sizeof(stamp), "%H:%M:%S ", &tm);
+			fputs(stamp, stderr);
+		}
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+		fflush(stderr);
+	}
+	if (log_dest & LOG_TO_SYSLOG)
+		vsyslog(pri, fmt, ap);
+	errno = saved_errno;
+}
+
+static void
+log_msg(int pri, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(pri, fmt, ap);
+	va_end(ap);
+}
+
+/* Logs with ": strerror(errno)" appended. */
+void
+log_warn(const char *emsg, ...)
+{
+	char	*nfmt;
+	va_list	 ap;
+	int	 saved_errno = errno;
+
+	va_start(ap, emsg);
+	if (emsg == NULL)
+		log_msg(LOG_ERR, "%s", strerror(saved_errno));
+	else if (asprintf(&nfmt, "%s: %s", emsg,
+	    strerror(saved_errno)) == -1) {
+		log_vmsg(LOG_ERR, emsg, ap);
+		log_msg(LOG_ERR, "%s", strerror(saved_errno));
+	} else {
+		log_vmsg(LOG_ERR, nfmt, ap);
+		free(nfmt);
+	}
+	va_end(ap);
+	errno = saved_errno;
+}
+
+void
+log_warnx(const char *emsg, ...)
+{
+	va_list	ap;
+
+	va_start(ap, emsg);
+	log_vmsg(LOG_ERR, emsg, ap);
+	va_end(ap);
+}
+
+void
+log_info(const char *emsg, ...)
+{
+	va_list	ap;
+
+	va_start(ap, emsg);
+	log_vmsg(LOG_INFO, emsg, ap);
+	va_end(ap);
+}
+
+void
+log_debug(const char *emsg, ...)
+{
+	va_list	ap;
+
+	if (log_verbose < 1)
+		return;
+	va_start(ap, emsg);
+	log_vmsg(LOG_DEBUG, emsg, ap);
+	va_end(ap);
+}
+
+/* Routes libevent's own messages into our log (event_set_log_callback). */
+void
+log_libevent(int severity, const char *msg)
+{
+	switch (severity) {
+	case EVENT_LOG_DEBUG:
+		log_debug("libevent: %s", msg);
+		break;
+	case EVENT_LOG_MSG:
+		log_info("libevent: %s", msg);
+		break;
+	default:
+		log_warnx("libevent: %s", msg);
+		break;
+	}
+}
+
+static void
+vfatalc(int code, const char *emsg, va_list ap)
+{
+	static char	 s[BUFSIZ];
+	const char	*sep;
+
+	if (emsg != NULL) {
+		(void)vsnprintf(s, sizeof(s), emsg, ap);
+		sep = ": ";
+	} else {
+		s[0] = '\0';
+		sep = "";
+	}
+	if (code)
+		log_msg(LOG_CRIT, "fatal: %s%s%s", s, sep, strerror(code));
+	else
+		log_msg(LOG_CRIT, "fatal: %s", s);
+}
+
+/* Logs with strerror(errno) and exits: only for the unrecoverable. */
+void
+fatal(const char *emsg, ...)
+{
+	va_list	ap;
+
+	va_start(ap, emsg);
+	vfatalc(errno, emsg, ap);
+	va_end(ap);
+	exit(EVINETD_EXIT_RUNTIME);
+}
+
+void
+fatalx(const char *emsg, ...)
+{
+	va_list	ap;
+
+	va_start(ap, emsg);
+	vfatalc(0, emsg, ap);
+	va_end(ap);
+	exit(EVINETD_EXIT_RUNTIME);
+}

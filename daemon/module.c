@@ -1,0 +1,366 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Loading modules.  Everything a module says about itself is checked
+ * before any of its functions run: that the file is a shared object, that
+ * it exports the descriptor, that the descriptor has our magic, an ABI we
+ * speak and a plausible size.  Each refusal names the path and what was
+ * expected, because "module failed to load" helps nobody.  Options given
+ * in the config are checked here against the module's table too.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evinetd.h"
+
+/* The smallest descriptor of each minor of ABI 1, for the size check. */
+#define EVI_MODULE_SIZE_1_0	sizeof(struct evi_module)
+
+/* Maps a module name to a file: NAME is module_dir/NAME.so. */
+char *
+module_path(const char *module_dir, const char *name, char **cause)
+{
+	char	*path;
+	size_t	 len;
+
+	if (name[0] == '/') {
+		if (strstr(name, "/../") != NULL) {
+			xasprintf(cause, "module path \"%s\" must not contain "
+			    "\"..\"", name);
+			return (NULL);
+		}
+		return (xstrdup(name));
+	}
+	if (strchr(name, '/') != NULL || strcmp(name, "..") == 0 ||
+	    strcmp(name, ".") == 0 || name[0] == '\0') {
+		xasprintf(cause, "invalid module name \"%s\" (use a name found "
+		    "in module_dir, or an absolute path to a .so)", name);
+		return (NULL);
+	}
+	len = strlen(name);
+	if (len > 3 && strcmp(name + len - 3, ".so") == 0)
+		xasprintf(&path, "%s/%s", module_dir, name);
+	else
+		xasprintf(&path, "%s/%s.so", module_dir, name);
+	return (path);
+}
+
+/* Tells a missing file from a file that is not a shared object at all. */
+static int
+module_check_file(const char *path, char **cause)
+{
+	unsigned char	 magic[4];
+	struct stat	 st;
+	int		 fd;
+	ssize_t		 n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		xasprintf(cause, "module %s: %s", path, strerror(errno));
+		return (-1);
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		xasprintf(cause, "module %s: not a regular file", path);
+		return (-1);
+	}
+	n = read(fd, magic, sizeof(magic));
+	close(fd);
+	if (n != (ssize_t)sizeof(magic) || memcmp(magic, "\177ELF", 4) != 0) {
+		xasprintf(cause, "module %s: not a shared object (no ELF "
+		    "header)", path);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Checks the descriptor before trusting any pointer in it. */
+static int
+module_check_def(const char *path, const struct evi_module *def,
+    char **cause)
+{
+	if (def->magic != EVI_MODULE_MAGIC) {
+		xasprintf(cause, "module %s: \"%s\" is garbled: expected magic "
+		    "0x%08x but saw 0x%08x; is this an evinetd module, built "
+		    "for this version?", path, EVI_MODULE_SYMBOL,
+		    EVI_MODULE_MAGIC, def->magic);
+		return (-1);
+	}
+	if (def->abi_major != EVI_ABI_MAJOR ||
+	    def->abi_minor > EVI_ABI_MINOR) {
+		xasprintf(cause, "module %s: built for module ABI %u.%u, but "
+		    "this evinetd supports %u.0 to %u.%u; rebuild the module "
+		    "against this evinetd's <evinetd/module.h>", path,
+		    def->abi_major, def->abi_minor, EVI_ABI_MAJOR,
+		    EVI_ABI_MAJOR, EVI_ABI_MINOR);
+		return (-1);
+	}
+	if (def->size < EVI_MODULE_SIZE_1_0) {
+		xasprintf(cause, "module %s: descriptor is %u bytes, expected "
+		    "at least %zu for ABI %u.%u", path, def->size,
+		    EVI_MODULE_SIZE_1_0, def->abi_major, def->abi_minor);
+		return (-1);
+	}
+	if (def->name == NULL || def->name[0] == '\0') {
+		xasprintf(cause, "module %s: descriptor has no name", path);
+		return (-1);
+	}
+	if ((def->protocols & (EVI_PROTO_TCP | EVI_PROTO_UDP)) == 0) {
+		xasprintf(cause, "module %s: serves neither tcp nor udp",
+		    path);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Loads and checks one module file; NULL with *cause on any problem. */
+struct module *
+module_load(const char *path, char **cause)
+{
+	struct module		*m;
+	const struct evi_module	*def;
+	void			*handle;
+	const char		*err;
+
+	if (module_check_file(path, cause) != 0)
+		return (NULL);
+	if ((handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		err = dlerror();
+		xasprintf(cause, "module %s: cannot load: %s", path,
+		    err != NULL ? err : "unknown error");
+		return (NULL);
+	}
+	(void)dlerror();
+	def = dlsym(handle, EVI_MODULE_SYMBOL);
+	if (def == NULL) {
+		xasprintf(cause, "module %s: no \"%s\" symbol; is this an "
+		    "evinetd module (see EVI_MODULE_EXPORT)?", path,
+		    EVI_MODULE_SYMBOL);
+		dlclose(handle);
+		return (NULL);
+	}
+	if (module_check_def(path, def, cause) != 0) {
+		dlclose(handle);
+		return (NULL);
+	}
+	m = xcalloc(1, sizeof(*m));
+	m->m_path = xstrdup(path);
+	m->m_handle = handle;
+	m->m_def = def;
+	log_debug("module %s: loaded \"%s\", ABI %u.%u", path, def->name,
+	    def->abi_major, def->abi_minor);
+	return (m);
+}
+
+/* Unmaps a module; its config generation calls this once all is done. */
+void
+module_unload(struct module *m)
+{
+	dlclose(m->m_handle);
+	free(m->m_path);
+	free(m);
+}
+
+static const char *
+option_type_name(enum evi_option_type t)
+{
+	switch (t) {
+	case EVI_OPT_STRING:
+		return ("string");
+	case EVI_OPT_INT:
+		return ("integer");
+	case EVI_OPT_BOOL:
+		return ("boolean");
+	case EVI_OPT_DURATION:
+		return ("duration");
+	case EVI_OPT_SIZE:
+		return ("size");
+	case EVI_OPT_ENUM:
+		return ("choice");
+	}
+	return ("?");
+}
+
+/* Is word one of the space-separated words in list? */
+static int
+word_in_list(const char *word, const char *list)
+{
+	size_t	 len = strlen(word);
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, word, len) == 0 && (p[len] == ' ' ||
+		    p[len] == '\0') && len > 0)
+			return (1);
+		p = strchr(p, ' ');
+	}
+	return (0);
+}
+
+/* Converts one option value by its declared type. */
+static int
+module_convert(const struct evi_option *o, const char *text,
+    struct optval *ov, char **cause)
+{
+	int	 b;
+
+	switch (o->type) {
+	case EVI_OPT_STRING:
+		break;
+	case EVI_OPT_INT:
+		if (value_int(text, o->min, o->max, &ov->ov_num, cause) != 0)
+			return (-1);
+		break;
+	case EVI_OPT_BOOL:
+		if (value_bool(text, &b, cause) != 0)
+			return (-1);
+		ov->ov_num = b;
+		break;
+	case EVI_OPT_DURATION:
+		if (value_duration(text, o->min, o->max, &ov->ov_num,
+		    cause) != 0)
+			return (-1);
+		break;
+	case EVI_OPT_SIZE:
+		if (value_size(text, o->min, o->max, &ov->ov_num, cause) != 0)
+			return (-1);
+		break;
+	case EVI_OPT_ENUM:
+		if (o->choices == NULL || !word_in_list(text, o->choices)) {
+			xasprintf(cause, "invalid value \"%s\" (expected one "
+			    "of: %s)", text, o->choices ? o->choices : "");
+			return (-1);
+		}
+		break;
+	default:
+		xasprintf(cause, "unknown option type %d", (int)o->type);
+		return (-1);
+	}
+	free(ov->ov_str);
+	ov->ov_str = xstrdup(text);
+	ov->ov_set = 1;
+	return (0);
+}
+
+/*
+ * Matches a service's raw options to its module's table, converting each
+ * value and applying defaults; every mismatch is a FILE:LINE error.
+ */
+int
+module_options(struct config *cf, struct service_conf *sc)
+{
+	const struct evi_module	*def = sc->sc_module->m_def;
+	const struct evi_option	*o;
+	struct conf_item	*ci;
+	struct optval		*ov;
+	size_t			 n = 0, i;
+	char			*cause;
+	int			 before = cf->c_nerrors;
+	int			*lines;
+
+	for (o = def->options; o != NULL && o->name != NULL; o++)
+		n++;
+	sc->sc_noptvals = n;
+	sc->sc_optvals = n ? xcalloc(n, sizeof(*sc->sc_optvals)) : NULL;
+	lines = n ? xcalloc(n, sizeof(*lines)) : NULL;
+	for (i = 0; i < n; i++)
+		sc->sc_optvals[i].ov_opt = &def->options[i];
+
+	TAILQ_FOREACH(ci, &sc->sc_options, ci_entry) {
+		for (i = 0; i < n; i++) {
+			if (strcmp(def->options[i].name, ci->ci_key) == 0)
+				break;
+		}
+		if (i == n) {
+			config_error(cf, ci->ci_file, ci->ci_line,
+			    "service \"%s\": unknown key \"%s\" (not a core "
+			    "key: %s; and module \"%s\" has no such option)",
+			    sc->sc_name, ci->ci_key, config_core_keys(),
+			    def->name);
+			continue;
+		}
+		o = &def->options[i];
+		ov = &sc->sc_optvals[i];
+		if (lines[i] != 0) {
+			config_error(cf, ci->ci_file, ci->ci_line,
+			    "service \"%s\": duplicate option \"%s\" (first "
+			    "set at line %d)", sc->sc_name, o->name, lines[i]);
+			continue;
+		}
+		lines[i] = ci->ci_line;
+		if (ci->ci_argc != 1) {
+			config_error(cf, ci->ci_file, ci->ci_line,
+			    "service \"%s\": option \"%s\" takes one %s "
+			    "value, not %d (quote a value with spaces)",
+			    sc->sc_name, o->name, option_type_name(o->type),
+			    ci->ci_argc);
+			continue;
+		}
+		if (module_convert(o, ci->ci_argv[0], ov, &cause) != 0) {
+			config_error(cf, ci->ci_file, ci->ci_line,
+			    "service \"%s\": option \"%s\": %s", sc->sc_name,
+			    o->name, cause);
+			free(cause);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		o = &def->options[i];
+		ov = &sc->sc_optvals[i];
+		if (lines[i] != 0)
+			continue;
+		if (o->flags & EVI_OPT_REQUIRED) {
+			config_error(cf, sc->sc_file, sc->sc_line,
+			    "service \"%s\": module \"%s\" needs option "
+			    "\"%s\" (%s)", sc->sc_name, def->name, o->name,
+			    o->help ? o->help : option_type_name(o->type));
+			continue;
+		}
+		if (o->default_value != NULL &&
+		    module_convert(o, o->default_value, ov, &cause) != 0) {
+			config_error(cf, sc->sc_file, sc->sc_line,
+			    "service \"%s\": module \"%s\" has a bad default "
+			    "for option \"%s\": %s", sc->sc_name, def->name,
+			    o->name, cause);
+			free(cause);
+		}
+	}
+	free(lines);
+	return (cf->c_nerrors == before ? 0 : -1);
+}
+
+void
+module_optvals_free(struct service_conf *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->sc_noptvals; i++)
+		free(sc->sc_optvals[i].ov_str);
+	free(sc->sc_optvals);
+	sc->sc_optvals = NULL;
+	sc->sc_noptvals = 0;
+}

@@ -1,0 +1,231 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Service instances: what one worker runs for one "service" block.  It
+ * holds the module's state, the live connections, the module's handlers
+ * and the counters.  This file also answers the module's questions about
+ * its service: name, state, options, event base, and its log.
+ */
+
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "evinetd.h"
+
+static struct evi_service *
+service_alloc(struct event_base *base, struct service_conf *sc)
+{
+	struct evi_service	*svc;
+
+	svc = xcalloc(1, sizeof(*svc));
+	svc->s_base = base;
+	svc->s_conf = sc;
+	svc->s_mod = sc->sc_module->m_def;
+	TAILQ_INIT(&svc->s_conns);
+	TAILQ_INIT(&svc->s_handlers);
+	return (svc);
+}
+
+/* Runs the module's init, turning a refusal into a message for the user. */
+static int
+service_init(struct evi_service *svc, char **cause)
+{
+	if (svc->s_mod->init == NULL) {
+		svc->s_inited = 1;
+		return (0);
+	}
+	if (svc->s_mod->init(svc, &svc->s_state) != 0) {
+		xasprintf(cause, "%s", svc->s_error != NULL ? svc->s_error :
+		    "init failed (the module gave no reason)");
+		handler_remove_all(svc);
+		return (-1);
+	}
+	svc->s_inited = 1;
+	return (0);
+}
+
+/* Creates a worker's instance of a service and initialises its module. */
+struct evi_service *
+service_new(struct worker *w, struct service_conf *sc, char **cause)
+{
+	struct evi_service	*svc;
+
+	svc = service_alloc(w->w_base, sc);
+	svc->s_worker = w;
+	if (service_init(svc, cause) != 0) {
+		free(svc->s_error);
+		free(svc);
+		return (NULL);
+	}
+	return (svc);
+}
+
+/* Undoes service_new once its connections are gone. */
+void
+service_free(struct evi_service *svc)
+{
+	if (svc->s_inited && svc->s_mod->fini != NULL)
+		svc->s_mod->fini(svc, svc->s_state);
+	handler_remove_all(svc);
+	free(svc->s_error);
+	free(svc);
+}
+
+/*
+ * Trial init and fini on a private event base, so a module's own checks
+ * (a missing file, say) are reported by "-n" and before a reload commits.
+ */
+int
+service_check_init(struct service_conf *sc, char **cause)
+{
+	struct event_base	*base;
+	struct evi_service	*svc;
+	int			 rv;
+
+	if ((base = event_base_new()) == NULL) {
+		xasprintf(cause, "cannot create an event base");
+		return (-1);
+	}
+	svc = service_alloc(base, sc);
+	rv = service_init(svc, cause);
+	if (rv == 0)
+		service_free(svc);
+	else {
+		free(svc->s_error);
+		free(svc);
+	}
+	event_base_free(base);
+	return (rv);
+}
+
+const char *
+evi_service_name(const struct evi_service *svc)
+{
+	return (svc->s_conf->sc_name);
+}
+
+void *
+evi_service_state(const struct evi_service *svc)
+{
+	return (svc->s_state);
+}
+
+struct event_base *
+evi_service_base(const struct evi_service *svc)
+{
+	return (svc->s_base);
+}
+
+int
+evi_service_fail(struct evi_service *svc, const char *fmt, ...)
+{
+	va_list	ap;
+
+	free(svc->s_error);
+	va_start(ap, fmt);
+	xvasprintf(&svc->s_error, fmt, ap);
+	va_end(ap);
+	return (-1);
+}
+
+void
+evi_log(const struct evi_service *svc, int level, const char *fmt, ...)
+{
+	static const int pri[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char	*msg;
+	va_list	 ap;
+
+	if (level < EVI_LOG_ERR || level > EVI_LOG_DEBUG)
+		level = EVI_LOG_ERR;
+	if (level == EVI_LOG_DEBUG && log_getverbose() < 1)
+		return;
+	va_start(ap, fmt);
+	xvasprintf(&msg, fmt, ap);
+	va_end(ap);
+	if (level == EVI_LOG_DEBUG)
+		log_debug("service \"%s\": %s", evi_service_name(svc), msg);
+	else if (level == EVI_LOG_INFO)
+		log_info("service \"%s\": %s", evi_service_name(svc), msg);
+	else
+		log_warnx("service \"%s\": %s%s", evi_service_name(svc),
+		    pri[level] == LOG_WARNING ? "warning: " : "", msg);
+	free(msg);
+}
+
+/* Finds a declared option; asking for an undeclared one is a module bug. */
+static const struct optval *
+service_optval(const struct evi_service *svc, const char *name)
+{
+	const struct service_conf	*sc = svc->s_conf;
+	size_t				 i;
+
+	for (i = 0; i < sc->sc_noptvals; i++) {
+		if (strcmp(sc->sc_optvals[i].ov_opt->name, name) == 0)
+			return (&sc->sc_optvals[i]);
+	}
+	log_warnx("service \"%s\": module \"%s\" asked for option \"%s\", "
+	    "which it does not declare", sc->sc_name, svc->s_mod->name, name);
+	return (NULL);
+}
+
+const char *
+evi_opt_string(const struct evi_service *svc, const char *name)
+{
+	const struct optval	*ov = service_optval(svc, name);
+
+	return (ov != NULL && ov->ov_set ? ov->ov_str : NULL);
+}
+
+long long
+evi_opt_int(const struct evi_service *svc, const char *name)
+{
+	const struct optval	*ov = service_optval(svc, name);
+
+	return (ov != NULL && ov->ov_set ? ov->ov_num : 0);
+}
+
+int
+evi_opt_bool(const struct evi_service *svc, const char *name)
+{
+	return (evi_opt_int(svc, name) != 0);
+}
+
+int
+evi_opt_isset(const struct evi_service *svc, const char *name)
+{
+	const struct optval	*ov = service_optval(svc, name);
+
+	return (ov != NULL && ov->ov_set);
+}
+
+const char *
+evi_close_reason_string(enum evi_close_reason reason)
+{
+	static const char *names[EVI_CLOSE_NREASONS] = {
+		"eof", "reset", "error", "timeout", "shutdown", "limit",
+		"module", "module_error"
+	};
+
+	if ((unsigned int)reason >= EVI_CLOSE_NREASONS)
+		return ("unknown");
+	return (names[reason]);
+}
