@@ -69,15 +69,22 @@ static int
 addr_parse_host(const char *host, int family, in_port_t port,
     struct listen_addr *la, char **cause)
 {
-	struct addrinfo	 hints, *res;
-	int		 error;
+	struct addrinfo	 hints, *res = NULL;
+	struct in_addr	 in4;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = family;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICHOST | AI_PASSIVE;
-	error = getaddrinfo(host, NULL, &hints, &res);
-	if (error != 0 || res == NULL) {
+	/*
+	 * getaddrinfo also takes inet_aton's short forms, so "0" would be
+	 * 0.0.0.0 (every address) and "10.1" 10.0.0.1: only a dotted quad
+	 * is an IPv4 address here.
+	 */
+	if ((family == AF_INET6 || inet_pton(AF_INET, host, &in4) == 1) &&
+	    getaddrinfo(host, NULL, &hints, &res) != 0)
+		res = NULL;
+	if (res == NULL) {
 		if (family == AF_INET6)
 			xasprintf(cause, "invalid IPv6 address \"%s\"", host);
 		else

@@ -55,7 +55,8 @@ struct parse_state {
 };
 
 static const char *core_service_keys =
-    "listen, module, protocol, max_input, max_output";
+    "listen, module, protocol, max_input, max_output, reflection_guard, "
+    "log_connections";
 
 struct config *
 config_new(const char *path, const char *module_dir)
@@ -197,8 +198,8 @@ config_free(struct config *cf)
 static int
 is_word_char(int ch)
 {
-	return (ch != '\0' && !isspace(ch) && ch != '#' && ch != '=' &&
-	    ch != '{' && ch != '}' && ch != '"');
+	return (ch != '\0' && !isspace(ch) && !iscntrl(ch) && ch != '#' &&
+	    ch != '=' && ch != '{' && ch != '}' && ch != '"');
 }
 
 /*
@@ -222,7 +223,7 @@ config_tokenize(struct parse_state *ps, const char *line, struct token *toks)
 			config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
 			    "too many values on one line (at most %d)",
 			    CONF_MAX_TOKENS);
-			return (-1);
+			goto fail;
 		}
 		switch (*p) {
 		case '=':
@@ -355,6 +356,7 @@ config_service_open(struct parse_state *ps, struct token *toks, int ntok)
 	sc->sc_protocol = EVI_PROTO_TCP;
 	sc->sc_max_output = DEFAULT_MAX_OUTPUT;
 	sc->sc_max_input = DEFAULT_MAX_INPUT;
+	sc->sc_reflection_guard = 1;
 	TAILQ_INIT(&sc->sc_listens);
 	TAILQ_INIT(&sc->sc_options);
 	TAILQ_INIT(&sc->sc_listeners);
@@ -451,6 +453,26 @@ config_service_key(struct parse_state *ps, const char *key, struct token *v,
 		if (config_one_value(ps, key, nv))
 			config_size_key(ps, key, v[0].text,
 			    &sc->sc_max_input);
+	} else if (strcmp(key, "log_connections") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_bool(v[0].text, &sc->sc_log_connections,
+		    &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "service \"%s\": log_connections: %s",
+			    sc->sc_name, cause);
+			free(cause);
+		}
+	} else if (strcmp(key, "reflection_guard") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_bool(v[0].text, &sc->sc_reflection_guard,
+		    &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "service \"%s\": reflection_guard: %s",
+			    sc->sc_name, cause);
+			free(cause);
+		}
 	} else {
 		/* Not ours: the module's option table decides later. */
 		ci = xcalloc(1, sizeof(*ci));
@@ -471,6 +493,20 @@ static int
 has_glob_chars(const char *s)
 {
 	return (strpbrk(s, "*?[") != NULL);
+}
+
+/* What glob(3) could not read, for the include error; glob has no context. */
+static char	*glob_errpath;
+static int	 glob_errno;
+
+static int
+config_glob_error(const char *path, int error)
+{
+	if (glob_errpath == NULL) {
+		glob_errpath = xstrdup(path);
+		glob_errno = error;
+	}
+	return (1);
 }
 
 /* Reads the files an include pattern names, in sorted order. */
@@ -499,11 +535,15 @@ config_include(struct parse_state *ps, const char *pattern)
 		return;
 	}
 	memset(&g, 0, sizeof(g));
-	rv = glob(full, GLOB_ERR, NULL, &g);
+	rv = glob(full, GLOB_ERR, config_glob_error, &g);
 	if (rv == GLOB_NOMATCH) {
 		if (!has_glob_chars(full))
 			config_error(cf, ps->ps_file, ps->ps_line,
 			    "include \"%s\": No such file or directory", full);
+	} else if (rv == GLOB_ABORTED && glob_errpath != NULL) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "include \"%s\": cannot read directory \"%s\": %s", full,
+		    glob_errpath, strerror(glob_errno));
 	} else if (rv != 0) {
 		config_error(cf, ps->ps_file, ps->ps_line,
 		    "include \"%s\": cannot read the directory", full);
@@ -528,6 +568,8 @@ config_include(struct parse_state *ps, const char *pattern)
 		}
 	}
 	globfree(&g);
+	free(glob_errpath);
+	glob_errpath = NULL;
 	free(full);
 }
 

@@ -146,7 +146,9 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		c->c_flags |= CONN_IN_CALLBACK | CONN_CLOSE_PENDING;
 		m->conn_close(c, reason);
 	}
-	if (log_getverbose() > 1)
+	if (svc->s_conf->sc_log_connections)
+		stats_log_close(c, reason);
+	else if (log_getverbose() > 1)
 		log_debug("service \"%s\": %s closed (%s), %llu bytes in, "
 		    "%llu out", svc->s_conf->sc_name,
 		    evi_conn_peer_string(c), evi_close_reason_string(reason),
@@ -223,19 +225,22 @@ conn_want_read(struct evi_conn *c)
 	return (out <= max_out / 2);
 }
 
-/* Our side is done: close now if the peer is too, else linger. */
-static void
+/*
+ * Our side is done: close now if the peer is too, else linger.  Returns
+ * -1 if the connection was closed (and freed), 0 if it lingers.
+ */
+static int
 conn_shutdown(struct evi_conn *c)
 {
 	struct timeval	tv = { LINGER_MS / 1000, (LINGER_MS % 1000) * 1000 };
 
 	if (c->c_flags & CONN_PEER_EOF) {
 		conn_close(c, c->c_reason);
-		return;
+		return (-1);
 	}
 	if (shutdown(c->c_fd, SHUT_WR) == -1) {
 		conn_close(c, c->c_reason);
-		return;
+		return (-1);
 	}
 	c->c_flags |= CONN_LINGERING;
 	evbuffer_drain(c->c_in, evbuffer_get_length(c->c_in));
@@ -244,6 +249,7 @@ conn_shutdown(struct evi_conn *c)
 		c->c_flags |= CONN_READING;
 	}
 	evtimer_add(&c->c_timer, &tv);
+	return (0);
 }
 
 /*
@@ -301,10 +307,8 @@ conn_settle(struct evi_conn *c)
 	}
 
 	if ((c->c_flags & CONN_FINISHING) && !(c->c_flags & CONN_LINGERING) &&
-	    evbuffer_get_length(c->c_out) == 0) {
-		conn_shutdown(c);
-		return ((c->c_flags & CONN_LINGERING) ? 0 : -1);
-	}
+	    evbuffer_get_length(c->c_out) == 0)
+		return (conn_shutdown(c));
 	return (0);
 }
 
@@ -531,6 +535,12 @@ evi_conn_write_buffer(struct evi_conn *c, struct evbuffer *src)
 	if (!conn_can_write(c))
 		return (-1);
 	return (evbuffer_add_buffer(c->c_out, src) == 0 ? 0 : -1);
+}
+
+struct evbuffer *
+evi_conn_input(struct evi_conn *c)
+{
+	return (c->c_in);
 }
 
 struct evbuffer *

@@ -19,6 +19,14 @@
  * callback, with the payload and the peer; evi_dgram_reply answers it
  * from the socket it arrived on.  A batch of datagrams is read per event
  * so a busy UDP service does not starve the loop or the other services.
+ *
+ * The reflection guard (on unless a service says "reflection_guard = no")
+ * drops datagrams that no real client sends: from a source port below
+ * 1024, where another small service may be listening (two chargens or
+ * echos answering each other forever is the classic UDP loop), and from
+ * broadcast, multicast or unspecified sources, which are spoofed by
+ * definition and would turn us into an amplifier.  Drops are counted and
+ * summarised in the log at most once a second per service.
  */
 
 #include "config.h"
@@ -26,12 +34,81 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <string.h>
 
 #include "evinetd.h"
 
 #define DGRAM_BATCH	32
+
+/*
+ * Is an IPv4 address (network order) one no genuine client sends from?
+ * Subnet broadcast addresses depend on the interface's prefix, and an
+ * address ending in .255 is a valid host in a /23, so only the limited
+ * broadcast is recognised.
+ */
+static int
+dgram_bad_v4(in_addr_t a)
+{
+	uint32_t	h = ntohl(a);
+
+	return (h == INADDR_ANY || h == INADDR_BROADCAST || IN_MULTICAST(h));
+}
+
+/* Says why a datagram must be dropped, or NULL if it may be answered. */
+static const char *
+dgram_reflection(const union sockunion *su)
+{
+	const struct in6_addr	*a6;
+	in_addr_t		 a4;
+
+	if (su->sa.sa_family == AF_INET) {
+		if (ntohs(su->sin.sin_port) < 1024)
+			return ("privileged source port");
+		if (dgram_bad_v4(su->sin.sin_addr.s_addr))
+			return ("broadcast, multicast or unspecified source");
+		return (NULL);
+	}
+	if (su->sa.sa_family == AF_INET6) {
+		if (ntohs(su->sin6.sin6_port) < 1024)
+			return ("privileged source port");
+		a6 = &su->sin6.sin6_addr;
+		if (IN6_IS_ADDR_MULTICAST(a6) || IN6_IS_ADDR_UNSPECIFIED(a6))
+			return ("broadcast, multicast or unspecified source");
+		if (IN6_IS_ADDR_V4MAPPED(a6)) {
+			memcpy(&a4, &a6->s6_addr[12], sizeof(a4));
+			if (dgram_bad_v4(a4))
+				return ("broadcast, multicast or "
+				    "unspecified source");
+		}
+		return (NULL);
+	}
+	return ("unknown address family");
+}
+
+/* Counts a drop, and logs a summary line at most once a second. */
+static void
+dgram_refuse(struct evi_service *svc, const union sockunion *su,
+    const char *why)
+{
+	struct worker	*w = svc->s_worker;
+	struct timeval	 now;
+
+	svc->s_stats.st_refused_reflection++;
+	svc->s_reflect_unlogged++;
+	event_base_gettimeofday_cached(svc->s_base, &now);
+	if (now.tv_sec == svc->s_reflect_logged)
+		return;
+	log_warnx("service \"%s\": dropped %llu datagram%s (reflection "
+	    "guard), last from %s: %s", svc->s_conf->sc_name,
+	    (unsigned long long)svc->s_reflect_unlogged,
+	    svc->s_reflect_unlogged == 1 ? "" : "s",
+	    addr_string(&su->sa, w->w_addrbuf, sizeof(w->w_addrbuf)), why);
+	svc->s_reflect_logged = now.tv_sec;
+	svc->s_reflect_unlogged = 0;
+}
 
 /* Reads a batch of datagrams and hands each to the module. */
 void
@@ -42,6 +119,8 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 	struct worker		*w = svc->s_worker;
 	union sockunion		 peer;
 	struct evi_dgram	 d;
+	const char		*why, *result;
+	uint64_t		 out;
 	socklen_t		 len;
 	ssize_t			 n;
 	int			 i;
@@ -61,18 +140,33 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 		}
 		svc->s_stats.st_dgrams_in++;
 		svc->s_stats.st_bytes_in += (uint64_t)n;
-		if (svc->s_mod->dgram == NULL)
+		if (svc->s_conf->sc_reflection_guard &&
+		    (why = dgram_reflection(&peer)) != NULL) {
+			dgram_refuse(svc, &peer, why);
+			if (svc->s_conf->sc_log_connections)
+				stats_log_dgram(svc, l, &peer.sa, (size_t)n, 0,
+				    "reflection");
 			continue;
-		d.data = w->w_dgrambuf;
-		d.len = (size_t)n;
-		d.peer = &peer.sa;
-		d.peerlen = len;
-		svc->s_dgram = &d;
-		svc->s_dgram_listener = l;
-		if (svc->s_mod->dgram(svc, &d) != 0)
-			svc->s_stats.st_module_errors++;
-		svc->s_dgram = NULL;
-		svc->s_dgram_listener = NULL;
+		}
+		out = svc->s_stats.st_bytes_out;
+		result = "ok";
+		if (svc->s_mod->dgram != NULL) {
+			d.data = w->w_dgrambuf;
+			d.len = (size_t)n;
+			d.peer = &peer.sa;
+			d.peerlen = len;
+			svc->s_dgram = &d;
+			svc->s_dgram_listener = l;
+			if (svc->s_mod->dgram(svc, &d) != 0) {
+				svc->s_stats.st_module_errors++;
+				result = "module_error";
+			}
+			svc->s_dgram = NULL;
+			svc->s_dgram_listener = NULL;
+		}
+		if (svc->s_conf->sc_log_connections)
+			stats_log_dgram(svc, l, &peer.sa, (size_t)n,
+			    svc->s_stats.st_bytes_out - out, result);
 	}
 }
 

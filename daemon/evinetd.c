@@ -136,6 +136,14 @@ signal_stop(evutil_socket_t sig, short events, void *arg)
 }
 
 static void
+signal_usr1(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	stats_dump(arg);
+}
+
+static void
 signal_hup(evutil_socket_t sig, short events, void *arg)
 {
 	(void)sig;
@@ -202,7 +210,7 @@ main(int argc, char **argv)
 	char			*moddir = NULL;
 	struct event_base	*base;
 	struct worker		*w;
-	struct event		*ev_term, *ev_int, *ev_hup;
+	struct event		*ev_term, *ev_int, *ev_hup, *ev_usr1;
 	char			*cause;
 	int			 pidfd = -1;
 
@@ -233,7 +241,6 @@ main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGUSR1, SIG_IGN);
 	signal(SIGUSR2, SIG_IGN);
 	raise_nofile();
 	if (listener_bind_all(cf) != 0) {
@@ -265,9 +272,11 @@ main(int argc, char **argv)
 	ev_term = evsignal_new(base, SIGTERM, signal_stop, w);
 	ev_int = evsignal_new(base, SIGINT, signal_stop, w);
 	ev_hup = evsignal_new(base, SIGHUP, signal_hup, w);
+	ev_usr1 = evsignal_new(base, SIGUSR1, signal_usr1, w);
 	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    evsignal_add(ev_term, NULL) != 0 || evsignal_add(ev_int, NULL) != 0 ||
-	    evsignal_add(ev_hup, NULL) != 0)
+	    ev_usr1 == NULL || evsignal_add(ev_term, NULL) != 0 ||
+	    evsignal_add(ev_int, NULL) != 0 || evsignal_add(ev_hup, NULL) != 0 ||
+	    evsignal_add(ev_usr1, NULL) != 0)
 		fatalx("cannot install signal handlers");
 	log_info("ready");
 
@@ -278,6 +287,7 @@ main(int argc, char **argv)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	event_free(ev_usr1);
 	event_base_free(base);
 	config_free(cf);
 	if (pidfd != -1) {

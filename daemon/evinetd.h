@@ -31,6 +31,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
@@ -149,6 +150,8 @@ struct service_conf {
 	int			 sc_protocol;	/* EVI_PROTO_TCP or _UDP */
 	long long		 sc_max_output;
 	long long		 sc_max_input;
+	int			 sc_reflection_guard;	/* udp */
+	int			 sc_log_connections;
 	struct listen_confs	 sc_listens;
 	struct conf_items	 sc_options;	/* module options, raw */
 
@@ -239,6 +242,7 @@ struct svc_stats {
 	uint64_t	 st_dgrams_out;
 	uint64_t	 st_module_errors;
 	uint64_t	 st_refused_fd;
+	uint64_t	 st_refused_reflection;
 };
 
 struct evi_service {
@@ -255,6 +259,8 @@ struct evi_service {
 	struct svc_stats	 s_stats;
 	const struct evi_dgram	*s_dgram;	/* being handled */
 	struct listener		*s_dgram_listener;
+	time_t			 s_reflect_logged;	/* last summary */
+	uint64_t		 s_reflect_unlogged;
 };
 struct evi_service *service_new(struct worker *, struct service_conf *,
 	    char **);
@@ -309,16 +315,25 @@ void	handler_remove_all(struct evi_service *);
 /* dgram.c */
 void	dgram_recv(evutil_socket_t, short, void *);
 
+/* stats.c */
+void	stats_service(const struct evi_service *, struct evi_stats_service *);
+void	stats_dump(struct worker *);
+void	stats_log_close(struct evi_conn *, enum evi_close_reason);
+void	stats_log_dgram(struct evi_service *, const struct listener *,
+	    const struct sockaddr *, size_t, uint64_t, const char *);
+
 /* worker.c */
 struct worker {
 	struct event_base	*w_base;
 	struct config		*w_config;
 	TAILQ_HEAD(evi_services, evi_service) w_services;
 	uint64_t		 w_nconns;
-	int			 w_stopping;
+	int			 w_stopping;	/* 1 draining, 2 closing */
 	struct event		 w_stop_timer;
 	char			 w_addrbuf[ADDR_STRLEN];
 	unsigned char		 w_dgrambuf[65536];
+	struct timeval		 w_start;
+	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
 };
 struct worker	*worker_new(struct event_base *, struct config *, char **);
 void		 worker_stop(struct worker *, int);

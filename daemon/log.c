@@ -79,6 +79,7 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	char	 stamp[32];
 	time_t	 now;
 	struct tm tm;
+	va_list	 ap2;
 
 	if (pri == LOG_DEBUG && log_verbose < 1)
 		return;
@@ -89,7 +90,9 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 			strftime(stamp, sizeof(stamp), "%H:%M:%S ", &tm);
 			fputs(stamp, stderr);
 		}
-		vfprintf(stderr, fmt, ap);
+		va_copy(ap2, ap);
+		vfprintf(stderr, fmt, ap2);
+		va_end(ap2);
 		fputc('\n', stderr);
 		fflush(stderr);
 	}

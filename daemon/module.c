@@ -30,6 +30,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -200,6 +201,8 @@ option_type_name(enum evi_option_type t)
 		return ("size");
 	case EVI_OPT_ENUM:
 		return ("choice");
+	case EVI_OPT_PATH:
+		return ("path");
 	}
 	return ("?");
 }
@@ -211,6 +214,9 @@ word_in_list(const char *word, const char *list)
 	size_t	 len = strlen(word);
 	const char *p = list;
 
+	/* "fast slow" would match two choices in a row. */
+	if (strchr(word, ' ') != NULL)
+		return (0);
 	while (p != NULL && *p != '\0') {
 		while (*p == ' ')
 			p++;
@@ -222,16 +228,35 @@ word_in_list(const char *word, const char *list)
 	return (0);
 }
 
-/* Converts one option value by its declared type. */
+/*
+ * Converts one option value by its declared type.  A relative path is
+ * made relative to the directory of the file that set it, so a config
+ * means the same thing whatever the daemon's working directory is.
+ */
 static int
 module_convert(const struct evi_option *o, const char *text,
-    struct optval *ov, char **cause)
+    const char *file, struct optval *ov, char **cause)
 {
+	char	*copy, *path;
 	int	 b;
 
 	switch (o->type) {
 	case EVI_OPT_STRING:
 		break;
+	case EVI_OPT_PATH:
+		if (*text == '\0') {
+			xasprintf(cause, "empty path");
+			return (-1);
+		}
+		if (*text == '/' || file == NULL)
+			break;
+		copy = xstrdup(file);
+		xasprintf(&path, "%s/%s", dirname(copy), text);
+		free(copy);
+		free(ov->ov_str);
+		ov->ov_str = path;
+		ov->ov_set = 1;
+		return (0);
 	case EVI_OPT_INT:
 		if (value_int(text, o->min, o->max, &ov->ov_num, cause) != 0)
 			return (-1);
@@ -321,7 +346,8 @@ module_options(struct config *cf, struct service_conf *sc)
 			    ci->ci_argc);
 			continue;
 		}
-		if (module_convert(o, ci->ci_argv[0], ov, &cause) != 0) {
+		if (module_convert(o, ci->ci_argv[0], ci->ci_file, ov,
+		    &cause) != 0) {
 			config_error(cf, ci->ci_file, ci->ci_line,
 			    "service \"%s\": option \"%s\": %s", sc->sc_name,
 			    o->name, cause);
@@ -341,7 +367,8 @@ module_options(struct config *cf, struct service_conf *sc)
 			continue;
 		}
 		if (o->default_value != NULL &&
-		    module_convert(o, o->default_value, ov, &cause) != 0) {
+		    module_convert(o, o->default_value, NULL, ov,
+		    &cause) != 0) {
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": module \"%s\" has a bad default "
 			    "for option \"%s\": %s", sc->sc_name, def->name,

@@ -23,6 +23,8 @@
 
 #include "config.h"
 
+#include <sys/time.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +47,7 @@ worker_new(struct event_base *base, struct config *cf, char **cause)
 	w->w_config = cf;
 	TAILQ_INIT(&w->w_services);
 	evtimer_assign(&w->w_stop_timer, base, worker_stop_timeout, w);
+	gettimeofday(&w->w_start, NULL);
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		if ((svc = service_new(w, sc, &why)) == NULL) {
 			xasprintf(cause, "%s:%d: service \"%s\": module \"%s\" "
@@ -84,6 +87,7 @@ worker_stop_timeout(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	log_info("shutdown timeout: closing %llu connection%s",
 	    (unsigned long long)w->w_nconns, w->w_nconns == 1 ? "" : "s");
+	w->w_stopping = 2;
 	worker_close_conns(w, EVI_CLOSE_SHUTDOWN);
 	event_base_loopexit(w->w_base, NULL);
 }
@@ -100,6 +104,7 @@ worker_stop(struct worker *w, int now)
 
 	if (w->w_stopping || now) {
 		log_info("stopping now");
+		w->w_stopping = 2;
 		worker_close_conns(w, EVI_CLOSE_SHUTDOWN);
 		event_base_loopexit(w->w_base, NULL);
 		return;
@@ -122,7 +127,7 @@ void
 worker_conn_gone(struct worker *w)
 {
 	w->w_nconns--;
-	if (w->w_stopping && w->w_nconns == 0) {
+	if (w->w_stopping == 1 && w->w_nconns == 0) {
 		log_info("all connections finished");
 		event_base_loopexit(w->w_base, NULL);
 	}

@@ -98,7 +98,9 @@ enum evi_option_type {
 	EVI_OPT_BOOL,		/* yes or no */
 	EVI_OPT_DURATION,	/* 250ms, 30s, 5m, 1h; read as milliseconds */
 	EVI_OPT_SIZE,		/* 512, 64k, 8m, 1g; read as bytes */
-	EVI_OPT_ENUM		/* one of the words in choices */
+	EVI_OPT_ENUM,		/* one of the words in choices */
+	EVI_OPT_PATH		/* a file name; a relative one is taken
+				   relative to the config file's directory */
 };
 
 #define EVI_OPT_REQUIRED	0x1	/* the service must set it */
@@ -250,6 +252,12 @@ const struct sockaddr	*evi_conn_local(const struct evi_conn *, socklen_t *);
 const char		*evi_conn_peer_string(const struct evi_conn *);
 
 /*
+ * Input not consumed yet: what conn_read was given and left, for a module
+ * that resumes work from conn_drained (pipelined requests, say).
+ */
+struct evbuffer	*evi_conn_input(struct evi_conn *);
+
+/*
  * Output.  The write functions refuse (return -1, errno ENOBUFS) while
  * the output already holds max_output bytes or more; wait for
  * conn_drained.  evi_conn_write_buffer moves all of src without copying.
@@ -290,6 +298,59 @@ int	evi_dgram_reply(struct evi_service *, const struct evi_dgram *,
 #define EVI_WRITE	0x2
 
 typedef void (*evi_handler_cb)(int fd, int events, void *arg);
+
+/*
+ * Counters, read-only, for modules that report on the daemon (the stats
+ * module serves them over HTTP).  The structs belong to the daemon and
+ * are valid only during the call that hands them out; a later ABI minor
+ * may append members, never reorder them.
+ */
+enum evi_refuse_reason {
+	EVI_REFUSE_ACL,			/* only_from / no_access */
+	EVI_REFUSE_MAX_CONNECTIONS,	/* service or global limit */
+	EVI_REFUSE_PER_SOURCE,		/* per-client connection limit */
+	EVI_REFUSE_RATE,		/* connection rate limit */
+	EVI_REFUSE_FD,			/* out of file descriptors */
+	EVI_REFUSE_REFLECTION		/* UDP reflection guard */
+};
+#define EVI_REFUSE_NREASONS	6
+
+/* A short lower-case word for a reason ("acl", "rate", ...). */
+const char	*evi_refuse_reason_string(enum evi_refuse_reason);
+
+struct evi_stats_service {
+	const char	*name;
+	const char	*module;
+	const char	*protocol;		/* "tcp" or "udp" */
+	uint64_t	 accepted;		/* connections */
+	uint64_t	 active;
+	uint64_t	 closed[EVI_CLOSE_NREASONS];
+	uint64_t	 refused[EVI_REFUSE_NREASONS];
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint64_t	 dgrams_in;
+	uint64_t	 dgrams_out;
+	uint64_t	 module_errors;
+};
+
+struct evi_stats_global {
+	uint64_t	 start_time;		/* Unix seconds */
+	uint64_t	 uptime_ms;
+	uint64_t	 reloads_ok;
+	uint64_t	 reloads_failed;
+	uint64_t	 worker_restarts;
+	uint64_t	 workers;
+	uint64_t	 open_fds;
+	uint64_t	 services;
+	const char	*version;		/* the daemon's */
+};
+
+typedef int (*evi_stats_cb)(const struct evi_stats_service *, void *arg);
+
+/* Calls cb for each service, in config order; stops early if cb != 0. */
+int	evi_stats_foreach(const struct evi_service *, evi_stats_cb, void *);
+/* Fills in a snapshot of the daemon-wide figures. */
+const struct evi_stats_global *evi_stats_global(const struct evi_service *);
 
 struct evi_handler	*evi_handler_add(struct evi_service *, int, int,
 			    evi_handler_cb, void *);

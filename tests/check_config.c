@@ -1,0 +1,1476 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Unit tests for config.c: every parser error, word for word and at the
+ * right FILE:LINE; quoting, comments and includes; and, through
+ * config_check, how a service's options are validated against its
+ * module's table.  Config files are written into a fresh directory per
+ * test.
+ */
+
+#include "config.h"
+
+#include <sys/stat.h>
+
+#include <check.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evinetd.h"
+
+#define CORE_KEYS \
+	"listen, module, protocol, max_input, max_output, reflection_guard, " \
+	"log_connections"
+#define GLOBAL_KEYS	"module_dir, include, shutdown_timeout"
+#define ECHO_PATH	BUNDLED_MODULE_DIR "/echo.so"
+
+static struct config	*cf;
+static char		 rootdir[PATH_MAX];	/* per test case */
+static char		 tmpdir[PATH_MAX];	/* per test, inside rootdir */
+static char		*pool[64];		/* strings freed by teardown */
+static int		 npool;
+
+/* Formats a string that lives until the end of the test. */
+static const char *
+str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static const char *
+str(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	ck_assert_int_lt(npool, (int)(sizeof(pool) / sizeof(pool[0])));
+	va_start(ap, fmt);
+	xvasprintf(&s, fmt, ap);
+	va_end(ap);
+	pool[npool++] = s;
+	return (s);
+}
+
+static void
+setup(void)
+{
+	npool = 0;
+	cf = config_new("test.conf", TEST_MODULE_DIR);
+}
+
+static void
+teardown(void)
+{
+	config_free(cf);
+	while (npool > 0)
+		free(pool[--npool]);
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	remove(path);
+	return (0);
+}
+
+static void
+remove_tree(const char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/*
+ * The directory of a test case is made and removed in the runner, so what
+ * a failed test leaves behind goes too; each test works in its own
+ * directory inside it.
+ */
+static void
+root_setup(void)
+{
+	const char	*base;
+
+	if ((base = getenv("TMPDIR")) == NULL || *base == '\0')
+		base = "/tmp";
+	if (snprintf(rootdir, sizeof(rootdir), "%s/check_config.XXXXXX",
+	    base) >= (int)sizeof(rootdir) || mkdtemp(rootdir) == NULL) {
+		perror(rootdir);
+		exit(EXIT_FAILURE);
+	}
+}
+
+static void
+root_teardown(void)
+{
+	remove_tree(rootdir);
+}
+
+static void
+files_setup(void)
+{
+	setup();
+	if (snprintf(tmpdir, sizeof(tmpdir), "%s/test.XXXXXX", rootdir) >=
+	    (int)sizeof(tmpdir))
+		ck_abort_msg("temporary directory name too long");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void
+files_teardown(void)
+{
+	remove_tree(tmpdir);
+	teardown();
+}
+
+/* The absolute name of a file in the test's directory. */
+static const char *
+tpath(const char *name)
+{
+	return (str("%s/%s", tmpdir, name));
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+	const char	*path = tpath(name);
+	FILE		*f;
+
+	f = fopen(path, "w");
+	ck_assert_msg(f != NULL, "cannot create %s", path);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static void
+make_dir(const char *name)
+{
+	ck_assert_int_eq(mkdir(tpath(name), 0700), 0);
+}
+
+static int
+parse(const char *text)
+{
+	return (config_parse_buffer(cf, "test.conf", text, strlen(text)));
+}
+
+/* Parses, completes and checks text as the daemon does at startup. */
+static int
+check(const char *text)
+{
+	parse(text);
+	config_finish(cf);
+	return (config_check(cf));
+}
+
+/* Compares the recorded errors, in order, with a NULL-terminated list. */
+static void
+assert_errors(const char *const *want)
+{
+	struct conf_error	*ce;
+	int			 n;
+
+	ce = TAILQ_FIRST(&cf->c_errors);
+	for (n = 0; want[n] != NULL; n++) {
+		ck_assert_msg(ce != NULL, "error %d missing: \"%s\"", n + 1,
+		    want[n]);
+		ck_assert_str_eq(ce->ce_msg, want[n]);
+		ce = TAILQ_NEXT(ce, ce_entry);
+	}
+	ck_assert_msg(ce == NULL, "unexpected error: \"%s\"",
+	    ce != NULL ? ce->ce_msg : "");
+	ck_assert_int_eq(cf->c_nerrors, n);
+}
+
+#define ASSERT_ERRORS(...) \
+	assert_errors((const char *const []){ __VA_ARGS__, NULL })
+#define ASSERT_NO_ERRORS() \
+	assert_errors((const char *const []){ NULL })
+
+static struct service_conf *
+service(const char *name)
+{
+	struct service_conf	*sc;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (strcmp(sc->sc_name, name) == 0)
+			return (sc);
+	}
+	ck_abort_msg("no service \"%s\"", name);
+	return (NULL);
+}
+
+static int
+count_services(void)
+{
+	struct service_conf	*sc;
+	int			 n = 0;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry)
+		n++;
+	return (n);
+}
+
+static struct conf_item *
+raw_option(struct service_conf *sc, const char *key)
+{
+	struct conf_item	*ci;
+
+	TAILQ_FOREACH(ci, &sc->sc_options, ci_entry) {
+		if (strcmp(ci->ci_key, key) == 0)
+			return (ci);
+	}
+	ck_abort_msg("no key \"%s\" in service \"%s\"", key, sc->sc_name);
+	return (NULL);
+}
+
+static const struct optval *
+optval(struct service_conf *sc, const char *name)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->sc_noptvals; i++) {
+		if (strcmp(sc->sc_optvals[i].ov_opt->name, name) == 0)
+			return (&sc->sc_optvals[i]);
+	}
+	ck_abort_msg("no value for option \"%s\"", name);
+	return (NULL);
+}
+
+/*
+ * The parser.
+ */
+
+START_TEST(test_parser_reads_a_complete_service)
+{
+	struct service_conf	*sc;
+	struct listen_conf	*lc;
+
+	ck_assert_int_eq(parse(
+	    "shutdown_timeout = 2s\n"
+	    "service echo {\n"
+	    "	listen = 127.0.0.1:7 [::1]:7\n"
+	    "	module = echo\n"
+	    "	protocol = udp\n"
+	    "	max_output = 64k\n"
+	    "	max_input = 1m\n"
+	    "}\n"), 0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(cf->c_shutdown_ms, 2000);
+	ck_assert_int_eq(count_services(), 1);
+	sc = service("echo");
+	ck_assert_str_eq(sc->sc_file, "test.conf");
+	ck_assert_int_eq(sc->sc_line, 2);
+	ck_assert_str_eq(sc->sc_module_name, "echo");
+	ck_assert_int_eq(sc->sc_module_line, 4);
+	ck_assert_int_eq(sc->sc_protocol, EVI_PROTO_UDP);
+	ck_assert_int_eq(sc->sc_max_output, 64 * 1024);
+	ck_assert_int_eq(sc->sc_max_input, 1024 * 1024);
+	ck_assert(TAILQ_EMPTY(&sc->sc_options));
+	lc = TAILQ_FIRST(&sc->sc_listens);
+	ck_assert_ptr_nonnull(lc);
+	ck_assert_str_eq(lc->lc_text, "127.0.0.1:7");
+	ck_assert_int_eq(lc->lc_line, 3);
+	ck_assert_int_eq(lc->lc_addr.la_su.sa.sa_family, AF_INET);
+	lc = TAILQ_NEXT(lc, lc_entry);
+	ck_assert_ptr_nonnull(lc);
+	ck_assert_str_eq(lc->lc_text, "[::1]:7");
+	ck_assert_int_eq(lc->lc_addr.la_su.sa.sa_family, AF_INET6);
+	ck_assert_ptr_null(TAILQ_NEXT(lc, lc_entry));
+}
+END_TEST
+
+START_TEST(test_service_defaults_to_tcp_and_the_default_limits)
+{
+	struct service_conf	*sc;
+
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "	listen = 7\n"
+	    "	module = echo\n"
+	    "}\n"), 0);
+	ASSERT_NO_ERRORS();
+	sc = service("echo");
+	ck_assert_int_eq(sc->sc_protocol, EVI_PROTO_TCP);
+	ck_assert_int_eq(sc->sc_max_output, DEFAULT_MAX_OUTPUT);
+	ck_assert_int_eq(sc->sc_max_input, DEFAULT_MAX_INPUT);
+	ck_assert_int_eq(cf->c_shutdown_ms, DEFAULT_SHUTDOWN_MS);
+	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
+}
+END_TEST
+
+START_TEST(test_unknown_global_key_names_the_known_keys)
+{
+	ck_assert_int_eq(parse("\nmodule_dri = /usr/lib/evinetd\n"), -1);
+	ASSERT_ERRORS("test.conf:2: unknown global key \"module_dri\" "
+	    "(known: " GLOBAL_KEYS ")");
+}
+END_TEST
+
+START_TEST(test_service_keys_outside_a_service_are_errors)
+{
+	ck_assert_int_eq(parse(
+	    "listen = 7\n"
+	    "module = echo\n"
+	    "protocol = tcp\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: \"listen\" belongs inside a service block",
+	    "test.conf:2: \"module\" belongs inside a service block",
+	    "test.conf:3: \"protocol\" belongs inside a service block");
+}
+END_TEST
+
+START_TEST(test_service_blocks_cannot_nest)
+{
+	ck_assert_int_eq(parse(
+	    "service a {\n"
+	    "	module = echo\n"
+	    "	service b {\n"
+	    "	listen = 7\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:3: service blocks cannot nest (service \"a\" "
+	    "is still open)");
+	ck_assert_int_eq(count_services(), 1);
+	ck_assert(!TAILQ_EMPTY(&service("a")->sc_listens));
+}
+END_TEST
+
+START_TEST(test_unclosed_service_is_reported_at_its_opening_line)
+{
+	ck_assert_int_eq(parse(
+	    "# a comment\n"
+	    "\n"
+	    "service echo {\n"
+	    "	listen = 7\n"
+	    "	module = echo\n"), -1);
+	ASSERT_ERRORS("test.conf:3: service \"echo\" is not closed with "
+	    "\"}\"");
+}
+END_TEST
+
+START_TEST(test_closing_brace_without_a_block_is_an_error)
+{
+	ck_assert_int_eq(parse(
+	    "}\n"
+	    "service a {\n"
+	    "	listen = 7\n"
+	    "	module = echo\n"
+	    "} a\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: \"}\" without an open service block",
+	    "test.conf:5: unexpected text after \"}\"",
+	    "test.conf:6: \"}\" without an open service block");
+}
+END_TEST
+
+START_TEST(test_key_without_equals_is_an_error)
+{
+	ck_assert_int_eq(parse(
+	    "module_dir /usr/lib/evinetd\n"
+	    "service a {\n"
+	    "	listen 7\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: expected \"module_dir = VALUE\"",
+	    "test.conf:3: expected \"listen = VALUE\"");
+}
+END_TEST
+
+START_TEST(test_key_without_a_value_is_an_error)
+{
+	ck_assert_int_eq(parse(
+	    "module_dir =\n"
+	    "service a {\n"
+	    "	listen =   # nothing\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: missing value for \"module_dir\"",
+	    "test.conf:3: missing value for \"listen\"");
+	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
+}
+END_TEST
+
+START_TEST(test_unterminated_string_is_an_error)
+{
+	ck_assert_int_eq(parse(
+	    "module_dir = \"/usr/lib/evinetd\n"
+	    "module_dir = \"/usr/lib/evinetd\\\"\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: unterminated quoted string",
+	    "test.conf:2: unterminated quoted string");
+	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
+}
+END_TEST
+
+START_TEST(test_service_name_must_be_a_plain_word)
+{
+	char	long_name[66];
+
+	memset(long_name, 'x', 65);
+	long_name[65] = '\0';
+	ck_assert_int_eq(parse(
+	    "service a/b {\n"
+	    "}\n"
+	    "service \"\" {\n"
+	    "}\n"
+	    "service \"a b\" {\n"
+	    "}\n"), -1);
+	ck_assert_int_eq(parse(str("service %s {\n}\n", long_name)), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: invalid service name \"a/b\" (use letters, digits, "
+	    "\"-\", \"_\" and \".\", at most 64)",
+	    "test.conf:3: invalid service name \"\" (use letters, digits, "
+	    "\"-\", \"_\" and \".\", at most 64)",
+	    "test.conf:5: invalid service name \"a b\" (use letters, "
+	    "digits, \"-\", \"_\" and \".\", at most 64)",
+	    str("test.conf:1: invalid service name \"%s\" (use letters, "
+	    "digits, \"-\", \"_\" and \".\", at most 64)", long_name));
+}
+END_TEST
+
+START_TEST(test_service_name_may_use_letters_digits_and_punctuation)
+{
+	char	name[65];
+
+	memset(name, 'x', 64);
+	name[64] = '\0';
+	ck_assert_int_eq(parse(
+	    "service Echo-1_v4.tcp {\n"
+	    "}\n"), 0);
+	ck_assert_int_eq(parse(str("service %s {\n}\n", name)), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(count_services(), 2);
+	service("Echo-1_v4.tcp");
+	service(name);
+}
+END_TEST
+
+START_TEST(test_service_line_must_be_service_name_brace)
+{
+	ck_assert_int_eq(parse(
+	    "service echo\n"
+	    "service echo udp {\n"
+	    "service {\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: expected \"service NAME {\"",
+	    "test.conf:2: expected \"service NAME {\"",
+	    "test.conf:3: expected \"service NAME {\"");
+	ck_assert_int_eq(count_services(), 0);
+}
+END_TEST
+
+START_TEST(test_duplicate_service_names_the_first_location)
+{
+	ck_assert_int_eq(config_parse_buffer(cf, "a.conf",
+	    "\nservice echo {\n}\n", 17), 0);
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "}\n"
+	    "service other {\n"
+	    "}\n"
+	    "service echo {\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: duplicate service \"echo\" (first defined at "
+	    "a.conf:2)",
+	    "test.conf:5: duplicate service \"echo\" (first defined at "
+	    "a.conf:2)");
+}
+END_TEST
+
+START_TEST(test_duplicate_module_key_names_the_first_line)
+{
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "	module = echo\n"
+	    "	listen = 7\n"
+	    "	module = discard\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:4: service \"echo\": duplicate key \"module\" "
+	    "(first set at line 2)");
+	ck_assert_str_eq(service("echo")->sc_module_name, "echo");
+}
+END_TEST
+
+START_TEST(test_single_valued_keys_take_one_value)
+{
+	ck_assert_int_eq(parse(
+	    "module_dir = /a /b\n"
+	    "service echo {\n"
+	    "	module = echo discard\n"
+	    "	protocol = tcp udp\n"
+	    "	max_output = 1k 2k\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: \"module_dir\" takes one value, not 2",
+	    "test.conf:3: service \"echo\": \"module\" takes one value, not 2",
+	    "test.conf:4: service \"echo\": \"protocol\" takes one value, "
+	    "not 2",
+	    "test.conf:5: service \"echo\": \"max_output\" takes one value, "
+	    "not 2");
+}
+END_TEST
+
+START_TEST(test_protocol_must_be_tcp_or_udp)
+{
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "	protocol = sctp\n"
+	    "	protocol = TCP\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:2: service \"echo\": invalid protocol \"sctp\" "
+	    "(expected tcp or udp)",
+	    "test.conf:3: service \"echo\": invalid protocol \"TCP\" "
+	    "(expected tcp or udp)");
+}
+END_TEST
+
+START_TEST(test_max_output_must_be_a_size_in_range)
+{
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "	max_output = 10q\n"
+	    "	max_output = 512\n"
+	    "	max_input = 2g\n"
+	    "	max_input = -1k\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:2: service \"echo\": max_output: invalid size \"10q\" "
+	    "(expected a number with an optional k, m or g)",
+	    "test.conf:3: service \"echo\": max_output: \"512\" out of range "
+	    "(1024 to 1073741824)",
+	    "test.conf:4: service \"echo\": max_input: \"2g\" out of range "
+	    "(1024 to 1073741824)",
+	    "test.conf:5: service \"echo\": max_input: invalid size \"-1k\" "
+	    "(expected a number with an optional k, m or g)");
+}
+END_TEST
+
+START_TEST(test_bad_listen_address_is_dropped_and_named)
+{
+	struct service_conf	*sc;
+	struct listen_conf	*lc;
+
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "	module = echo\n"
+	    "	listen = 127.0.0.1:7 localhost:7 8\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:3: service \"echo\": listen: invalid address "
+	    "\"localhost\" (expected an IPv4 address, [IPv6] or *; host "
+	    "names are not resolved)");
+	sc = service("echo");
+	lc = TAILQ_FIRST(&sc->sc_listens);
+	ck_assert_str_eq(lc->lc_text, "127.0.0.1:7");
+	lc = TAILQ_NEXT(lc, lc_entry);
+	ck_assert_str_eq(lc->lc_text, "8");
+	ck_assert_int_eq(lc->lc_addr.la_any, 1);
+	ck_assert_ptr_null(TAILQ_NEXT(lc, lc_entry));
+}
+END_TEST
+
+START_TEST(test_finish_requires_module_and_listen)
+{
+	ck_assert_int_eq(parse(
+	    "service a {\n"
+	    "}\n"
+	    "service b {\n"
+	    "	module = echo\n"
+	    "	listen = localhost:7\n"
+	    "}\n"), -1);
+	ck_assert_int_eq(config_finish(cf), -1);
+	ASSERT_ERRORS(
+	    "test.conf:5: service \"b\": listen: invalid address "
+	    "\"localhost\" (expected an IPv4 address, [IPv6] or *; host "
+	    "names are not resolved)",
+	    "test.conf:1: service \"a\": missing \"module = NAME\"",
+	    "test.conf:1: service \"a\": missing \"listen = ADDRESS\"",
+	    "test.conf:3: service \"b\": missing \"listen = ADDRESS\"");
+}
+END_TEST
+
+START_TEST(test_finish_requires_a_service)
+{
+	ck_assert_int_eq(parse("# nothing but a comment\n\n"), 0);
+	ck_assert_int_eq(config_finish(cf), -1);
+	ASSERT_ERRORS("test.conf: no services defined");
+}
+END_TEST
+
+START_TEST(test_nul_byte_is_an_error_at_its_line)
+{
+	static const char	text[] =
+	    "service echo {\n"
+	    "	listen = 7\n"
+	    "	module = ec\0ho\n"
+	    "}\n";
+
+	ck_assert_int_eq(config_parse_buffer(cf, "test.conf", text,
+	    sizeof(text) - 1), -1);
+	ASSERT_ERRORS("test.conf:3: unexpected NUL byte");
+	ck_assert_ptr_null(service("echo")->sc_module_name);
+}
+END_TEST
+
+START_TEST(test_control_character_is_an_error)
+{
+	ck_assert_int_eq(parse(
+	    "\001module_dir = /a\n"
+	    "module_dir = /b\001c\n"
+	    "module_dir = /d\033[1m\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: unexpected control character 0x01",
+	    "test.conf:2: unexpected control character 0x01",
+	    "test.conf:3: unexpected control character 0x1b");
+	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
+}
+END_TEST
+
+START_TEST(test_quoted_strings_keep_spaces_and_decode_escapes)
+{
+	struct service_conf	*sc;
+	struct conf_item	*ci;
+
+	ck_assert_int_eq(parse(
+	    "module_dir = \"/opt/my modules\"\n"
+	    "service \"quoted.name\" {\n"
+	    "	module = \"echo\"\n"
+	    "	listen = \"127.0.0.1:7\" 8\n"
+	    "	greeting = \"hello, world\\t\\\"quoted\\\" \\\\ a\\nb\\q\"\n"
+	    "	empty = \"\"\n"
+	    "	words = one \"two three\" four\n"
+	    "}\n"), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_str_eq(cf->c_module_dir, "/opt/my modules");
+	sc = service("quoted.name");
+	ck_assert_str_eq(sc->sc_module_name, "echo");
+	ck_assert_str_eq(TAILQ_FIRST(&sc->sc_listens)->lc_text, "127.0.0.1:7");
+
+	ci = raw_option(sc, "greeting");
+	ck_assert_int_eq(ci->ci_argc, 1);
+	ck_assert_str_eq(ci->ci_argv[0],
+	    "hello, world\t\"quoted\" \\ a\nbq");
+	ck_assert_str_eq(ci->ci_file, "test.conf");
+	ck_assert_int_eq(ci->ci_line, 5);
+
+	ci = raw_option(sc, "empty");
+	ck_assert_int_eq(ci->ci_argc, 1);
+	ck_assert_str_eq(ci->ci_argv[0], "");
+
+	ci = raw_option(sc, "words");
+	ck_assert_int_eq(ci->ci_argc, 3);
+	ck_assert_str_eq(ci->ci_argv[0], "one");
+	ck_assert_str_eq(ci->ci_argv[1], "two three");
+	ck_assert_str_eq(ci->ci_argv[2], "four");
+	ck_assert_ptr_null(ci->ci_argv[3]);
+}
+END_TEST
+
+START_TEST(test_comments_end_a_line_but_not_a_quoted_string)
+{
+	struct service_conf	*sc;
+	struct conf_item	*ci;
+
+	ck_assert_int_eq(parse(
+	    "# service commented {\n"
+	    "   # an indented comment\n"
+	    "service echo {		# RFC 862\n"
+	    "	module = echo# no space needed\n"
+	    "	listen = 7 # 8\n"
+	    "	motd = \"a # is not a comment\" # but this is\n"
+	    "	mark = \"#\"\n"
+	    "}\n"), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(count_services(), 1);
+	sc = service("echo");
+	ck_assert_str_eq(sc->sc_module_name, "echo");
+	ck_assert_str_eq(TAILQ_FIRST(&sc->sc_listens)->lc_text, "7");
+	ck_assert_ptr_null(TAILQ_NEXT(TAILQ_FIRST(&sc->sc_listens), lc_entry));
+	ci = raw_option(sc, "motd");
+	ck_assert_int_eq(ci->ci_argc, 1);
+	ck_assert_str_eq(ci->ci_argv[0], "a # is not a comment");
+	ci = raw_option(sc, "mark");
+	ck_assert_int_eq(ci->ci_argc, 1);
+	ck_assert_str_eq(ci->ci_argv[0], "#");
+}
+END_TEST
+
+START_TEST(test_crlf_line_ends_are_accepted)
+{
+	ck_assert_int_eq(parse(
+	    "service echo {\r\n"
+	    "	module = echo\r\n"
+	    "	listen = 7\r\n"
+	    "}\r\n"), 0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_str_eq(service("echo")->sc_module_name, "echo");
+}
+END_TEST
+
+START_TEST(test_every_error_in_a_file_is_reported)
+{
+	ck_assert_int_eq(parse(
+	    "bogus = 1\n"				/* 1 */
+	    "service a {\n"				/* 2 */
+	    "	protocol = sctp\n"			/* 3 */
+	    "	max_output = 10q\n"			/* 4 */
+	    "	listen = localhost:7\n"			/* 5 */
+	    "}\n"					/* 6 */
+	    "}\n"					/* 7 */
+	    "service b/c {\n"				/* 8 */
+	    "	module = echo\n"			/* 9 */
+	    "	listen = 7\n"				/* 10 */
+	    "}\n"					/* 11 */
+	    "shutdown_timeout = soon\n"), -1);		/* 12 */
+	ck_assert_int_eq(config_finish(cf), -1);
+	ck_assert_int_eq(cf->c_nerrors, 9);
+	ASSERT_ERRORS(
+	    "test.conf:1: unknown global key \"bogus\" (known: " GLOBAL_KEYS
+	    ")",
+	    "test.conf:3: service \"a\": invalid protocol \"sctp\" "
+	    "(expected tcp or udp)",
+	    "test.conf:4: service \"a\": max_output: invalid size \"10q\" "
+	    "(expected a number with an optional k, m or g)",
+	    "test.conf:5: service \"a\": listen: invalid address "
+	    "\"localhost\" (expected an IPv4 address, [IPv6] or *; host "
+	    "names are not resolved)",
+	    "test.conf:7: \"}\" without an open service block",
+	    "test.conf:8: invalid service name \"b/c\" (use letters, digits, "
+	    "\"-\", \"_\" and \".\", at most 64)",
+	    "test.conf:12: shutdown_timeout: invalid duration \"soon\" "
+	    "(expected a number with ms, s, m or h)",
+	    "test.conf:2: service \"a\": missing \"module = NAME\"",
+	    "test.conf:2: service \"a\": missing \"listen = ADDRESS\"");
+}
+END_TEST
+
+START_TEST(test_errors_past_the_limit_are_counted_not_kept)
+{
+	struct conf_error	*ce, *last = NULL;
+	char			*text;
+	size_t			 len;
+	int			 i, n = 0;
+
+	len = 150 * strlen("bogus = 1\n");
+	text = xmalloc(len + 1);
+	for (i = 0; i < 150; i++)
+		memcpy(text + i * strlen("bogus = 1\n"), "bogus = 1\n",
+		    strlen("bogus = 1\n"));
+	text[len] = '\0';
+	ck_assert_int_eq(parse(text), -1);
+	free(text);
+	ck_assert_int_eq(cf->c_nerrors, 150);
+	TAILQ_FOREACH(ce, &cf->c_errors, ce_entry) {
+		last = ce;
+		n++;
+	}
+	ck_assert_int_eq(n, 100);
+	ck_assert_str_eq(last->ce_msg, "test.conf:100: unknown global key "
+	    "\"bogus\" (known: " GLOBAL_KEYS ")");
+}
+END_TEST
+
+START_TEST(test_braces_and_equals_in_values_must_be_quoted)
+{
+	ck_assert_int_eq(parse(
+	    "module_dir = /opt/{a}\n"
+	    "service echo {\n"
+	    "	listen = 7 = 8\n"
+	    "	greeting = \"{ok} = fine\"\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: unexpected \"{\" in the value of \"module_dir\" "
+	    "(quote it if it is meant)",
+	    "test.conf:3: unexpected \"=\" in the value of \"listen\" "
+	    "(quote it if it is meant)");
+	ck_assert_str_eq(raw_option(service("echo"), "greeting")->ci_argv[0],
+	    "{ok} = fine");
+}
+END_TEST
+
+START_TEST(test_line_must_start_with_a_key)
+{
+	ck_assert_int_eq(parse(
+	    "\"module_dir\" = /a\n"
+	    "= /a\n"
+	    "{\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: expected a key, found \"module_dir\"",
+	    "test.conf:2: expected a key, found \"=\"",
+	    "test.conf:3: expected a key, found \"{\"");
+}
+END_TEST
+
+START_TEST(test_global_values_are_checked)
+{
+	ck_assert_int_eq(parse(
+	    "module_dir = lib/evinetd\n"
+	    "shutdown_timeout = 25h\n"
+	    "shutdown_timeout = 1500ms\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: module_dir \"lib/evinetd\" must be an absolute path",
+	    "test.conf:2: shutdown_timeout: \"25h\" out of range "
+	    "(0 to 86400000)");
+	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
+	ck_assert_int_eq(cf->c_shutdown_ms, 1500);
+}
+END_TEST
+
+START_TEST(test_too_many_values_on_a_line_is_an_error)
+{
+	char	*text, *p;
+	int	 i;
+
+	/* "listen =" and 300 values: more tokens than the parser keeps. */
+	text = xmalloc(32 + 300 * 2);
+	p = text + sprintf(text, "service a {\nlisten =");
+	for (i = 0; i < 300; i++)
+		p += sprintf(p, " 7");
+	strcpy(p, "\n}\n");
+	ck_assert_int_eq(parse(text), -1);
+	free(text);
+	ASSERT_ERRORS("test.conf:2: too many values on one line (at most 256)");
+	ck_assert(TAILQ_EMPTY(&service("a")->sc_listens));
+}
+END_TEST
+
+/*
+ * Files and includes.
+ */
+
+START_TEST(test_load_reads_a_file_and_loads_its_module)
+{
+	struct service_conf	*sc;
+	struct module		*m;
+
+	write_file("main.conf",
+	    "service echo {\n"
+	    "	module = echo\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "}\n");
+	config_free(cf);
+	cf = config_load(tpath("main.conf"), BUNDLED_MODULE_DIR, 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_str_eq(cf->c_path, tpath("main.conf"));
+	sc = service("echo");
+	ck_assert_str_eq(sc->sc_file, tpath("main.conf"));
+	m = TAILQ_FIRST(&cf->c_modules);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_ptr_eq(sc->sc_module, m);
+	ck_assert_str_eq(m->m_path, ECHO_PATH);
+	ck_assert_str_eq(m->m_def->name, "echo");
+	ck_assert_ptr_null(TAILQ_NEXT(m, m_entry));
+}
+END_TEST
+
+START_TEST(test_load_reports_a_missing_file)
+{
+	config_free(cf);
+	cf = config_load(tpath("none.conf"), BUNDLED_MODULE_DIR, 0);
+	ASSERT_ERRORS(str("%s: No such file or directory",
+	    tpath("none.conf")));
+	ck_assert_int_eq(count_services(), 0);
+}
+END_TEST
+
+START_TEST(test_load_reports_a_directory)
+{
+	config_free(cf);
+	cf = config_load(tmpdir, BUNDLED_MODULE_DIR, 0);
+	ASSERT_ERRORS(str("%s: not a regular file", tmpdir));
+}
+END_TEST
+
+START_TEST(test_module_dir_in_the_file_is_used)
+{
+	write_file("main.conf",
+	    "module_dir = /nonexistent/modules\n"
+	    "service echo {\n"
+	    "	module = echo\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "}\n");
+	config_free(cf);
+	cf = config_load(tpath("main.conf"), BUNDLED_MODULE_DIR, 0);
+	ck_assert_str_eq(cf->c_module_dir, "/nonexistent/modules");
+	ASSERT_ERRORS(str("%s:3: service \"echo\": module "
+	    "/nonexistent/modules/echo.so: No such file or directory",
+	    tpath("main.conf")));
+}
+END_TEST
+
+START_TEST(test_forced_module_dir_overrides_the_file)
+{
+	write_file("main.conf",
+	    "module_dir = /nonexistent/modules\n"
+	    "service echo {\n"
+	    "	module = echo\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "}\n");
+	config_free(cf);
+	cf = config_load(tpath("main.conf"), BUNDLED_MODULE_DIR, 1);
+	ASSERT_NO_ERRORS();
+	ck_assert_str_eq(cf->c_module_dir, BUNDLED_MODULE_DIR);
+	ck_assert_str_eq(service("echo")->sc_module->m_path, ECHO_PATH);
+}
+END_TEST
+
+START_TEST(test_include_glob_reads_only_conf_files_in_order)
+{
+	struct service_conf	*sc;
+
+	write_file("main.conf", "include = conf.d/*\n");
+	make_dir("conf.d");
+	write_file("conf.d/b.conf",
+	    "service b {\n\tmodule = echo\n\tlisten = 8\n}\n");
+	write_file("conf.d/a.conf",
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	write_file("conf.d/.hidden.conf", "bogus = 1\n");
+	write_file("conf.d/c.conf~", "bogus = 1\n");
+	write_file("conf.d/c.conf.orig", "bogus = 1\n");
+	write_file("conf.d/README", "bogus = 1\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), 0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(count_services(), 2);
+	sc = TAILQ_FIRST(&cf->c_services);
+	ck_assert_str_eq(sc->sc_name, "a");
+	ck_assert_str_eq(sc->sc_file, tpath("conf.d/a.conf"));
+	ck_assert_int_eq(sc->sc_line, 1);
+	ck_assert_str_eq(TAILQ_NEXT(sc, sc_entry)->sc_name, "b");
+}
+END_TEST
+
+START_TEST(test_include_of_dotfiles_by_pattern_skips_them)
+{
+	write_file("main.conf",
+	    "include = conf.d/.*\n"
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	make_dir("conf.d");
+	write_file("conf.d/.hidden.conf", "bogus = 1\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), 0);
+	ASSERT_NO_ERRORS();
+}
+END_TEST
+
+START_TEST(test_include_of_a_missing_file_is_an_error)
+{
+	write_file("main.conf",
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n"
+	    "include = missing.conf\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
+	ASSERT_ERRORS(str("%s:5: include \"%s\": No such file or directory",
+	    tpath("main.conf"), tpath("missing.conf")));
+}
+END_TEST
+
+START_TEST(test_include_glob_matching_nothing_is_fine)
+{
+	write_file("main.conf",
+	    "include = conf.d/*.conf\n"
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	make_dir("conf.d");
+	write_file("conf.d/notes.txt", "bogus = 1\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), 0);
+	ASSERT_NO_ERRORS();
+}
+END_TEST
+
+START_TEST(test_include_glob_in_a_missing_directory_names_it)
+{
+	write_file("main.conf",
+	    "include = conf.d/*.conf\n"
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
+	ASSERT_ERRORS(str("%s:1: include \"%s\": cannot read directory "
+	    "\"%s\": No such file or directory", tpath("main.conf"),
+	    tpath("conf.d/*.conf"), tpath("conf.d")));
+}
+END_TEST
+
+START_TEST(test_include_of_a_file_not_ending_in_conf_is_an_error)
+{
+	write_file("main.conf",
+	    "include = extra.txt\n"
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	write_file("extra.txt", "bogus = 1\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
+	ASSERT_ERRORS(str("%s:1: include \"%s\": only files ending in .conf "
+	    "are read", tpath("main.conf"), tpath("extra.txt")));
+}
+END_TEST
+
+START_TEST(test_include_loop_ends_with_a_nesting_error)
+{
+	struct conf_error	*ce;
+	int			 i;
+
+	write_file("main.conf", "include = main.conf\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
+	ce = TAILQ_FIRST(&cf->c_errors);
+	ck_assert_str_eq(ce->ce_msg, str("%s:1: include \"%s\": nested too "
+	    "deep (more than 8 levels; does a file include itself?)",
+	    tpath("main.conf"), tpath("main.conf")));
+	/* Then each level of the loop says where it was included from. */
+	for (i = 0; i < CONF_INCLUDE_DEPTH; i++) {
+		ce = TAILQ_NEXT(ce, ce_entry);
+		ck_assert_ptr_nonnull(ce);
+		ck_assert_str_eq(ce->ce_msg, str("%s:1: included from here",
+		    tpath("main.conf")));
+	}
+	ck_assert_ptr_null(TAILQ_NEXT(ce, ce_entry));
+	ck_assert_int_eq(cf->c_nerrors, 1 + CONF_INCLUDE_DEPTH);
+	ck_assert_int_eq(cf->c_depth, 0);
+}
+END_TEST
+
+START_TEST(test_include_loop_between_two_files_ends)
+{
+	write_file("a.conf", "include = b.conf\n");
+	write_file("b.conf", "\ninclude = a.conf\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("a.conf")), -1);
+	ck_assert_int_eq(cf->c_nerrors, 1 + CONF_INCLUDE_DEPTH);
+	ck_assert_str_eq(TAILQ_FIRST(&cf->c_errors)->ce_msg, str("%s:1: "
+	    "include \"%s\": nested too deep (more than 8 levels; does a file "
+	    "include itself?)", tpath("a.conf"), tpath("b.conf")));
+	ck_assert_int_eq(cf->c_depth, 0);
+}
+END_TEST
+
+START_TEST(test_relative_include_is_resolved_against_the_including_file)
+{
+	struct service_conf	*sc;
+
+	write_file("main.conf", "include = sub/one.conf\n");
+	make_dir("sub");
+	write_file("sub/one.conf",
+	    "include = two.conf\n"
+	    "service one {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	write_file("sub/two.conf",
+	    "service two {\n\tmodule = echo\n\tlisten = 8\n}\n");
+	/* The same name next to main.conf must not be the one read. */
+	write_file("two.conf",
+	    "service decoy {\n\tmodule = echo\n\tlisten = 9\n}\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(count_services(), 2);
+	sc = TAILQ_FIRST(&cf->c_services);
+	ck_assert_str_eq(sc->sc_name, "two");
+	ck_assert_str_eq(sc->sc_file, tpath("sub/two.conf"));
+	sc = TAILQ_NEXT(sc, sc_entry);
+	ck_assert_str_eq(sc->sc_name, "one");
+	ck_assert_str_eq(sc->sc_file, tpath("sub/one.conf"));
+	ck_assert_int_eq(sc->sc_line, 2);
+}
+END_TEST
+
+START_TEST(test_errors_in_an_included_file_name_that_file)
+{
+	write_file("main.conf",
+	    "service m {\n\tmodule = echo\n\tlisten = 7\n}\n"
+	    "include = bad.conf\n"
+	    "include = conf.d/*.conf\n");
+	write_file("bad.conf", "\nbogus = 1\n");
+	make_dir("conf.d");
+	write_file("conf.d/worse.conf", "service w {\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
+	ASSERT_ERRORS(
+	    str("%s:2: unknown global key \"bogus\" (known: " GLOBAL_KEYS
+	    ")", tpath("bad.conf")),
+	    str("%s:5: included from here", tpath("main.conf")),
+	    str("%s:1: service \"w\" is not closed with \"}\"",
+	    tpath("conf.d/worse.conf")));
+}
+END_TEST
+
+/*
+ * Module options, through config_check.
+ */
+
+START_TEST(test_unknown_service_key_names_core_keys_and_module)
+{
+	ck_assert_int_eq(check(
+	    "service e {\n"
+	    "	module = " ECHO_PATH "\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	greeting = hello\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:4: service \"e\": unknown key \"greeting\" "
+	    "(not a core key: " CORE_KEYS "; and module \"echo\" has no such "
+	    "option)");
+}
+END_TEST
+
+START_TEST(test_option_defaults_are_applied)
+{
+	struct service_conf	*sc;
+	const struct optval	*ov;
+
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "}\n"), 0);
+	ASSERT_NO_ERRORS();
+	sc = service("o");
+	ck_assert_str_eq(sc->sc_module->m_def->name, "options");
+	ck_assert_int_eq(sc->sc_noptvals, 7);
+	ov = optval(sc, "greeting");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_str_eq(ov->ov_str, "hello");
+	ov = optval(sc, "count");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_str_eq(ov->ov_str, "10");
+	ck_assert_int_eq(ov->ov_num, 10);
+	ov = optval(sc, "verbose");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_int_eq(ov->ov_num, 0);
+	ov = optval(sc, "timeout");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_int_eq(ov->ov_num, 30000);
+	ov = optval(sc, "buffer");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_int_eq(ov->ov_num, 64 * 1024);
+	ov = optval(sc, "mode");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_str_eq(ov->ov_str, "fast");
+	ov = optval(sc, "secret");
+	ck_assert_int_eq(ov->ov_set, 1);
+	ck_assert_str_eq(ov->ov_str, "s3cret");
+}
+END_TEST
+
+START_TEST(test_options_set_in_the_service_replace_defaults)
+{
+	struct service_conf	*sc;
+
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	greeting = \"good day\"\n"
+	    "	count = 100\n"
+	    "	verbose = yes\n"
+	    "	timeout = 250ms\n"
+	    "	buffer = 1m\n"
+	    "	mode = careful\n"
+	    "}\n"), 0);
+	ASSERT_NO_ERRORS();
+	sc = service("o");
+	ck_assert_str_eq(optval(sc, "greeting")->ov_str, "good day");
+	ck_assert_int_eq(optval(sc, "count")->ov_num, 100);
+	ck_assert_int_eq(optval(sc, "verbose")->ov_num, 1);
+	ck_assert_int_eq(optval(sc, "timeout")->ov_num, 250);
+	ck_assert_int_eq(optval(sc, "buffer")->ov_num, 1024 * 1024);
+	ck_assert_str_eq(optval(sc, "mode")->ov_str, "careful");
+}
+END_TEST
+
+START_TEST(test_option_of_the_wrong_type_is_an_error)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	count = many\n"
+	    "	verbose = maybe\n"
+	    "	timeout = 5d\n"
+	    "	buffer = 10q\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:5: service \"o\": option \"count\": invalid number "
+	    "\"many\"",
+	    "test.conf:6: service \"o\": option \"verbose\": invalid boolean "
+	    "\"maybe\" (expected yes or no)",
+	    "test.conf:7: service \"o\": option \"timeout\": invalid duration "
+	    "\"5d\" (expected a number with ms, s, m or h)",
+	    "test.conf:8: service \"o\": option \"buffer\": invalid size "
+	    "\"10q\" (expected a number with an optional k, m or g)");
+}
+END_TEST
+
+START_TEST(test_option_out_of_range_is_an_error)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	count = 0\n"
+	    "	timeout = 50ms\n"
+	    "	buffer = 2m\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:5: service \"o\": option \"count\": \"0\" out of range "
+	    "(1 to 100)",
+	    "test.conf:6: service \"o\": option \"timeout\": \"50ms\" out of "
+	    "range (100 to 3600000)",
+	    "test.conf:7: service \"o\": option \"buffer\": \"2m\" out of "
+	    "range (1024 to 1048576)");
+}
+END_TEST
+
+START_TEST(test_enum_option_must_be_one_of_its_choices)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	mode = quick\n"
+	    "}\n"
+	    "service p {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	mode = fas\n"
+	    "}\n"
+	    "service q {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	mode = \"\"\n"
+	    "}\n"
+	    "service r {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	mode = \"fast slow\"\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:5: service \"o\": option \"mode\": invalid value "
+	    "\"quick\" (expected one of: fast slow careful)",
+	    "test.conf:11: service \"p\": option \"mode\": invalid value "
+	    "\"fas\" (expected one of: fast slow careful)",
+	    "test.conf:17: service \"q\": option \"mode\": invalid value "
+	    "\"\" (expected one of: fast slow careful)",
+	    "test.conf:23: service \"r\": option \"mode\": invalid value "
+	    "\"fast slow\" (expected one of: fast slow careful)");
+}
+END_TEST
+
+START_TEST(test_duplicate_option_names_the_first_line)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	count = 5\n"
+	    "	count = 6\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:6: service \"o\": duplicate option \"count\" "
+	    "(first set at line 5)");
+}
+END_TEST
+
+START_TEST(test_missing_required_option_is_an_error)
+{
+	ck_assert_int_eq(check(
+	    "\n"
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:2: service \"o\": module \"options\" needs "
+	    "option \"secret\" (shared secret)");
+}
+END_TEST
+
+START_TEST(test_option_takes_one_value)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "	greeting = good day\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:5: service \"o\": option \"greeting\" takes "
+	    "one string value, not 2 (quote a value with spaces)");
+}
+END_TEST
+
+START_TEST(test_module_that_does_not_serve_the_protocol_is_refused)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	protocol = udp\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = s3cret\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:3: service \"o\": module \"options\" does not "
+	    "serve udp");
+}
+END_TEST
+
+START_TEST(test_missing_module_names_the_path_tried)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	module = nosuch\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:3: service \"o\": module " TEST_MODULE_DIR
+	    "/nosuch.so: No such file or directory");
+}
+END_TEST
+
+START_TEST(test_module_name_with_a_slash_is_refused)
+{
+	ck_assert_int_eq(check(
+	    "service o {\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	module = ../options\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS("test.conf:3: service \"o\": module: invalid module name "
+	    "\"../options\" (use a name found in module_dir, or an absolute "
+	    "path to a .so)");
+}
+END_TEST
+
+START_TEST(test_services_share_one_loaded_module)
+{
+	ck_assert_int_eq(check(
+	    "service a {\n"
+	    "	module = options\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = a\n"
+	    "}\n"
+	    "service b {\n"
+	    "	module = options.so\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	secret = b\n"
+	    "}\n"), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_ptr_nonnull(TAILQ_FIRST(&cf->c_modules));
+	ck_assert_ptr_null(TAILQ_NEXT(TAILQ_FIRST(&cf->c_modules), m_entry));
+	ck_assert_ptr_eq(service("a")->sc_module, service("b")->sc_module);
+	ck_assert_str_eq(optval(service("a"), "secret")->ov_str, "a");
+	ck_assert_str_eq(optval(service("b"), "secret")->ov_str, "b");
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite	*s;
+	TCase	*tc;
+
+	s = suite_create("config");
+
+	tc = tcase_create("parser");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_parser_reads_a_complete_service);
+	tcase_add_test(tc, test_service_defaults_to_tcp_and_the_default_limits);
+	tcase_add_test(tc, test_unknown_global_key_names_the_known_keys);
+	tcase_add_test(tc, test_service_keys_outside_a_service_are_errors);
+	tcase_add_test(tc, test_service_blocks_cannot_nest);
+	tcase_add_test(tc,
+	    test_unclosed_service_is_reported_at_its_opening_line);
+	tcase_add_test(tc, test_closing_brace_without_a_block_is_an_error);
+	tcase_add_test(tc, test_key_without_equals_is_an_error);
+	tcase_add_test(tc, test_key_without_a_value_is_an_error);
+	tcase_add_test(tc, test_unterminated_string_is_an_error);
+	tcase_add_test(tc, test_service_name_must_be_a_plain_word);
+	tcase_add_test(tc,
+	    test_service_name_may_use_letters_digits_and_punctuation);
+	tcase_add_test(tc, test_service_line_must_be_service_name_brace);
+	tcase_add_test(tc, test_duplicate_service_names_the_first_location);
+	tcase_add_test(tc, test_duplicate_module_key_names_the_first_line);
+	tcase_add_test(tc, test_single_valued_keys_take_one_value);
+	tcase_add_test(tc, test_protocol_must_be_tcp_or_udp);
+	tcase_add_test(tc, test_max_output_must_be_a_size_in_range);
+	tcase_add_test(tc, test_bad_listen_address_is_dropped_and_named);
+	tcase_add_test(tc, test_finish_requires_module_and_listen);
+	tcase_add_test(tc, test_finish_requires_a_service);
+	tcase_add_test(tc, test_nul_byte_is_an_error_at_its_line);
+	tcase_add_test(tc, test_control_character_is_an_error);
+	tcase_add_test(tc, test_quoted_strings_keep_spaces_and_decode_escapes);
+	tcase_add_test(tc, test_comments_end_a_line_but_not_a_quoted_string);
+	tcase_add_test(tc, test_crlf_line_ends_are_accepted);
+	tcase_add_test(tc, test_every_error_in_a_file_is_reported);
+	tcase_add_test(tc, test_errors_past_the_limit_are_counted_not_kept);
+	tcase_add_test(tc, test_braces_and_equals_in_values_must_be_quoted);
+	tcase_add_test(tc, test_line_must_start_with_a_key);
+	tcase_add_test(tc, test_global_values_are_checked);
+	tcase_add_test(tc, test_too_many_values_on_a_line_is_an_error);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
+	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_add_test(tc, test_load_reads_a_file_and_loads_its_module);
+	tcase_add_test(tc, test_load_reports_a_missing_file);
+	tcase_add_test(tc, test_load_reports_a_directory);
+	tcase_add_test(tc, test_module_dir_in_the_file_is_used);
+	tcase_add_test(tc, test_forced_module_dir_overrides_the_file);
+	tcase_add_test(tc, test_include_glob_reads_only_conf_files_in_order);
+	tcase_add_test(tc, test_include_of_dotfiles_by_pattern_skips_them);
+	tcase_add_test(tc, test_include_of_a_missing_file_is_an_error);
+	tcase_add_test(tc, test_include_glob_matching_nothing_is_fine);
+	tcase_add_test(tc, test_include_glob_in_a_missing_directory_names_it);
+	tcase_add_test(tc,
+	    test_include_of_a_file_not_ending_in_conf_is_an_error);
+	tcase_add_test(tc, test_include_loop_ends_with_a_nesting_error);
+	tcase_add_test(tc, test_include_loop_between_two_files_ends);
+	tcase_add_test(tc,
+	    test_relative_include_is_resolved_against_the_including_file);
+	tcase_add_test(tc, test_errors_in_an_included_file_name_that_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("options");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_unknown_service_key_names_core_keys_and_module);
+	tcase_add_test(tc, test_option_defaults_are_applied);
+	tcase_add_test(tc, test_options_set_in_the_service_replace_defaults);
+	tcase_add_test(tc, test_option_of_the_wrong_type_is_an_error);
+	tcase_add_test(tc, test_option_out_of_range_is_an_error);
+	tcase_add_test(tc, test_enum_option_must_be_one_of_its_choices);
+	tcase_add_test(tc, test_duplicate_option_names_the_first_line);
+	tcase_add_test(tc, test_missing_required_option_is_an_error);
+	tcase_add_test(tc, test_option_takes_one_value);
+	tcase_add_test(tc,
+	    test_module_that_does_not_serve_the_protocol_is_refused);
+	tcase_add_test(tc, test_missing_module_names_the_path_tried);
+	tcase_add_test(tc, test_module_name_with_a_slash_is_refused);
+	tcase_add_test(tc, test_services_share_one_loaded_module);
+	suite_add_tcase(s, tc);
+
+	return (s);
+}
+
+int
+main(void)
+{
+	SRunner	*sr;
+	int	 nfailed;
+
+	sr = srunner_create(config_suite());
+	srunner_run_all(sr, CK_ENV);
+	nfailed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+}
