@@ -31,6 +31,7 @@
 #include <glob.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,15 @@ struct parse_state {
 
 static const char *core_service_keys =
     "listen, module, protocol, max_input, max_output, reflection_guard, "
-    "log_connections";
+    "log_connections, only_from, no_access, max_connections, per_source, "
+    "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
+    "session_timeout, refuse_banner, isolate, workers";
+
+static const char *global_keys =
+    "module_dir, include, user, group, workers, pidfile, shutdown_timeout, "
+    "drain_timeout, max_connections, only_from, no_access, per_source, "
+    "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
+    "session_timeout, refuse_banner";
 
 struct config *
 config_new(const char *path, const char *module_dir)
@@ -67,6 +76,8 @@ config_new(const char *path, const char *module_dir)
 	cf->c_path = xstrdup(path);
 	cf->c_module_dir = xstrdup(module_dir);
 	cf->c_shutdown_ms = DEFAULT_SHUTDOWN_MS;
+	cf->c_drain_ms = DEFAULT_DRAIN_MS;
+	cf->c_workers = 1;
 	TAILQ_INIT(&cf->c_services);
 	TAILQ_INIT(&cf->c_modules);
 	TAILQ_INIT(&cf->c_files);
@@ -139,6 +150,56 @@ conf_item_free(struct conf_item *ci)
 }
 
 static void
+limits_conf_free(struct limits_conf *lim)
+{
+	acl_free(&lim->lim_only);
+	acl_free(&lim->lim_deny);
+	free(lim->lim_banner);
+	lim->lim_banner = NULL;
+}
+
+static void
+acl_copy(struct acl *dst, const struct acl *src)
+{
+	size_t	i;
+
+	acl_free(dst);
+	for (i = 0; i < src->acl_count; i++)
+		acl_add(dst, &src->acl_entries[i]);
+}
+
+/* Fills what a service did not set from the global defaults. */
+static void
+limits_inherit(struct limits_conf *lim, const struct limits_conf *def)
+{
+	unsigned int	take = def->lim_set & ~lim->lim_set;
+
+	if (take & LIM_ONLY_FROM)
+		acl_copy(&lim->lim_only, &def->lim_only);
+	if (take & LIM_NO_ACCESS)
+		acl_copy(&lim->lim_deny, &def->lim_deny);
+	if (take & LIM_MAX_CONNS)
+		lim->lim_max_conns = def->lim_max_conns;
+	if (take & LIM_PER_SOURCE)
+		lim->lim_per_source = def->lim_per_source;
+	if (take & LIM_PREFIX6)
+		lim->lim_prefix6 = def->lim_prefix6;
+	if (take & LIM_RATE)
+		lim->lim_rate = def->lim_rate;
+	if (take & LIM_SRC_RATE)
+		lim->lim_src_rate = def->lim_src_rate;
+	if (take & LIM_IDLE)
+		lim->lim_idle_ms = def->lim_idle_ms;
+	if (take & LIM_SESSION)
+		lim->lim_session_ms = def->lim_session_ms;
+	if ((take & LIM_BANNER) && def->lim_banner != NULL) {
+		free(lim->lim_banner);
+		lim->lim_banner = xstrdup(def->lim_banner);
+	}
+	lim->lim_set |= take;
+}
+
+static void
 service_conf_free(struct service_conf *sc)
 {
 	struct listen_conf	*lc;
@@ -154,6 +215,7 @@ service_conf_free(struct service_conf *sc)
 		conf_item_free(ci);
 	}
 	module_optvals_free(sc);
+	limits_conf_free(&sc->sc_limits);
 	free(sc->sc_module_name);
 	free(sc->sc_name);
 	free(sc);
@@ -190,6 +252,10 @@ config_free(struct config *cf)
 		free(f->cf_name);
 		free(f);
 	}
+	limits_conf_free(&cf->c_defaults);
+	free(cf->c_user);
+	free(cf->c_group);
+	free(cf->c_pidfile);
 	free(cf->c_module_dir);
 	free(cf->c_path);
 	free(cf);
@@ -357,6 +423,8 @@ config_service_open(struct parse_state *ps, struct token *toks, int ntok)
 	sc->sc_max_output = DEFAULT_MAX_OUTPUT;
 	sc->sc_max_input = DEFAULT_MAX_INPUT;
 	sc->sc_reflection_guard = 1;
+	sc->sc_limits.lim_idle_ms = DEFAULT_IDLE_MS;
+	sc->sc_limits.lim_prefix6 = DEFAULT_PREFIX6;
 	TAILQ_INIT(&sc->sc_listens);
 	TAILQ_INIT(&sc->sc_options);
 	TAILQ_INIT(&sc->sc_listeners);
@@ -392,6 +460,138 @@ config_size_key(struct parse_state *ps, const char *key, const char *val,
 	}
 }
 
+/* Reads "RATE [BURST]"; the burst defaults to one second's worth. */
+static int
+config_rate(struct parse_state *ps, const char *key, struct token *v, int nv,
+    struct rate_conf *rc)
+{
+	long long	 burst;
+	char		*cause;
+
+	if (nv < 1 || nv > 2) {
+		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+		    "%s takes a rate and an optional burst, as "
+		    "\"%s = 10/s 20\"", key, key);
+		return (-1);
+	}
+	if (value_rate(v[0].text, &rc->rc_per_sec, &cause) != 0)
+		goto bad;
+	rc->rc_burst = rc->rc_per_sec < 1 ? 1 : (double)(long long)
+	    (rc->rc_per_sec + 0.999);
+	if (nv == 2) {
+		if (value_int(v[1].text, 1, 1000000000LL, &burst,
+		    &cause) != 0)
+			goto bad;
+		rc->rc_burst = (double)burst;
+	}
+	return (0);
+bad:
+	config_error(ps->ps_cf, ps->ps_file, ps->ps_line, "%s: %s", key,
+	    cause);
+	free(cause);
+	return (-1);
+}
+
+/* Reads an only_from / no_access list, every entry checked. */
+static void
+config_acl(struct parse_state *ps, const char *key, struct token *v, int nv,
+    struct acl *acl)
+{
+	struct acl_entry	 e;
+	char			*cause;
+	int			 i;
+
+	acl_free(acl);
+	for (i = 0; i < nv; i++) {
+		if (acl_parse_entry(v[i].text, &e, &cause) != 0) {
+			config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+			    "%s: %s", key, cause);
+			free(cause);
+			continue;
+		}
+		acl_add(acl, &e);
+	}
+}
+
+/*
+ * The keys of limits_conf, shared by service blocks and the global
+ * defaults.  Returns 0 if key is not one of them.
+ */
+static int
+config_limits_key(struct parse_state *ps, struct limits_conf *lim,
+    const char *key, struct token *v, int nv)
+{
+	struct config	*cf = ps->ps_cf;
+	unsigned int	 bit;
+	long long	*num = NULL, min = 0, max = 0;
+	int		 duration = 0;
+	char		*cause;
+
+	if (strcmp(key, "only_from") == 0) {
+		config_acl(ps, key, v, nv, &lim->lim_only);
+		bit = LIM_ONLY_FROM;
+	} else if (strcmp(key, "no_access") == 0) {
+		config_acl(ps, key, v, nv, &lim->lim_deny);
+		bit = LIM_NO_ACCESS;
+	} else if (strcmp(key, "rate") == 0) {
+		config_rate(ps, key, v, nv, &lim->lim_rate);
+		bit = LIM_RATE;
+	} else if (strcmp(key, "per_source_rate") == 0) {
+		config_rate(ps, key, v, nv, &lim->lim_src_rate);
+		bit = LIM_SRC_RATE;
+	} else if (strcmp(key, "refuse_banner") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return (1);
+		if (strlen(v[0].text) > 512 || strpbrk(v[0].text, "\r\n")) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "refuse_banner must be one line of at most 512 "
+			    "characters");
+			return (1);
+		}
+		free(lim->lim_banner);
+		lim->lim_banner = xstrdup(v[0].text);
+		bit = LIM_BANNER;
+	} else {
+		if (strcmp(key, "max_connections") == 0) {
+			num = &lim->lim_max_conns;
+			bit = LIM_MAX_CONNS;
+			max = 10000000;
+		} else if (strcmp(key, "per_source") == 0) {
+			num = &lim->lim_per_source;
+			bit = LIM_PER_SOURCE;
+			max = 10000000;
+		} else if (strcmp(key, "per_source_ipv6_prefix") == 0) {
+			num = &lim->lim_prefix6;
+			bit = LIM_PREFIX6;
+			min = 1;
+			max = 128;
+		} else if (strcmp(key, "idle_timeout") == 0) {
+			num = &lim->lim_idle_ms;
+			bit = LIM_IDLE;
+			duration = 1;
+		} else if (strcmp(key, "session_timeout") == 0) {
+			num = &lim->lim_session_ms;
+			bit = LIM_SESSION;
+			duration = 1;
+		} else
+			return (0);
+		if (!config_one_value(ps, key, nv))
+			return (1);
+		if ((duration ? value_duration(v[0].text, 0,
+		    30LL * 24 * 3600 * 1000, num, &cause) :
+		    value_int(v[0].text, min, max, num, &cause)) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line, "%s: %s",
+			    key, cause);
+			free(cause);
+		}
+	}
+	if (lim->lim_set & bit)
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "duplicate key \"%s\"", key);
+	lim->lim_set |= bit;
+	return (1);
+}
+
 /* Handles one "key = values" line inside a service block. */
 static void
 config_service_key(struct parse_state *ps, const char *key, struct token *v,
@@ -405,6 +605,7 @@ config_service_key(struct parse_state *ps, const char *key, struct token *v,
 	int			 i;
 
 	if (strcmp(key, "listen") == 0) {
+		sc->sc_listen_seen = 1;
 		for (i = 0; i < nv; i++) {
 			lc = xcalloc(1, sizeof(*lc));
 			lc->lc_text = xstrdup(v[i].text);
@@ -461,6 +662,25 @@ config_service_key(struct parse_state *ps, const char *key, struct token *v,
 			config_error(cf, ps->ps_file, ps->ps_line,
 			    "service \"%s\": log_connections: %s",
 			    sc->sc_name, cause);
+			free(cause);
+		}
+	} else if (config_limits_key(ps, &sc->sc_limits, key, v, nv)) {
+		/* handled */
+	} else if (strcmp(key, "isolate") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_bool(v[0].text, &sc->sc_isolate, &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "service \"%s\": isolate: %s", sc->sc_name, cause);
+			free(cause);
+		}
+	} else if (strcmp(key, "workers") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_int(v[0].text, 1, 256, &sc->sc_workers,
+		    &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "service \"%s\": workers: %s", sc->sc_name, cause);
 			free(cause);
 		}
 	} else if (strcmp(key, "reflection_guard") == 0) {
@@ -580,6 +800,7 @@ config_global_key(struct parse_state *ps, const char *key, struct token *v,
 {
 	struct config	*cf = ps->ps_cf;
 	char		*cause;
+	struct suggestion sg;
 	int		 i;
 
 	if (strcmp(key, "module_dir") == 0) {
@@ -607,14 +828,76 @@ config_global_key(struct parse_state *ps, const char *key, struct token *v,
 			    "shutdown_timeout: %s", cause);
 			free(cause);
 		}
+	} else if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0 ||
+	    strcmp(key, "pidfile") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (strcmp(key, "pidfile") == 0) {
+			if (v[0].text[0] != '/') {
+				config_error(cf, ps->ps_file, ps->ps_line,
+				    "pidfile \"%s\" must be an absolute path",
+				    v[0].text);
+				return;
+			}
+			free(cf->c_pidfile);
+			cf->c_pidfile = xstrdup(v[0].text);
+		} else if (strcmp(key, "user") == 0) {
+			free(cf->c_user);
+			cf->c_user = xstrdup(v[0].text);
+			cf->c_user_file = ps->ps_file;
+			cf->c_user_line = ps->ps_line;
+		} else {
+			free(cf->c_group);
+			cf->c_group = xstrdup(v[0].text);
+		}
+	} else if (strcmp(key, "workers") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (strcmp(v[0].text, "auto") == 0)
+			cf->c_workers = 0;
+		else if (value_int(v[0].text, 1, 256, &cf->c_workers,
+		    &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "workers: %s (or auto, one per CPU)", cause);
+			free(cause);
+		}
+	} else if (strcmp(key, "drain_timeout") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_duration(v[0].text, 0, 24LL * 3600 * 1000,
+		    &cf->c_drain_ms, &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "drain_timeout: %s", cause);
+			free(cause);
+		}
+	} else if (strcmp(key, "max_connections") == 0) {
+		/* Globally, the limit is on all services together. */
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_int(v[0].text, 0, 10000000, &cf->c_max_conns,
+		    &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "max_connections: %s", cause);
+			free(cause);
+		}
+	} else if (config_limits_key(ps, &cf->c_defaults, key, v, nv)) {
+		/* a default for every service */
 	} else if (strcmp(key, "listen") == 0 || strcmp(key, "module") == 0 ||
 	    strcmp(key, "protocol") == 0) {
 		config_error(cf, ps->ps_file, ps->ps_line,
 		    "\"%s\" belongs inside a service block", key);
 	} else {
-		config_error(cf, ps->ps_file, ps->ps_line,
-		    "unknown global key \"%s\" (known: module_dir, include, "
-		    "shutdown_timeout)", key);
+		sg.sg_distance = SIZE_MAX;
+		config_suggest_list(&sg, key, global_keys);
+		config_suggest_list(&sg, key, core_service_keys);
+		if (sg.sg_distance != SIZE_MAX)
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "unknown global key \"%s\"; did you mean \"%s\"?",
+			    key, sg.sg_word);
+		else
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "unknown global key \"%s\" (known: %s)", key,
+			    global_keys);
 	}
 }
 
@@ -756,28 +1039,41 @@ config_finish(struct config *cf)
 	struct service_conf	*sc;
 	int			 before = cf->c_nerrors;
 
+	cf->c_nservices = 0;
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		sc->sc_index = cf->c_nservices++;
+		limits_inherit(&sc->sc_limits, &cf->c_defaults);
+		if (sc->sc_workers != 0 && !sc->sc_isolate)
+			config_error(cf, sc->sc_file, sc->sc_line,
+			    "service \"%s\": \"workers\" needs \"isolate = "
+			    "yes\" (the shared workers are set globally)",
+			    sc->sc_name);
+		if (sc->sc_workers == 0)
+			sc->sc_workers = 1;
 		if (sc->sc_module_name == NULL)
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": missing \"module = NAME\"",
 			    sc->sc_name);
-		if (TAILQ_EMPTY(&sc->sc_listens))
+		if (TAILQ_EMPTY(&sc->sc_listens) && !sc->sc_listen_seen)
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": missing \"listen = ADDRESS\"",
 			    sc->sc_name);
 	}
 	if (TAILQ_EMPTY(&cf->c_services) && cf->c_nerrors == 0)
 		config_error(cf, cf->c_path, 0, "no services defined");
+	priv_check(cf);
 	return (cf->c_nerrors == before ? 0 : -1);
 }
 
 /*
- * Loads each service's module, checks its options against the module's
- * table, and runs a trial init/fini, so "-n" catches all that before the
- * daemon binds or serves anything.
+ * Loads the module of each service that a worker serves (all of them when
+ * group is NULL and single is set) and checks its options against the
+ * module's table.  Workers call this after fork, so each process maps the
+ * module files as they are on disk when it starts.
  */
 int
-config_check(struct config *cf)
+config_load_modules(struct config *cf, const struct service_conf *group,
+    int single)
 {
 	struct service_conf	*sc;
 	struct module		*m;
@@ -785,7 +1081,8 @@ config_check(struct config *cf)
 	int			 before = cf->c_nerrors;
 
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
-		if (sc->sc_module_name == NULL)
+		if (sc->sc_module_name == NULL ||
+		    !worker_serves(sc, group, single))
 			continue;
 		path = module_path(cf->c_module_dir, sc->sc_module_name,
 		    &cause);
@@ -819,16 +1116,59 @@ config_check(struct config *cf)
 			    sc->sc_protocol == EVI_PROTO_UDP ? "udp" : "tcp");
 			continue;
 		}
-		if (module_options(cf, sc) != 0)
+		sc->sc_options_ok = module_options(cf, sc) == 0;
+	}
+	return (cf->c_nerrors == before ? 0 : -1);
+}
+
+/*
+ * Loads every module, checks options, and runs a trial init/fini of each
+ * service, so "-n" (and a reload, before it commits) catches all of that
+ * before the daemon binds or serves anything.
+ */
+int
+config_check(struct config *cf)
+{
+	struct service_conf	*sc;
+	char			*cause;
+	int			 before = cf->c_nerrors;
+
+	config_load_modules(cf, NULL, 1);
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_module == NULL || !sc->sc_options_ok)
 			continue;
 		if (service_check_init(sc, &cause) != 0) {
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": module \"%s\" refused the "
-			    "service: %s", sc->sc_name, m->m_def->name, cause);
+			    "service: %s", sc->sc_name,
+			    sc->sc_module->m_def->name, cause);
 			free(cause);
 		}
 	}
 	return (cf->c_nerrors == before ? 0 : -1);
+}
+
+/*
+ * Unmaps every module of a checked config.  The supervisor does this after
+ * checking, so that workers (and the next reload) map the files afresh: a
+ * dlopen of a path still open returns the old code, however the file on
+ * disk changed.
+ */
+void
+config_unload_modules(struct config *cf)
+{
+	struct service_conf	*sc;
+	struct module		*m;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		module_optvals_free(sc);
+		sc->sc_module = NULL;
+		sc->sc_options_ok = 0;
+	}
+	while ((m = TAILQ_LAST(&cf->c_modules, modules)) != NULL) {
+		TAILQ_REMOVE(&cf->c_modules, m, m_entry);
+		module_unload(m);
+	}
 }
 
 /* Parses, completes and checks a config file in one go, as main needs. */
@@ -849,4 +1189,71 @@ const char *
 config_core_keys(void)
 {
 	return (core_service_keys);
+}
+
+/* Single-character edits between a and b (insert, delete, replace). */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t	 la = strlen(a), lb = strlen(b), i, j, prev, cur, t;
+	size_t	 row[65];
+
+	if (la > 64 || lb > 64)
+		return (SIZE_MAX);
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		prev = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			cur = row[j];
+			t = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < t)
+				t = row[j] + 1;
+			if (row[j - 1] + 1 < t)
+				t = row[j - 1] + 1;
+			row[j] = t;
+			prev = cur;
+		}
+	}
+	return (row[lb]);
+}
+
+/*
+ * Offers candidate as the suggestion for a mistyped word if it is closer
+ * than the best so far and close enough to be a typo.
+ */
+void
+config_suggest(struct suggestion *sg, const char *word, const char *candidate,
+    size_t len)
+{
+	char	buf[65];
+	size_t	d;
+
+	if (len == 0 || len >= sizeof(buf))
+		return;
+	memcpy(buf, candidate, len);
+	buf[len] = '\0';
+	d = edit_distance(word, buf);
+	if (d == 0 || d > 2 || d * 3 > strlen(word) || d >= sg->sg_distance)
+		return;
+	sg->sg_distance = d;
+	memcpy(sg->sg_word, buf, len + 1);
+}
+
+/* Offers every word of a ", "-separated list. */
+void
+config_suggest_list(struct suggestion *sg, const char *word, const char *list)
+{
+	const char	*p = list, *e;
+
+	while (*p != '\0') {
+		e = strchr(p, ',');
+		config_suggest(sg, word, p, e ? (size_t)(e - p) : strlen(p));
+		if (e == NULL)
+			break;
+		p = e + 1;
+		while (*p == ' ')
+			p++;
+	}
 }

@@ -57,6 +57,7 @@ static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static int	conn_settle(struct evi_conn *);
+static void	conn_timer_arm(struct evi_conn *);
 
 enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
 
@@ -92,7 +93,7 @@ conn_call(struct evi_conn *c, enum conn_cb which)
 	}
 	c->c_flags &= ~CONN_IN_CALLBACK;
 	if (rv != 0) {
-		c->c_svc->s_stats.st_module_errors++;
+		c->c_svc->s_stats->st_module_errors++;
 		if (!(c->c_flags & CONN_CLOSE_PENDING)) {
 			c->c_flags |= CONN_CLOSE_PENDING;
 			c->c_reason = EVI_CLOSE_MODULE_ERROR;
@@ -103,7 +104,7 @@ conn_call(struct evi_conn *c, enum conn_cb which)
 /* Sets up a connection the listener accepted and tells the module. */
 void
 conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
-    socklen_t len)
+    socklen_t len, struct source *src)
 {
 	struct evi_conn	*c;
 	int		 on = 1;
@@ -112,6 +113,7 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	c = xcalloc(1, sizeof(*c));
 	c->c_svc = svc;
 	c->c_fd = fd;
+	c->c_source = src;
 	memcpy(&c->c_peer, sa, len < sizeof(c->c_peer) ? len :
 	    sizeof(c->c_peer));
 	if ((c->c_in = evbuffer_new()) == NULL ||
@@ -123,16 +125,18 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	    conn_write_cb, c);
 	evtimer_assign(&c->c_timer, svc->s_base, conn_timer_cb, c);
 	event_base_gettimeofday_cached(svc->s_base, &c->c_start);
+	c->c_active = c->c_start;
 	TAILQ_INSERT_TAIL(&svc->s_conns, c, c_entry);
-	svc->s_stats.st_accepted++;
-	svc->s_stats.st_active++;
+	svc->s_stats->st_accepted++;
+	svc->s_stats->st_active++;
 	svc->s_worker->w_nconns++;
 
 	conn_call(c, CB_OPEN);
 	if (!(c->c_flags & CONN_CLOSE_PENDING) ||
 	    c->c_reason != EVI_CLOSE_MODULE_ERROR)
 		c->c_flags |= CONN_OPENED;
-	conn_settle(c);
+	if (conn_settle(c) == 0)
+		conn_timer_arm(c);
 }
 
 /* The one way out: tells the module, counts, and frees what c owns. */
@@ -154,8 +158,9 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		    evi_conn_peer_string(c), evi_close_reason_string(reason),
 		    (unsigned long long)c->c_bytes_in,
 		    (unsigned long long)c->c_bytes_out);
-	svc->s_stats.st_closed[reason]++;
-	svc->s_stats.st_active--;
+	svc->s_stats->st_closed[reason]++;
+	svc->s_stats->st_active--;
+	limits_release(svc, c->c_source);
 	event_del(&c->c_rev);
 	event_del(&c->c_wev);
 	event_del(&c->c_timer);
@@ -189,8 +194,10 @@ conn_flush(struct evi_conn *c)
 	if (len > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
 		if (n > 0) {
+			event_base_gettimeofday_cached(c->c_svc->s_base,
+			    &c->c_active);
 			c->c_bytes_out += (uint64_t)n;
-			c->c_svc->s_stats.st_bytes_out += (uint64_t)n;
+			c->c_svc->s_stats->st_bytes_out += (uint64_t)n;
 			len -= (size_t)n;
 		} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			conn_close(c, conn_errno_reason(errno));
@@ -323,7 +330,7 @@ conn_linger_read(struct evi_conn *c)
 		n = read(c->c_fd, buf, sizeof(buf));
 		if (n > 0) {
 			c->c_bytes_in += (uint64_t)n;
-			c->c_svc->s_stats.st_bytes_in += (uint64_t)n;
+			c->c_svc->s_stats->st_bytes_in += (uint64_t)n;
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -387,8 +394,9 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		return;
 	}
 	c->c_bytes_in += got;
-	svc->s_stats.st_bytes_in += got;
+	svc->s_stats->st_bytes_in += got;
 	if (got > 0) {
+		event_base_gettimeofday_cached(svc->s_base, &c->c_active);
 		conn_call(c, CB_READ);
 		if (c->c_flags & CONN_CLOSE_PENDING) {
 			conn_close(c, c->c_reason);
@@ -427,7 +435,71 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 	conn_settle(c);
 }
 
-/* The linger period is over: close whatever the peer is doing. */
+/*
+ * Arms the connection's one timer for its nearest deadline: idle_timeout
+ * after the last byte either way, or session_timeout after the start.
+ * Activity only stamps a time; the timer is re-armed when it fires, so a
+ * busy connection costs no timer operation per read or write.
+ */
+static void
+conn_timer_arm(struct evi_conn *c)
+{
+	const struct limits_conf	*lim = &c->c_svc->s_conf->sc_limits;
+	struct timeval			 now, deadline, t, tv;
+	int				 have = 0;
+
+	if (c->c_flags & CONN_LINGERING)
+		return;
+	if (lim->lim_idle_ms > 0) {
+		tv.tv_sec = (time_t)(lim->lim_idle_ms / 1000);
+		tv.tv_usec = (suseconds_t)((lim->lim_idle_ms % 1000) * 1000);
+		timeradd(&c->c_active, &tv, &deadline);
+		have = 1;
+	}
+	if (lim->lim_session_ms > 0) {
+		tv.tv_sec = (time_t)(lim->lim_session_ms / 1000);
+		tv.tv_usec = (suseconds_t)((lim->lim_session_ms % 1000) *
+		    1000);
+		timeradd(&c->c_start, &tv, &t);
+		if (!have || timercmp(&t, &deadline, <))
+			deadline = t;
+		have = 1;
+	}
+	if (!have)
+		return;
+	event_base_gettimeofday_cached(c->c_svc->s_base, &now);
+	if (timercmp(&deadline, &now, <=))
+		timerclear(&tv);
+	else
+		timersub(&deadline, &now, &tv);
+	evtimer_add(&c->c_timer, &tv);
+}
+
+/* Has the connection passed a deadline?  Then it is closed. */
+static int
+conn_expired(struct evi_conn *c)
+{
+	const struct limits_conf	*lim = &c->c_svc->s_conf->sc_limits;
+	struct timeval			 now, d;
+	long long			 ms;
+
+	event_base_gettimeofday_cached(c->c_svc->s_base, &now);
+	if (lim->lim_session_ms > 0) {
+		timersub(&now, &c->c_start, &d);
+		ms = (long long)d.tv_sec * 1000 + d.tv_usec / 1000;
+		if (ms >= lim->lim_session_ms)
+			return (1);
+	}
+	if (lim->lim_idle_ms > 0) {
+		timersub(&now, &c->c_active, &d);
+		ms = (long long)d.tv_sec * 1000 + d.tv_usec / 1000;
+		if (ms >= lim->lim_idle_ms)
+			return (1);
+	}
+	return (0);
+}
+
+/* A deadline came: linger is over, or a timeout may have passed. */
 static void
 conn_timer_cb(evutil_socket_t fd, short events, void *arg)
 {
@@ -435,7 +507,12 @@ conn_timer_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	conn_close(c, c->c_reason);
+	if (c->c_flags & CONN_LINGERING)
+		conn_close(c, c->c_reason);
+	else if (conn_expired(c))
+		conn_close(c, EVI_CLOSE_TIMEOUT);
+	else
+		conn_timer_arm(c);
 }
 
 struct evi_service *

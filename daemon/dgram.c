@@ -26,7 +26,8 @@
  * echos answering each other forever is the classic UDP loop), and from
  * broadcast, multicast or unspecified sources, which are spoofed by
  * definition and would turn us into an amplifier.  Drops are counted and
- * summarised in the log at most once a second per service.
+ * summarised in the log as every refusal is (limits.c).  Access lists
+ * and rate limits apply to datagrams as they do to connections.
  */
 
 #include "config.h"
@@ -88,28 +89,6 @@ dgram_reflection(const union sockunion *su)
 	return ("unknown address family");
 }
 
-/* Counts a drop, and logs a summary line at most once a second. */
-static void
-dgram_refuse(struct evi_service *svc, const union sockunion *su,
-    const char *why)
-{
-	struct worker	*w = svc->s_worker;
-	struct timeval	 now;
-
-	svc->s_stats.st_refused_reflection++;
-	svc->s_reflect_unlogged++;
-	event_base_gettimeofday_cached(svc->s_base, &now);
-	if (now.tv_sec == svc->s_reflect_logged)
-		return;
-	log_warnx("service \"%s\": dropped %llu datagram%s (reflection "
-	    "guard), last from %s: %s", svc->s_conf->sc_name,
-	    (unsigned long long)svc->s_reflect_unlogged,
-	    svc->s_reflect_unlogged == 1 ? "" : "s",
-	    addr_string(&su->sa, w->w_addrbuf, sizeof(w->w_addrbuf)), why);
-	svc->s_reflect_logged = now.tv_sec;
-	svc->s_reflect_unlogged = 0;
-}
-
 /* Reads a batch of datagrams and hands each to the module. */
 void
 dgram_recv(evutil_socket_t fd, short events, void *arg)
@@ -120,7 +99,9 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 	union sockunion		 peer;
 	struct evi_dgram	 d;
 	const char		*why, *result;
+	struct source		*src;
 	uint64_t		 out;
+	int			 reason;
 	socklen_t		 len;
 	ssize_t			 n;
 	int			 i;
@@ -138,17 +119,26 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 				    svc->s_conf->sc_name, l->l_name);
 			return;
 		}
-		svc->s_stats.st_dgrams_in++;
-		svc->s_stats.st_bytes_in += (uint64_t)n;
+		svc->s_stats->st_dgrams_in++;
+		svc->s_stats->st_bytes_in += (uint64_t)n;
 		if (svc->s_conf->sc_reflection_guard &&
 		    (why = dgram_reflection(&peer)) != NULL) {
-			dgram_refuse(svc, &peer, why);
+			limits_refused(svc, EVI_REFUSE_REFLECTION, &peer.sa,
+			    why);
 			if (svc->s_conf->sc_log_connections)
 				stats_log_dgram(svc, l, &peer.sa, (size_t)n, 0,
 				    "reflection");
 			continue;
 		}
-		out = svc->s_stats.st_bytes_out;
+		if ((reason = limits_admit(svc, &peer.sa, 0, &src,
+		    &why)) != -1) {
+			limits_refused(svc, reason, &peer.sa, why);
+			if (svc->s_conf->sc_log_connections)
+				stats_log_dgram(svc, l, &peer.sa, (size_t)n, 0,
+				    evi_refuse_reason_string(reason));
+			continue;
+		}
+		out = svc->s_stats->st_bytes_out;
 		result = "ok";
 		if (svc->s_mod->dgram != NULL) {
 			d.data = w->w_dgrambuf;
@@ -158,7 +148,7 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 			svc->s_dgram = &d;
 			svc->s_dgram_listener = l;
 			if (svc->s_mod->dgram(svc, &d) != 0) {
-				svc->s_stats.st_module_errors++;
+				svc->s_stats->st_module_errors++;
 				result = "module_error";
 			}
 			svc->s_dgram = NULL;
@@ -166,7 +156,7 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 		}
 		if (svc->s_conf->sc_log_connections)
 			stats_log_dgram(svc, l, &peer.sa, (size_t)n,
-			    svc->s_stats.st_bytes_out - out, result);
+			    svc->s_stats->st_bytes_out - out, result);
 	}
 }
 
@@ -188,7 +178,7 @@ evi_dgram_reply(struct evi_service *svc, const struct evi_dgram *d,
 	n = sendto(l->l_fd, data, len, 0, d->peer, d->peerlen);
 	if (n == -1)
 		return (-1);
-	svc->s_stats.st_dgrams_out++;
-	svc->s_stats.st_bytes_out += (uint64_t)n;
+	svc->s_stats->st_dgrams_out++;
+	svc->s_stats->st_bytes_out += (uint64_t)n;
 	return (0);
 }

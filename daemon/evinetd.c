@@ -27,6 +27,7 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +46,7 @@ struct options {
 	const char	*pidfile;
 	int		 foreground;
 	int		 check;
+	int		 single;
 	int		 verbose;
 };
 
@@ -54,6 +56,7 @@ static const struct option longopts[] = {
 	{ "check",	no_argument,		NULL, 'n' },
 	{ "module-dir",	required_argument,	NULL, 'M' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
+	{ "single-process", no_argument,		NULL, 'X' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
 	{ "help",	no_argument,		NULL, 'h' },
@@ -64,13 +67,15 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: evinetd [-dnvVh] [-f file] [-M dir] [-p pidfile]\n"
+	    "usage: evinetd [-dnvVXh] [-f file] [-M dir] [-p pidfile]\n"
 	    "  -f, --config FILE      config file (default %s)\n"
 	    "  -d, --foreground       stay in the foreground, log to stderr\n"
 	    "  -n, --check            check the config and modules, then exit\n"
 	    "  -M, --module-dir DIR   load modules from DIR (overrides "
 	    "module_dir)\n"
 	    "  -p, --pidfile FILE     write the daemon's pid to FILE\n"
+	    "  -X, --single-process   serve in one process, no workers (for "
+	    "debugging)\n"
 	    "  -v, --verbose          log more (repeat for more)\n"
 	    "  -V, --version          print the version and exit\n"
 	    "  -h, --help             print this help and exit\n",
@@ -94,63 +99,135 @@ raise_nofile(void)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-/* Writes and locks the pid file, refusing if another instance holds it. */
+/*
+ * Writes the pid file atomically (a locked temporary file renamed into
+ * place) and keeps it locked; refuses if a running evinetd holds the lock
+ * on the current one.
+ */
 static int
 pidfile_open(const char *path)
 {
-	char	buf[32];
-	int	fd, n;
+	char	*tmp, buf[32];
+	int	 fd, n;
 
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd == -1) {
-		log_warn("pid file %s", path);
-		return (-1);
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
-		n = (int)read(fd, buf, sizeof(buf) - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		log_warnx("pid file %s is locked: evinetd is already running "
-		    "(pid %s)", path, buf[0] ? buf : "unknown");
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+		if (flock(fd, LOCK_SH | LOCK_NB) == -1 &&
+		    errno == EWOULDBLOCK) {
+			n = (int)read(fd, buf, sizeof(buf) - 1);
+			buf[n > 0 ? n : 0] = '\0';
+			buf[strcspn(buf, "\n")] = '\0';
+			log_warnx("pid file %s is locked: evinetd is already "
+			    "running (pid %s)", path, buf[0] ? buf : "unknown");
+			close(fd);
+			return (-1);
+		}
 		close(fd);
+	}
+	xasprintf(&tmp, "%s.XXXXXX", path);
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+		log_warn("pid file %s", tmp);
+		free(tmp);
 		return (-1);
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) == -1 || write(fd, buf, (size_t)n) != n) {
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fchmod(fd, 0644) == -1 ||
+	    write(fd, buf, (size_t)n) != n || rename(tmp, path) == -1) {
 		log_warn("pid file %s", path);
+		(void)unlink(tmp);
 		close(fd);
+		free(tmp);
 		return (-1);
 	}
+	free(tmp);
 	return (fd);
 }
 
-static void
-signal_stop(evutil_socket_t sig, short events, void *arg)
+/*
+ * Detaches from the terminal.  The parent stays until the daemon is
+ * serving (a byte on the pipe) or has failed (the pipe closes), and exits
+ * with the daemon's startup status, so an init script can trust it.
+ */
+static int
+daemonize(void)
 {
-	struct worker	*w = arg;
+	int	 fds[2], status, devnull;
+	pid_t	 pid;
+	char	 c;
 
-	(void)events;
-	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" :
-	    "SIGTERM");
-	worker_stop(w, 0);
+	if (pipe2(fds, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	switch (pid = fork()) {
+	case -1:
+		fatal("fork");
+	case 0:
+		break;
+	default:
+		close(fds[1]);
+		if (read(fds[0], &c, 1) == 1)
+			_exit(EVINETD_EXIT_OK);
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status))
+			_exit(WEXITSTATUS(status));
+		_exit(EVINETD_EXIT_RUNTIME);
+	}
+	close(fds[0]);
+	if (setsid() == -1)
+		fatal("setsid");
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if ((devnull = open("/dev/null", O_RDWR)) != -1) {
+		(void)dup2(devnull, STDIN_FILENO);
+		(void)dup2(devnull, STDOUT_FILENO);
+		(void)dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
+	}
+	return (fds[1]);
 }
 
-static void
-signal_usr1(evutil_socket_t sig, short events, void *arg)
+/* Serves everything in this one process: -X, for gdb and valgrind. */
+static int
+run_single(struct config *cf, struct global_stats *gl, int readyfd)
 {
-	(void)sig;
-	(void)events;
-	stats_dump(arg);
-}
+	struct event_base	*base;
+	struct gen_stats	*gs;
+	struct worker_spec	 ws;
+	struct worker		*w;
+	char			*cause;
+	int			 rv;
 
-static void
-signal_hup(evutil_socket_t sig, short events, void *arg)
-{
-	(void)sig;
-	(void)events;
-	(void)arg;
-	log_warnx("received SIGHUP: reloading is not supported by this "
-	    "version; restart evinetd to apply a changed config");
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create an event base");
+	log_info("evinetd %s starting (single process): libevent %s, %s "
+	    "backend", PACKAGE_VERSION, event_get_version(),
+	    event_base_get_method(base));
+	gs = stats_gen_new(1, cf->c_nservices);
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_single = 1;
+	ws.ws_global = gl;
+	ws.ws_stats = gs;
+	gl->gl_workers = 1;
+	if ((w = worker_new(base, cf, &ws, &cause)) == NULL) {
+		log_warnx("%s", cause);
+		free(cause);
+		event_base_free(base);
+		stats_gen_free(gs);
+		return (EVINETD_EXIT_CONFIG);
+	}
+	if (priv_drop(cf, &cause) != 0) {
+		log_warnx("%s", cause);
+		free(cause);
+		return (EVINETD_EXIT_RUNTIME);
+	}
+	log_info("ready");
+	notify_state("READY=1", "serving %zu services", cf->c_nservices);
+	if (readyfd != -1) {
+		(void)write(readyfd, "", 1);
+		close(readyfd);
+	}
+	rv = worker_run(w, -1, 0, 1);
+	notify_state("STOPPING=1", "stopping");
+	stats_gen_free(gs);
+	return (rv);
 }
 
 static int
@@ -160,7 +237,7 @@ parse_args(int argc, char **argv, struct options *o)
 
 	memset(o, 0, sizeof(*o));
 	o->config = EVINETD_CONFIG;
-	while ((ch = getopt_long(argc, argv, "f:dnM:p:vVh", longopts,
+	while ((ch = getopt_long(argc, argv, "f:dnM:p:vVXh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'f':
@@ -180,6 +257,9 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'v':
 			o->verbose++;
+			break;
+		case 'X':
+			o->single = 1;
 			break;
 		case 'V':
 			printf("evinetd %s (module ABI %d.%d)\n",
@@ -207,12 +287,11 @@ main(int argc, char **argv)
 {
 	struct options		 o;
 	struct config		*cf;
-	char			*moddir = NULL;
-	struct event_base	*base;
-	struct worker		*w;
-	struct event		*ev_term, *ev_int, *ev_hup, *ev_usr1;
-	char			*cause;
-	int			 pidfd = -1;
+	struct supervisor	 sup;
+	struct global_stats	*gl;
+	char			*moddir = NULL, *confpath, *cause;
+	const char		*pidfile;
+	int			 pidfd = -1, readyfd = -1, rv;
 
 	if (parse_args(argc, argv, &o) != 0)
 		return (EVINETD_EXIT_CONFIG);
@@ -224,77 +303,81 @@ main(int argc, char **argv)
 		log_warn("module directory %s", o.module_dir);
 		return (EVINETD_EXIT_CONFIG);
 	}
-	cf = config_load(o.config, moddir != NULL ? moddir :
+	/* Absolute, so a reload finds it after we chdir to /. */
+	if ((confpath = realpath(o.config, NULL)) == NULL)
+		confpath = xstrdup(o.config);
+	cf = config_load(confpath, moddir != NULL ? moddir :
 	    EVINETD_MODULE_DIR, moddir != NULL);
-	free(moddir);
+	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
+		config_error(cf, cf->c_path, 0, "%s", cause);
+		free(cause);
+	}
 	if (cf->c_nerrors > 0) {
 		config_log_errors(cf);
 		log_warnx("%s: %d error%s, not starting", o.config,
 		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
 		config_free(cf);
+		free(confpath);
+		free(moddir);
 		return (EVINETD_EXIT_CONFIG);
 	}
 	if (o.check) {
 		printf("configuration OK\n");
 		config_free(cf);
+		free(confpath);
+		free(moddir);
 		return (EVINETD_EXIT_OK);
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGUSR2, SIG_IGN);
 	raise_nofile();
-	if (listener_bind_all(cf) != 0) {
+	gl = stats_global_new();
+	if (listener_bind_all(cf, NULL) != 0) {
 		log_warnx("could not bind every listener, not starting");
 		config_free(cf);
+		free(confpath);
+		free(moddir);
 		return (EVINETD_EXIT_RUNTIME);
 	}
 	if (!o.foreground) {
-		if (daemon(0, 0) == -1)
-			fatal("daemon");
+		readyfd = daemonize();
 		log_init(LOG_TO_SYSLOG, o.verbose);
 	}
-	if (o.pidfile != NULL && (pidfd = pidfile_open(o.pidfile)) == -1) {
+	pidfile = o.pidfile != NULL ? o.pidfile : cf->c_pidfile;
+	if (pidfile != NULL && (pidfd = pidfile_open(pidfile)) == -1) {
 		config_free(cf);
+		free(confpath);
+		free(moddir);
 		return (EVINETD_EXIT_RUNTIME);
 	}
 
-	if ((base = event_base_new()) == NULL)
-		fatalx("cannot create an event base");
-	log_info("evinetd %s starting: libevent %s, %s backend",
-	    PACKAGE_VERSION, event_get_version(), event_base_get_method(base));
-	if ((w = worker_new(base, cf, &cause)) == NULL) {
-		log_warnx("%s", cause);
-		free(cause);
-		event_base_free(base);
+	if (o.single) {
+		rv = run_single(cf, gl, readyfd);
 		config_free(cf);
-		return (EVINETD_EXIT_CONFIG);
+	} else {
+		memset(&sup, 0, sizeof(sup));
+		if ((sup.s_base = event_base_new()) == NULL)
+			fatalx("cannot create an event base");
+		log_info("evinetd %s starting: libevent %s, %s backend",
+		    PACKAGE_VERSION, event_get_version(),
+		    event_base_get_method(sup.s_base));
+		sup.s_global = gl;
+		sup.s_config_path = confpath;
+		sup.s_module_dir = moddir != NULL ? moddir :
+		    EVINETD_MODULE_DIR;
+		sup.s_module_dir_forced = moddir != NULL;
+		sup.s_pidfd = pidfd;
+		sup.s_readyfd = readyfd;
+		rv = sup_run(&sup, cf);
+		event_base_free(sup.s_base);
 	}
-	ev_term = evsignal_new(base, SIGTERM, signal_stop, w);
-	ev_int = evsignal_new(base, SIGINT, signal_stop, w);
-	ev_hup = evsignal_new(base, SIGHUP, signal_hup, w);
-	ev_usr1 = evsignal_new(base, SIGUSR1, signal_usr1, w);
-	if (ev_term == NULL || ev_int == NULL || ev_hup == NULL ||
-	    ev_usr1 == NULL || evsignal_add(ev_term, NULL) != 0 ||
-	    evsignal_add(ev_int, NULL) != 0 || evsignal_add(ev_hup, NULL) != 0 ||
-	    evsignal_add(ev_usr1, NULL) != 0)
-		fatalx("cannot install signal handlers");
-	log_info("ready");
-
-	if (event_base_dispatch(base) == -1)
-		log_warnx("event loop failed");
-
-	worker_free(w);
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
-	event_free(ev_usr1);
-	event_base_free(base);
-	config_free(cf);
 	if (pidfd != -1) {
-		(void)unlink(o.pidfile);
+		(void)unlink(pidfile);
 		close(pidfd);
 	}
 	log_info("exiting");
+	free(confpath);
+	free(moddir);
 	libevent_global_shutdown();
-	return (EVINETD_EXIT_OK);
+	return (rv);
 }

@@ -46,6 +46,8 @@
 #define DEFAULT_MAX_OUTPUT	(256 * 1024)
 #define DEFAULT_MAX_INPUT	(64 * 1024)
 #define DEFAULT_SHUTDOWN_MS	10000
+#define DEFAULT_DRAIN_MS	30000
+#define DEFAULT_USER		"nobody"
 #define CONF_INCLUDE_DEPTH	8
 #define LISTEN_BACKLOG		511
 #define ACCEPT_BATCH		64
@@ -53,6 +55,9 @@
 #define LINGER_MS		2000
 #define READ_CHUNK		16384
 #define READ_CHUNKS_PER_EVENT	4
+
+struct worker;
+struct listener;
 
 /* An IPv4 or IPv6 socket address, no bigger than it needs to be. */
 union sockunion {
@@ -111,6 +116,59 @@ int	value_int(const char *, long long, long long, long long *, char **);
 int	value_size(const char *, long long, long long, long long *, char **);
 int	value_duration(const char *, long long, long long, long long *,
 	    char **);
+int	value_rate(const char *, double *, char **);
+
+/* acl.c */
+struct acl_entry {
+	int		 ae_family;
+	int		 ae_prefix;
+	uint8_t		 ae_addr[16];
+};
+struct acl {
+	struct acl_entry *acl_entries;
+	size_t		 acl_count;
+};
+int	acl_parse_entry(const char *, struct acl_entry *, char **);
+void	acl_add(struct acl *, const struct acl_entry *);
+void	acl_free(struct acl *);
+void	acl_peer(const struct sockaddr *, int *, uint8_t [16]);
+int	acl_allows(const struct acl *, const struct acl *,
+	    const struct sockaddr *);
+
+/* limits.c (configuration part; the rest is further down) */
+struct rate_conf {
+	double		 rc_per_sec;	/* 0: no limit */
+	double		 rc_burst;
+};
+
+#define LIM_ONLY_FROM		0x001
+#define LIM_NO_ACCESS		0x002
+#define LIM_MAX_CONNS		0x004
+#define LIM_PER_SOURCE		0x008
+#define LIM_PREFIX6		0x010
+#define LIM_RATE		0x020
+#define LIM_SRC_RATE		0x040
+#define LIM_IDLE		0x080
+#define LIM_SESSION		0x100
+#define LIM_BANNER		0x200
+
+/* Limits of a service, or the global defaults services inherit. */
+struct limits_conf {
+	unsigned int	 lim_set;	/* LIM_* given explicitly */
+	struct acl	 lim_only;
+	struct acl	 lim_deny;
+	long long	 lim_max_conns;	/* 0: no limit */
+	long long	 lim_per_source;
+	long long	 lim_prefix6;
+	struct rate_conf lim_rate;
+	struct rate_conf lim_src_rate;
+	long long	 lim_idle_ms;	/* 0: none */
+	long long	 lim_session_ms;
+	char		*lim_banner;
+};
+
+#define DEFAULT_IDLE_MS		(5 * 60 * 1000)
+#define DEFAULT_PREFIX6		64
 
 /* config.c */
 struct conf_item {
@@ -152,10 +210,16 @@ struct service_conf {
 	long long		 sc_max_input;
 	int			 sc_reflection_guard;	/* udp */
 	int			 sc_log_connections;
+	int			 sc_isolate;
+	long long		 sc_workers;	/* isolated: processes */
+	size_t			 sc_index;	/* order in the config */
+	struct limits_conf	 sc_limits;
 	struct listen_confs	 sc_listens;
 	struct conf_items	 sc_options;	/* module options, raw */
 
 	struct module		*sc_module;	/* after config_check */
+	int			 sc_options_ok;
+	int			 sc_listen_seen;
 	struct optval		*sc_optvals;
 	size_t			 sc_noptvals;
 	TAILQ_HEAD(, listener)	 sc_listeners;	/* after listener_bind */
@@ -177,6 +241,19 @@ struct config {
 	char			*c_module_dir;
 	int			 c_module_dir_forced;	/* -M */
 	long long		 c_shutdown_ms;
+	long long		 c_max_conns;	/* all services */
+	long long		 c_drain_ms;
+	long long		 c_workers;	/* shared group; 0: auto */
+	char			*c_user;
+	char			*c_group;
+	char			*c_pidfile;
+	int			 c_user_line;
+	const char		*c_user_file;
+	int			 c_switch;	/* workers change ids */
+	uid_t			 c_uid;
+	gid_t			 c_gid;
+	size_t			 c_nservices;
+	struct limits_conf	 c_defaults;
 	struct service_confs	 c_services;
 	TAILQ_HEAD(modules, module) c_modules;
 	TAILQ_HEAD(, conf_file)	 c_files;	/* interned file names */
@@ -191,12 +268,23 @@ int		 config_parse_buffer(struct config *, const char *,
 		    const char *, size_t);
 int		 config_finish(struct config *);
 int		 config_check(struct config *);
+int		 config_load_modules(struct config *,
+		    const struct service_conf *, int);
+void		 config_unload_modules(struct config *);
 void		 config_error(struct config *, const char *, int,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
 void		 config_log_errors(struct config *);
 void		 config_free(struct config *);
 struct config	*config_load(const char *, const char *, int);
 const char	*config_core_keys(void);
+struct suggestion {
+	size_t		 sg_distance;	/* SIZE_MAX: none yet */
+	char		 sg_word[65];
+};
+void		 config_suggest(struct suggestion *, const char *,
+		    const char *, size_t);
+void		 config_suggest_list(struct suggestion *, const char *,
+		    const char *);
 
 /* module.c */
 struct module {
@@ -223,13 +311,104 @@ struct listener {
 	struct event		 l_ev;		/* worker's accept/recv */
 	struct event		 l_pause;	/* EMFILE back-off */
 	int			 l_attached;
+	int			 l_claimed;	/* by the next generation */
 	struct evi_service	*l_svc;		/* serving instance */
 };
 int	listener_bind(struct config *, struct service_conf *, char **);
-int	listener_bind_all(struct config *);
+int	listener_bind_all(struct config *, struct config *);
 void	listener_attach(struct listener *, struct evi_service *);
 void	listener_detach(struct listener *);
 void	listener_close_all(struct config *);
+
+/* limits.c */
+struct bucket {
+	double		 b_tokens;
+	uint64_t	 b_last;	/* ms; 0: new, starts full */
+};
+
+struct source {
+	uint8_t		 src_key[17];	/* family, then address */
+	unsigned int	 src_conns;
+	struct bucket	 src_bucket;
+};
+
+struct refusal_log {
+	time_t		 rl_logged;	/* second of the last line */
+	uint64_t	 rl_pending;	/* refusals not logged yet */
+	char		 rl_peer[ADDR_STRLEN];
+	const char	*rl_detail;
+};
+
+int	limits_admit(struct evi_service *, const struct sockaddr *, int,
+	    struct source **, const char **);
+void	limits_release(struct evi_service *, struct source *);
+void	limits_refused(struct evi_service *, int, const struct sockaddr *,
+	    const char *);
+void	limits_log(struct evi_service *, int);
+void	limits_worker_init(struct worker *);
+void	limits_service_free(struct evi_service *);
+
+/* notify.c */
+void	notify_state(const char *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* priv.c */
+void	priv_check(struct config *);
+int	priv_startup_check(struct config *, char **);
+int	priv_drop(struct config *, char **);
+
+/* supervisor.c */
+struct wproc {
+	TAILQ_ENTRY(wproc)	 p_entry;
+	struct generation	*p_gen;
+	const struct service_conf *p_group;	/* isolated, or NULL */
+	size_t			 p_slot;
+	pid_t			 p_pid;		/* 0: not running */
+	int			 p_ready;
+	unsigned int		 p_failures;
+	struct timeval		 p_started;
+	struct event		 p_restart;
+};
+
+struct generation {
+	TAILQ_ENTRY(generation)	 g_entry;
+	struct supervisor	*g_sup;
+	unsigned int		 g_id;
+	struct config		*g_cf;
+	struct gen_stats	*g_stats;
+	TAILQ_HEAD(, wproc)	 g_procs;
+	size_t			 g_nprocs;
+	size_t			 g_nready;
+	int			 g_ready[2];	/* workers say "ready" */
+	struct event		 g_readyev;
+	int			 g_announced;
+	int			 g_draining;
+	int			 g_failed;
+};
+
+struct supervisor {
+	struct event_base	*s_base;
+	TAILQ_HEAD(, generation) s_gens;
+	struct generation	*s_cur;		/* serving */
+	struct generation	*s_next;	/* starting after SIGHUP */
+	unsigned int		 s_gen_ids;
+	struct global_stats	*s_global;
+	const char		*s_config_path;
+	const char		*s_module_dir;
+	int			 s_module_dir_forced;
+	int			 s_stopping;	/* 1 graceful, 2 now */
+	int			 s_exit;
+	int			 s_pidfd;
+	int			 s_readyfd;	/* to the detaching parent */
+	struct event		 s_kill;
+	struct worker		*s_worker;	/* in a worker process */
+	pid_t			 s_pid;
+};
+int	sup_run(struct supervisor *, struct config *);
+void	sup_start(struct supervisor *, struct config *);
+void	sup_stop(struct supervisor *, int);
+void	sup_schedule_restart(struct wproc *);
+size_t	sup_running(struct supervisor *);
 
 /* service.c */
 struct svc_stats {
@@ -241,8 +420,7 @@ struct svc_stats {
 	uint64_t	 st_dgrams_in;
 	uint64_t	 st_dgrams_out;
 	uint64_t	 st_module_errors;
-	uint64_t	 st_refused_fd;
-	uint64_t	 st_refused_reflection;
+	uint64_t	 st_refused[EVI_REFUSE_NREASONS];
 };
 
 struct evi_service {
@@ -256,11 +434,14 @@ struct evi_service {
 	char			*s_error;	/* from evi_service_fail */
 	TAILQ_HEAD(, evi_conn)	 s_conns;
 	TAILQ_HEAD(, evi_handler) s_handlers;
-	struct svc_stats	 s_stats;
+	struct svc_stats	*s_stats;	/* this worker's, shared */
+	size_t			 s_index;	/* in the config */
 	const struct evi_dgram	*s_dgram;	/* being handled */
 	struct listener		*s_dgram_listener;
-	time_t			 s_reflect_logged;	/* last summary */
-	uint64_t		 s_reflect_unlogged;
+	void			*s_sources;	/* tsearch tree */
+	size_t			 s_nsources;
+	struct bucket		 s_bucket;	/* the service's rate */
+	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS];
 };
 struct evi_service *service_new(struct worker *, struct service_conf *,
 	    char **);
@@ -292,12 +473,14 @@ struct evi_conn {
 	union sockunion		 c_peer;
 	union sockunion		 c_local;
 	struct timeval		 c_start;
+	struct timeval		 c_active;	/* last byte either way */
+	struct source		*c_source;	/* per-source accounting */
 	uint64_t		 c_bytes_in;
 	uint64_t		 c_bytes_out;
 	void			*c_data;
 };
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,
-	    socklen_t);
+	    socklen_t, struct source *);
 void	conn_close(struct evi_conn *, enum evi_close_reason);
 
 /* handler.c */
@@ -316,6 +499,29 @@ void	handler_remove_all(struct evi_service *);
 void	dgram_recv(evutil_socket_t, short, void *);
 
 /* stats.c */
+/* Daemon-wide figures, in memory shared by the supervisor and workers. */
+struct global_stats {
+	struct timeval	 gl_start;
+	uint64_t	 gl_reloads_ok;
+	uint64_t	 gl_reloads_failed;
+	uint64_t	 gl_restarts;
+	uint64_t	 gl_workers;
+};
+
+/* A generation's counters: one slot per worker process and service. */
+struct gen_stats {
+	size_t		 gs_nprocs;
+	size_t		 gs_nservices;
+	size_t		 gs_size;		/* of the mapping */
+	struct svc_stats gs_slots[];
+};
+
+struct global_stats *stats_global_new(void);
+struct gen_stats *stats_gen_new(size_t, size_t);
+void	stats_gen_free(struct gen_stats *);
+struct svc_stats *stats_slot(struct gen_stats *, size_t, size_t);
+uint64_t stats_active(const struct evi_service *);
+uint64_t stats_active_total(const struct worker *);
 void	stats_service(const struct evi_service *, struct evi_stats_service *);
 void	stats_dump(struct worker *);
 void	stats_log_close(struct evi_conn *, enum evi_close_reason);
@@ -329,14 +535,31 @@ struct worker {
 	TAILQ_HEAD(evi_services, evi_service) w_services;
 	uint64_t		 w_nconns;
 	int			 w_stopping;	/* 1 draining, 2 closing */
+	int			 w_single;	/* -X: the whole daemon */
 	struct event		 w_stop_timer;
 	char			 w_addrbuf[ADDR_STRLEN];
 	unsigned char		 w_dgrambuf[65536];
 	struct timeval		 w_start;
+	struct event		 w_tick;	/* limits housekeeping */
+	struct global_stats	*w_global;	/* shared */
+	struct gen_stats	*w_stats;	/* shared, this generation */
+	size_t			 w_proc;	/* our slot in w_stats */
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
 };
-struct worker	*worker_new(struct event_base *, struct config *, char **);
-void		 worker_stop(struct worker *, int);
+/* What a worker process serves, and where it counts. */
+struct worker_spec {
+	const struct service_conf *ws_group;	/* isolated service, or NULL */
+	int			 ws_single;	/* everything, one process */
+	struct global_stats	*ws_global;
+	struct gen_stats	*ws_stats;
+	size_t			 ws_proc;
+};
+int		 worker_serves(const struct service_conf *,
+		    const struct service_conf *, int);
+struct worker	*worker_new(struct event_base *, struct config *,
+		    const struct worker_spec *, char **);
+void		 worker_stop(struct worker *, int, long long);
+int		 worker_run(struct worker *, int, size_t, int);
 void		 worker_conn_gone(struct worker *);
 void		 worker_free(struct worker *);
 

@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@
 #include "evinetd.h"
 
 static void	listener_accept(evutil_socket_t, short, void *);
+static void	listener_add(struct service_conf *, int, int);
 static void	listener_resume(evutil_socket_t, short, void *);
 
 /* Adds a hint to bind errors that users commonly hit. */
@@ -164,17 +166,97 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 	return (0);
 }
 
-/* Binds every listen address of one service, reporting each failure. */
+/* Is this old socket the same protocol and address as su? */
+static int
+listener_same(const struct listener *l, int protocol, const union sockunion *su)
+{
+	if (l->l_protocol != protocol || l->l_su.sa.sa_family !=
+	    su->sa.sa_family)
+		return (0);
+	if (su->sa.sa_family == AF_INET)
+		return (l->l_su.sin.sin_port == su->sin.sin_port &&
+		    l->l_su.sin.sin_addr.s_addr == su->sin.sin_addr.s_addr);
+	return (l->l_su.sin6.sin6_port == su->sin6.sin6_port &&
+	    l->l_su.sin6.sin6_scope_id == su->sin6.sin6_scope_id &&
+	    memcmp(&l->l_su.sin6.sin6_addr, &su->sin6.sin6_addr,
+	    sizeof(su->sin6.sin6_addr)) == 0);
+}
+
+/*
+ * Takes over a socket of the previous generation with the same address,
+ * so a reload never closes and reopens a listening socket (which would
+ * refuse clients in between, or fail if the port is taken meanwhile).
+ * The new generation gets its own descriptor of the same socket.
+ */
+static int
+listener_reuse(struct config *old, struct service_conf *sc,
+    const union sockunion *su)
+{
+	struct service_conf	*osc;
+	struct listener		*l;
+	int			 fd;
+
+	if (old == NULL)
+		return (0);
+	TAILQ_FOREACH(osc, &old->c_services, sc_entry) {
+		TAILQ_FOREACH(l, &osc->sc_listeners, l_entry) {
+			if (l->l_claimed || l->l_fd == -1 ||
+			    !listener_same(l, sc->sc_protocol, su))
+				continue;
+			if ((fd = fcntl(l->l_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+				return (0);
+			l->l_claimed = 1;
+			listener_add(sc, fd, sc->sc_protocol);
+			log_debug("service \"%s\": %s reused from the previous "
+			    "configuration", sc->sc_name, l->l_name);
+			return (1);
+		}
+	}
+	return (0);
+}
+
+/* Reuses the *:PORT pair of the previous generation, if it had one. */
+static int
+listener_reuse_any(struct config *old, struct service_conf *sc, in_port_t port)
+{
+	union sockunion	 su6, su4;
+
+	if (old == NULL || port == 0)
+		return (0);
+	memset(&su6, 0, sizeof(su6));
+	su6.sin6.sin6_family = AF_INET6;
+	su6.sin6.sin6_addr = in6addr_any;
+	su6.sin6.sin6_port = htons(port);
+	memset(&su4, 0, sizeof(su4));
+	su4.sin.sin_family = AF_INET;
+	su4.sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	su4.sin.sin_port = htons(port);
+	if (!listener_reuse(old, sc, &su4))
+		return (0);
+	(void)listener_reuse(old, sc, &su6);
+	return (1);
+}
+
+/*
+ * Binds every listen address of one service, reporting each failure;
+ * with old, sockets of that generation are reused where addresses match
+ * (never for port 0, which asks for a fresh port).
+ */
 int
-listener_bind(struct config *cf, struct service_conf *sc, char **cause)
+listener_bind(struct config *old, struct service_conf *sc, char **cause)
 {
 	struct listen_conf	*lc;
 	char			*why;
 	int			 fd, failed = 0;
 
-	(void)cf;
 	*cause = NULL;
 	TAILQ_FOREACH(lc, &sc->sc_listens, lc_entry) {
+		if (lc->lc_addr.la_any &&
+		    listener_reuse_any(old, sc, lc->lc_addr.la_port))
+			continue;
+		if (!lc->lc_addr.la_any && lc->lc_addr.la_port != 0 &&
+		    listener_reuse(old, sc, &lc->lc_addr.la_su))
+			continue;
 		if (lc->lc_addr.la_any) {
 			if (listener_bind_any(sc, lc, &why) != 0) {
 				log_warnx("%s:%d: service \"%s\": listen %s: "
@@ -206,17 +288,23 @@ listener_bind(struct config *cf, struct service_conf *sc, char **cause)
 
 /* Binds all services; every failure is logged, not just the first. */
 int
-listener_bind_all(struct config *cf)
+listener_bind_all(struct config *cf, struct config *old)
 {
 	struct service_conf	*sc;
+	struct listener		*l;
 	char			*cause;
 	int			 rv = 0;
 
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
-		if (listener_bind(cf, sc, &cause) != 0) {
+		if (listener_bind(old, sc, &cause) != 0) {
 			free(cause);
 			rv = -1;
 		}
+	}
+	if (old != NULL) {
+		TAILQ_FOREACH(sc, &old->c_services, sc_entry)
+			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)
+				l->l_claimed = 0;
 	}
 	return (rv);
 }
@@ -259,7 +347,8 @@ listener_close_all(struct config *cf)
 		while ((l = TAILQ_FIRST(&sc->sc_listeners)) != NULL) {
 			TAILQ_REMOVE(&sc->sc_listeners, l, l_entry);
 			listener_detach(l);
-			close(l->l_fd);
+			if (l->l_fd != -1)
+				close(l->l_fd);
 			free(l);
 		}
 	}
@@ -271,7 +360,7 @@ listener_pause(struct listener *l, int error)
 {
 	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 
-	l->l_svc->s_stats.st_refused_fd++;
+	l->l_svc->s_stats->st_refused[EVI_REFUSE_FD]++;
 	if (!evtimer_pending(&l->l_pause, NULL)) {
 		log_warnx("service \"%s\": accept on %s: %s; pausing this "
 		    "listener for %d ms", l->l_sc->sc_name, l->l_name,
@@ -290,6 +379,34 @@ listener_resume(evutil_socket_t fd, short events, void *arg)
 	(void)events;
 	if (l->l_attached)
 		event_add(&l->l_ev, NULL);
+}
+
+/*
+ * Applies the service's access list and limits to a new connection: a
+ * refused client gets the optional one-line banner and is closed before
+ * any module sees it.
+ */
+static void
+listener_admit(struct listener *l, int s, const struct sockaddr *sa,
+    socklen_t len)
+{
+	struct evi_service	*svc = l->l_svc;
+	const char		*banner = svc->s_conf->sc_limits.lim_banner;
+	struct source		*src;
+	const char		*detail;
+	int			 reason;
+
+	if ((reason = limits_admit(svc, sa, 1, &src, &detail)) == -1) {
+		conn_accept(svc, s, sa, len, src);
+		return;
+	}
+	if (banner != NULL && reason != EVI_REFUSE_ACL) {
+		(void)send(s, banner, strlen(banner), MSG_DONTWAIT |
+		    MSG_NOSIGNAL);
+		(void)send(s, "\r\n", 2, MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	close(s);
+	limits_refused(svc, reason, sa, detail);
 }
 
 /* Accepts a batch of connections and hands each to a new conn. */
@@ -325,6 +442,6 @@ listener_accept(evutil_socket_t fd, short events, void *arg)
 				return;
 			}
 		}
-		conn_accept(l->l_svc, s, &su.sa, len);
+		listener_admit(l, s, &su.sa, len);
 	}
 }

@@ -36,6 +36,8 @@
 
 #include "evinetd.h"
 
+#define LOG_LINE_MAX	4096	/* PIPE_BUF: atomic on a pipe */
+
 static int	 log_dest = LOG_TO_STDERR;
 static int	 log_verbose;
 static int	 log_stamp;
@@ -76,7 +78,9 @@ void
 log_vmsg(int pri, const char *fmt, va_list ap)
 {
 	int	 saved_errno = errno;
-	char	 stamp[32];
+	char	 line[LOG_LINE_MAX];
+	size_t	 off = 0;
+	int	 n;
 	time_t	 now;
 	struct tm tm;
 	va_list	 ap2;
@@ -84,17 +88,24 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	if (pri == LOG_DEBUG && log_verbose < 1)
 		return;
 	if (log_dest & LOG_TO_STDERR) {
+		/*
+		 * One write(2) per line: the supervisor and its workers share
+		 * stderr, and a line written in pieces could interleave.
+		 */
 		if (log_stamp) {
 			now = time(NULL);
 			localtime_r(&now, &tm);
-			strftime(stamp, sizeof(stamp), "%H:%M:%S ", &tm);
-			fputs(stamp, stderr);
+			off = strftime(line, sizeof(line), "%H:%M:%S ", &tm);
 		}
 		va_copy(ap2, ap);
-		vfprintf(stderr, fmt, ap2);
+		n = vsnprintf(line + off, sizeof(line) - off - 1, fmt, ap2);
 		va_end(ap2);
-		fputc('\n', stderr);
-		fflush(stderr);
+		if (n < 0)
+			n = 0;
+		off += (size_t)n < sizeof(line) - off - 1 ? (size_t)n :
+		    sizeof(line) - off - 2;
+		line[off++] = '\n';
+		(void)write(STDERR_FILENO, line, off);
 	}
 	if (log_dest & LOG_TO_SYSLOG)
 		vsyslog(pri, fmt, ap);

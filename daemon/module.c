@@ -137,6 +137,45 @@ module_check_def(const char *path, const struct evi_module *def,
 	return (0);
 }
 
+/*
+ * Checks the option table: names must be unique, not core keys (a core
+ * key would silently win in the config), and of a known type.
+ */
+static int
+module_check_options(const char *path, const struct evi_module *def,
+    char **cause)
+{
+	const struct evi_option	*o, *p;
+	const char		*core = config_core_keys(), *k;
+	size_t			 len;
+
+	for (o = def->options; o != NULL && o->name != NULL; o++) {
+		len = strlen(o->name);
+		for (k = core; (k = strstr(k, o->name)) != NULL; k += len) {
+			if ((k == core || k[-1] == ' ') &&
+			    (k[len] == ',' || k[len] == '\0')) {
+				xasprintf(cause, "module %s: option \"%s\" has "
+				    "the name of a core key; the module must "
+				    "rename it", path, o->name);
+				return (-1);
+			}
+		}
+		for (p = def->options; p != o; p++) {
+			if (strcmp(p->name, o->name) == 0) {
+				xasprintf(cause, "module %s: option \"%s\" is "
+				    "declared twice", path, o->name);
+				return (-1);
+			}
+		}
+		if ((unsigned int)o->type > EVI_OPT_PATH) {
+			xasprintf(cause, "module %s: option \"%s\" has an "
+			    "unknown type %d", path, o->name, (int)o->type);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
 /* Loads and checks one module file; NULL with *cause on any problem. */
 struct module *
 module_load(const char *path, char **cause)
@@ -163,7 +202,8 @@ module_load(const char *path, char **cause)
 		dlclose(handle);
 		return (NULL);
 	}
-	if (module_check_def(path, def, cause) != 0) {
+	if (module_check_def(path, def, cause) != 0 ||
+	    module_check_options(path, def, cause) != 0) {
 		dlclose(handle);
 		return (NULL);
 	}
@@ -307,6 +347,7 @@ module_options(struct config *cf, struct service_conf *sc)
 	char			*cause;
 	int			 before = cf->c_nerrors;
 	int			*lines;
+	struct suggestion	 sg;
 
 	for (o = def->options; o != NULL && o->name != NULL; o++)
 		n++;
@@ -322,11 +363,24 @@ module_options(struct config *cf, struct service_conf *sc)
 				break;
 		}
 		if (i == n) {
-			config_error(cf, ci->ci_file, ci->ci_line,
-			    "service \"%s\": unknown key \"%s\" (not a core "
-			    "key: %s; and module \"%s\" has no such option)",
-			    sc->sc_name, ci->ci_key, config_core_keys(),
-			    def->name);
+			sg.sg_distance = SIZE_MAX;
+			config_suggest_list(&sg, ci->ci_key,
+			    config_core_keys());
+			for (i = 0; i < n; i++)
+				config_suggest(&sg, ci->ci_key,
+				    def->options[i].name,
+				    strlen(def->options[i].name));
+			if (sg.sg_distance != SIZE_MAX)
+				config_error(cf, ci->ci_file, ci->ci_line,
+				    "service \"%s\": unknown key \"%s\"; did you "
+				    "mean \"%s\"?", sc->sc_name, ci->ci_key,
+				    sg.sg_word);
+			else
+				config_error(cf, ci->ci_file, ci->ci_line,
+				    "service \"%s\": unknown key \"%s\" (not a "
+				    "core key: %s; and module \"%s\" has no such "
+				    "option)", sc->sc_name, ci->ci_key,
+				    config_core_keys(), def->name);
 			continue;
 		}
 		o = &def->options[i];

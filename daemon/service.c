@@ -71,6 +71,8 @@ service_new(struct worker *w, struct service_conf *sc, char **cause)
 
 	svc = service_alloc(w->w_base, sc);
 	svc->s_worker = w;
+	svc->s_index = sc->sc_index;
+	svc->s_stats = stats_slot(w->w_stats, w->w_proc, sc->sc_index);
 	if (service_init(svc, cause) != 0) {
 		free(svc->s_error);
 		free(svc);
@@ -83,6 +85,7 @@ service_new(struct worker *w, struct service_conf *sc, char **cause)
 void
 service_free(struct evi_service *svc)
 {
+	limits_service_free(svc);
 	if (svc->s_inited && svc->s_mod->fini != NULL)
 		svc->s_mod->fini(svc, svc->s_state);
 	handler_remove_all(svc);
@@ -99,13 +102,16 @@ service_check_init(struct service_conf *sc, char **cause)
 {
 	struct event_base	*base;
 	struct evi_service	*svc;
+	struct svc_stats	 trial;
 	int			 rv;
 
+	memset(&trial, 0, sizeof(trial));
 	if ((base = event_base_new()) == NULL) {
 		xasprintf(cause, "cannot create an event base");
 		return (-1);
 	}
 	svc = service_alloc(base, sc);
+	svc->s_stats = &trial;
 	rv = service_init(svc, cause);
 	if (rv == 0)
 		service_free(svc);

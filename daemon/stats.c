@@ -24,12 +24,16 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 
 #include <netinet/in.h>
 
 #include <dirent.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,27 +53,121 @@ evi_refuse_reason_string(enum evi_refuse_reason reason)
 	return (names[reason]);
 }
 
-/* Copies one service's counters into the public shape. */
+/* Maps memory the supervisor and its future children all see. */
+static void *
+stats_map(size_t size)
+{
+	void	*p;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		fatal("mmap %zu bytes for counters", size);
+	return (p);
+}
+
+/* The daemon-wide figures, made once at startup. */
+struct global_stats *
+stats_global_new(void)
+{
+	struct global_stats	*gl;
+
+	gl = stats_map(sizeof(*gl));
+	gettimeofday(&gl->gl_start, NULL);
+	return (gl);
+}
+
+/*
+ * A generation's counters: every worker process increments its own slots
+ * (single writer, plain increments), and whoever reports sums the slots
+ * of all processes.  Shared memory made before fork needs no IPC.
+ */
+struct gen_stats *
+stats_gen_new(size_t nprocs, size_t nservices)
+{
+	struct gen_stats	*gs;
+	size_t			 n, size;
+
+	n = (nprocs ? nprocs : 1) * (nservices ? nservices : 1);
+	size = sizeof(*gs) + n * sizeof(gs->gs_slots[0]);
+	gs = stats_map(size);
+	gs->gs_nprocs = nprocs ? nprocs : 1;
+	gs->gs_nservices = nservices;
+	gs->gs_size = size;
+	return (gs);
+}
+
+void
+stats_gen_free(struct gen_stats *gs)
+{
+	if (gs != NULL)
+		munmap(gs, gs->gs_size);
+}
+
+struct svc_stats *
+stats_slot(struct gen_stats *gs, size_t proc, size_t service)
+{
+	return (&gs->gs_slots[proc * gs->gs_nservices + service]);
+}
+
+/* Connections open for a service in all worker processes together. */
+uint64_t
+stats_active(const struct evi_service *svc)
+{
+	struct gen_stats	*gs = svc->s_worker->w_stats;
+	uint64_t		 n = 0;
+	size_t			 p;
+
+	if (gs->gs_nprocs == 1)
+		return (svc->s_stats->st_active);
+	for (p = 0; p < gs->gs_nprocs; p++)
+		n += stats_slot(gs, p, svc->s_index)->st_active;
+	return (n);
+}
+
+/* Connections open for all services in all worker processes. */
+uint64_t
+stats_active_total(const struct worker *w)
+{
+	struct gen_stats	*gs = w->w_stats;
+	uint64_t		 n = 0;
+	size_t			 i;
+
+	if (gs->gs_nprocs == 1)
+		return (w->w_nconns);
+	for (i = 0; i < gs->gs_nprocs * gs->gs_nservices; i++)
+		n += gs->gs_slots[i].st_active;
+	return (n);
+}
+
+/* Copies one service's counters, summed over all workers, for reports. */
 void
 stats_service(const struct evi_service *svc, struct evi_stats_service *out)
 {
-	const struct svc_stats	*st = &svc->s_stats;
+	struct gen_stats	*gs = svc->s_worker->w_stats;
+	const struct svc_stats	*st;
+	size_t			 p;
+	unsigned int		 i;
 
 	memset(out, 0, sizeof(*out));
+	for (p = 0; p < gs->gs_nprocs; p++) {
+		st = stats_slot(gs, p, svc->s_index);
+		out->accepted += st->st_accepted;
+		out->active += st->st_active;
+		for (i = 0; i < EVI_CLOSE_NREASONS; i++)
+			out->closed[i] += st->st_closed[i];
+		for (i = 0; i < EVI_REFUSE_NREASONS; i++)
+			out->refused[i] += st->st_refused[i];
+		out->bytes_in += st->st_bytes_in;
+		out->bytes_out += st->st_bytes_out;
+		out->dgrams_in += st->st_dgrams_in;
+		out->dgrams_out += st->st_dgrams_out;
+		out->module_errors += st->st_module_errors;
+	}
 	out->name = svc->s_conf->sc_name;
 	out->module = svc->s_mod->name;
 	out->protocol = svc->s_conf->sc_protocol == EVI_PROTO_UDP ? "udp" :
 	    "tcp";
-	out->accepted = st->st_accepted;
-	out->active = st->st_active;
-	memcpy(out->closed, st->st_closed, sizeof(out->closed));
-	out->refused[EVI_REFUSE_FD] = st->st_refused_fd;
-	out->refused[EVI_REFUSE_REFLECTION] = st->st_refused_reflection;
-	out->bytes_in = st->st_bytes_in;
-	out->bytes_out = st->st_bytes_out;
-	out->dgrams_in = st->st_dgrams_in;
-	out->dgrams_out = st->st_dgrams_out;
-	out->module_errors = st->st_module_errors;
 }
 
 int
@@ -89,45 +187,72 @@ evi_stats_foreach(const struct evi_service *self, evi_stats_cb cb, void *arg)
 	return (0);
 }
 
-/* Counts our open descriptors; only on demand, it reads /proc. */
+/*
+ * Counts our open descriptors, only on demand.  /proc/self/fd is the easy
+ * way, but a worker that changed uid is not dumpable and cannot read it;
+ * then one poll(2) over every possible descriptor tells which are open.
+ */
 static uint64_t
 stats_open_fds(void)
 {
 	DIR		*d;
 	struct dirent	*de;
+	struct rlimit	 rl;
+	struct pollfd	*pfd;
 	uint64_t	 n = 0;
+	nfds_t		 i, max;
 
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return (0);
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] != '.')
-			n++;
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] != '.')
+				n++;
+		}
+		closedir(d);
+		return (n > 0 ? n - 1 : 0);	/* not the directory's own */
 	}
-	closedir(d);
-	return (n > 0 ? n - 1 : 0);	/* not the directory's own fd */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return (0);
+	max = rl.rlim_cur > 65536 ? 65536 : (nfds_t)rl.rlim_cur;
+	pfd = xreallocarray(NULL, max, sizeof(*pfd));
+	for (i = 0; i < max; i++) {
+		pfd[i].fd = (int)i;
+		pfd[i].events = 0;
+		pfd[i].revents = 0;
+	}
+	if (poll(pfd, max, 0) != -1) {
+		for (i = 0; i < max; i++) {
+			if (!(pfd[i].revents & POLLNVAL))
+				n++;
+		}
+	}
+	free(pfd);
+	return (n);
 }
 
 const struct evi_stats_global *
 evi_stats_global(const struct evi_service *self)
 {
 	struct worker		*w = self->s_worker;
+	struct global_stats	*gl;
 	struct evi_stats_global	*g;
-	struct evi_service	*svc;
-	struct timeval		 now;
+	struct timeval		 now, d;
 
 	if (w == NULL)
 		return (NULL);
+	gl = w->w_global;
 	g = &w->w_gstats;
 	memset(g, 0, sizeof(*g));
 	gettimeofday(&now, NULL);
-	g->start_time = (uint64_t)w->w_start.tv_sec;
-	g->uptime_ms = (uint64_t)(now.tv_sec - w->w_start.tv_sec) * 1000 +
-	    (uint64_t)((now.tv_usec - w->w_start.tv_usec) / 1000);
-	g->workers = 1;
+	timersub(&now, &gl->gl_start, &d);
+	g->start_time = (uint64_t)gl->gl_start.tv_sec;
+	g->uptime_ms = (uint64_t)d.tv_sec * 1000 + (uint64_t)d.tv_usec / 1000;
+	g->reloads_ok = gl->gl_reloads_ok;
+	g->reloads_failed = gl->gl_reloads_failed;
+	g->worker_restarts = gl->gl_restarts;
+	g->workers = gl->gl_workers ? gl->gl_workers : 1;
 	g->version = PACKAGE_VERSION;
 	g->open_fds = stats_open_fds();
-	TAILQ_FOREACH(svc, &w->w_services, s_entry)
-		g->services++;
+	g->services = w->w_stats->gs_nservices;
 	return (g);
 }
 

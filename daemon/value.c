@@ -155,3 +155,29 @@ bad:
 	    "ms, s, m or h)", s);
 	return (-1);
 }
+
+/* Reads a rate, "N" or "N/s" per second, "N/m" per minute, "N/h" per hour. */
+int
+value_rate(const char *s, double *per_sec, char **cause)
+{
+	const char	*end;
+	long long	 v;
+	double		 div;
+
+	if (value_number(s, &v, &end) != 0 || v <= 0 || v > 1000000000LL)
+		goto bad;
+	if (*end == '\0' || strcmp(end, "/s") == 0)
+		div = 1;
+	else if (strcmp(end, "/m") == 0)
+		div = 60;
+	else if (strcmp(end, "/h") == 0)
+		div = 3600;
+	else
+		goto bad;
+	*per_sec = (double)v / div;
+	return (0);
+bad:
+	xasprintf(cause, "invalid rate \"%s\" (expected a positive number, "
+	    "optionally /s, /m or /h)", s);
+	return (-1);
+}

@@ -25,16 +25,34 @@
 
 #include <sys/time.h>
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evinetd.h"
 
 static void	worker_stop_timeout(evutil_socket_t, short, void *);
 
-/* Starts an instance of every service and attaches its listeners. */
+/*
+ * Which services a worker serves: all of them in a single process, else
+ * one isolated service, or the shared group of those not isolated.
+ */
+int
+worker_serves(const struct service_conf *sc, const struct service_conf *group,
+    int single)
+{
+	if (single)
+		return (1);
+	if (group != NULL)
+		return (sc == group);
+	return (!sc->sc_isolate);
+}
+
+/* Starts an instance of every service it serves and attaches listeners. */
 struct worker *
-worker_new(struct event_base *base, struct config *cf, char **cause)
+worker_new(struct event_base *base, struct config *cf,
+    const struct worker_spec *ws, char **cause)
 {
 	struct worker		*w;
 	struct service_conf	*sc;
@@ -45,10 +63,16 @@ worker_new(struct event_base *base, struct config *cf, char **cause)
 	w = xcalloc(1, sizeof(*w));
 	w->w_base = base;
 	w->w_config = cf;
+	w->w_global = ws->ws_global;
+	w->w_stats = ws->ws_stats;
+	w->w_proc = ws->ws_proc;
 	TAILQ_INIT(&w->w_services);
 	evtimer_assign(&w->w_stop_timer, base, worker_stop_timeout, w);
 	gettimeofday(&w->w_start, NULL);
+	limits_worker_init(w);
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (!worker_serves(sc, ws->ws_group, ws->ws_single))
+			continue;
 		if ((svc = service_new(w, sc, &why)) == NULL) {
 			xasprintf(cause, "%s:%d: service \"%s\": module \"%s\" "
 			    "refused the service: %s", sc->sc_file,
@@ -78,6 +102,28 @@ worker_close_conns(struct worker *w, enum evi_close_reason reason)
 	}
 }
 
+/*
+ * Stops accepting: detaches the accept events and closes this process's
+ * copies of the listening sockets.  Other processes (new workers after a
+ * reload) keep theirs, so the sockets stay open and nothing is refused.
+ */
+static void
+worker_detach_all(struct worker *w)
+{
+	struct evi_service	*svc;
+	struct listener		*l;
+
+	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
+		TAILQ_FOREACH(l, &svc->s_conf->sc_listeners, l_entry) {
+			listener_detach(l);
+			if (l->l_fd != -1) {
+				close(l->l_fd);
+				l->l_fd = -1;
+			}
+		}
+	}
+}
+
 static void
 worker_stop_timeout(evutil_socket_t fd, short events, void *arg)
 {
@@ -93,14 +139,14 @@ worker_stop_timeout(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * Stops accepting; live connections may finish within shutdown_timeout.
- * With "now" set, or on a second call, they are closed at once.
+ * Stops accepting; live connections may finish within ms milliseconds
+ * (shutdown_timeout when stopping, drain_timeout after a reload).  With
+ * "now" set, or on a second call, they are closed at once.
  */
 void
-worker_stop(struct worker *w, int now)
+worker_stop(struct worker *w, int now, long long ms)
 {
 	struct timeval	tv;
-	long long	ms = w->w_config->c_shutdown_ms;
 
 	if (w->w_stopping || now) {
 		log_info("stopping now");
@@ -110,7 +156,7 @@ worker_stop(struct worker *w, int now)
 		return;
 	}
 	w->w_stopping = 1;
-	listener_close_all(w->w_config);
+	worker_detach_all(w);
 	if (w->w_nconns == 0) {
 		event_base_loopexit(w->w_base, NULL);
 		return;
@@ -133,6 +179,83 @@ worker_conn_gone(struct worker *w)
 	}
 }
 
+static void
+worker_sig_stop(evutil_socket_t sig, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)events;
+	if (w->w_single)
+		log_info("received %s, stopping", sig == SIGINT ? "SIGINT" :
+		    "SIGTERM");
+	worker_stop(w, 0, w->w_config->c_shutdown_ms);
+}
+
+/* A new generation serves: finish what we have, within drain_timeout. */
+static void
+worker_sig_drain(evutil_socket_t sig, short events, void *arg)
+{
+	struct worker	*w = arg;
+
+	(void)sig;
+	(void)events;
+	worker_stop(w, 0, w->w_config->c_drain_ms);
+}
+
+static void
+worker_sig_dump(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	stats_dump(arg);
+}
+
+static void
+worker_sig_hup(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	(void)arg;
+	log_warnx("received SIGHUP: a single-process evinetd (-X) cannot "
+	    "reload; restart it, or run it without -X");
+}
+
+/*
+ * Serves until stopped.  In a worker process, TERM stops, USR2 drains
+ * after a reload and USR1 dumps state, and readiness is reported to the
+ * supervisor as our slot number on readyfd.  In a single process (-X)
+ * INT stops too and HUP is refused.  Returns the exit code.
+ */
+int
+worker_run(struct worker *w, int readyfd, size_t slot, int single)
+{
+	struct event	*ev[5];
+	int		 sigs[5] = { SIGTERM, SIGUSR2, SIGUSR1, SIGINT, SIGHUP };
+	event_callback_fn cbs[5] = { worker_sig_stop, worker_sig_drain,
+	    worker_sig_dump, worker_sig_stop, worker_sig_hup };
+	struct event_base *base = w->w_base;
+	int		 i, n = single ? 5 : 3;
+
+	w->w_single = single;
+	for (i = 0; i < n; i++) {
+		if ((ev[i] = evsignal_new(base, sigs[i], cbs[i], w)) == NULL ||
+		    evsignal_add(ev[i], NULL) != 0)
+			fatalx("cannot install signal handlers");
+	}
+	if (readyfd != -1) {
+		if (write(readyfd, &slot, sizeof(slot)) != (ssize_t)sizeof(slot))
+			log_warn("cannot tell the supervisor we are ready");
+		close(readyfd);
+	}
+	if (event_base_dispatch(base) == -1)
+		log_warnx("event loop failed");
+	for (i = 0; i < n; i++)
+		event_free(ev[i]);
+	worker_free(w);
+	event_base_free(base);
+	return (EVINETD_EXIT_OK);
+}
+
 /* Tears the worker down: connections, then services in reverse order. */
 void
 worker_free(struct worker *w)
@@ -146,6 +269,7 @@ worker_free(struct worker *w)
 	w->w_stopping = 0;
 	worker_close_conns(w, EVI_CLOSE_SHUTDOWN);
 	event_del(&w->w_stop_timer);
+	event_del(&w->w_tick);
 	TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
 		TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)
 			listener_detach(l);

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "evinetd.h"
+#include "check_run.h"
 
 static struct listen_addr	 la;
 static char			*cause;
@@ -445,12 +446,5 @@ addr_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	sr = srunner_create(addr_suite());
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (check_run(addr_suite()));
 }

@@ -35,11 +35,18 @@
 #include <string.h>
 
 #include "evinetd.h"
+#include "check_run.h"
 
 #define CORE_KEYS \
 	"listen, module, protocol, max_input, max_output, reflection_guard, " \
-	"log_connections"
-#define GLOBAL_KEYS	"module_dir, include, shutdown_timeout"
+	"log_connections, only_from, no_access, max_connections, per_source, " \
+	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
+	"session_timeout, refuse_banner, isolate, workers"
+#define GLOBAL_KEYS \
+	"module_dir, include, user, group, workers, pidfile, shutdown_timeout, " \
+	"drain_timeout, max_connections, only_from, no_access, per_source, " \
+	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
+	"session_timeout, refuse_banner"
 #define ECHO_PATH	BUNDLED_MODULE_DIR "/echo.so"
 
 static struct config	*cf;
@@ -315,10 +322,22 @@ START_TEST(test_service_defaults_to_tcp_and_the_default_limits)
 }
 END_TEST
 
-START_TEST(test_unknown_global_key_names_the_known_keys)
+START_TEST(test_unknown_global_key_suggests_the_closest_known_key)
 {
-	ck_assert_int_eq(parse("\nmodule_dri = /usr/lib/evinetd\n"), -1);
-	ASSERT_ERRORS("test.conf:2: unknown global key \"module_dri\" "
+	ck_assert_int_eq(parse("\nmodule_dri = /usr/lib/evinetd\n"
+	    "max_conections = 5\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:2: unknown global key \"module_dri\"; did you mean "
+	    "\"module_dir\"?",
+	    "test.conf:3: unknown global key \"max_conections\"; did you "
+	    "mean \"max_connections\"?");
+}
+END_TEST
+
+START_TEST(test_unknown_global_key_far_from_any_names_the_known_keys)
+{
+	ck_assert_int_eq(parse("frobnicate = yes\n"), -1);
+	ASSERT_ERRORS("test.conf:1: unknown global key \"frobnicate\" "
 	    "(known: " GLOBAL_KEYS ")");
 }
 END_TEST
@@ -602,8 +621,7 @@ START_TEST(test_finish_requires_module_and_listen)
 	    "\"localhost\" (expected an IPv4 address, [IPv6] or *; host "
 	    "names are not resolved)",
 	    "test.conf:1: service \"a\": missing \"module = NAME\"",
-	    "test.conf:1: service \"a\": missing \"listen = ADDRESS\"",
-	    "test.conf:3: service \"b\": missing \"listen = ADDRESS\"");
+	    "test.conf:1: service \"a\": missing \"listen = ADDRESS\"");
 }
 END_TEST
 
@@ -742,7 +760,7 @@ START_TEST(test_every_error_in_a_file_is_reported)
 	    "}\n"					/* 11 */
 	    "shutdown_timeout = soon\n"), -1);		/* 12 */
 	ck_assert_int_eq(config_finish(cf), -1);
-	ck_assert_int_eq(cf->c_nerrors, 9);
+	ck_assert_int_eq(cf->c_nerrors, 8);
 	ASSERT_ERRORS(
 	    "test.conf:1: unknown global key \"bogus\" (known: " GLOBAL_KEYS
 	    ")",
@@ -758,8 +776,7 @@ START_TEST(test_every_error_in_a_file_is_reported)
 	    "\"-\", \"_\" and \".\", at most 64)",
 	    "test.conf:12: shutdown_timeout: invalid duration \"soon\" "
 	    "(expected a number with ms, s, m or h)",
-	    "test.conf:2: service \"a\": missing \"module = NAME\"",
-	    "test.conf:2: service \"a\": missing \"listen = ADDRESS\"");
+	    "test.conf:2: service \"a\": missing \"module = NAME\"");
 }
 END_TEST
 
@@ -1385,7 +1402,9 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_parser_reads_a_complete_service);
 	tcase_add_test(tc, test_service_defaults_to_tcp_and_the_default_limits);
-	tcase_add_test(tc, test_unknown_global_key_names_the_known_keys);
+	tcase_add_test(tc, test_unknown_global_key_suggests_the_closest_known_key);
+	tcase_add_test(tc,
+	    test_unknown_global_key_far_from_any_names_the_known_keys);
 	tcase_add_test(tc, test_service_keys_outside_a_service_are_errors);
 	tcase_add_test(tc, test_service_blocks_cannot_nest);
 	tcase_add_test(tc,
@@ -1465,12 +1484,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (check_run(config_suite()));
 }

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "evinetd.h"
+#include "check_run.h"
 
 #define MODULE_DIR	"/usr/lib/evinetd"
 #define BAD_NAME_HELP	"(use a name found in module_dir, or an absolute " \
@@ -439,12 +440,5 @@ module_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	sr = srunner_create(module_suite());
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (check_run(module_suite()));
 }

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 
 #include "evinetd.h"
+#include "check_run.h"
 
 static long long	 v;
 static char		*cause;
@@ -401,12 +402,5 @@ value_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 nfailed;
-
-	sr = srunner_create(value_suite());
-	srunner_run_all(sr, CK_ENV);
-	nfailed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
+	return (check_run(value_suite()));
 }

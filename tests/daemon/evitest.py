@@ -120,7 +120,13 @@ ALERT_RES = [
 INFO_PATTERNS = [
     # evinetd.c
     r'^evinetd \S+ starting: libevent \S+, \S+ backend$',
-    r'^ready$',
+    r'^ready(: \d+ services? in \d+ workers?)?$',
+    r'^evinetd \S+ starting \(single process\): libevent \S+, \S+ backend$',
+    # supervisor.c
+    r'^received SIGHUP, reloading \S+$',
+    r'^reload: generation \d+ serving ',
+    r'^restarting worker of generation \d+ \(\S+\) in \d+ ms$',
+    r'^worker \d+ (started|\(generation \d+\) exited)',
     r'^received SIG[A-Z0-9]+, stopping$',
     r'^exiting$',
     r'^descriptor limit \d+$',

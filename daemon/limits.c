@@ -1,0 +1,403 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Limits on who gets served and how much: the checks a new connection or
+ * datagram passes before a module sees it (access lists, connection
+ * limits per service, per source and in total, and token-bucket rates per
+ * service and per source), and the bookkeeping behind them.
+ *
+ * Rates heal themselves: a bucket refills continuously, so a burst is
+ * refused only while the bucket is empty, and the service never switches
+ * itself off (the behaviour users hate in xinetd's cps and inetd's rate
+ * limit).
+ *
+ * Per-source state lives in a tsearch(3) tree (a red-black tree in glibc)
+ * keyed by the client address, IPv6 grouped by a prefix (/64 by default),
+ * so that an attacker cannot degrade lookups the way a hash table can be
+ * flooded.  An entry exists while its source has connections, or while its
+ * bucket is refilling; a one-second housekeeping tick sweeps the rest.
+ *
+ * Refusals are counted, and logged without letting a flood fill the disk:
+ * the first refusal of a kind in a second is logged with its peer, and the
+ * rest of that second are summed into one line by the next tick.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <netinet/in.h>
+
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evinetd.h"
+
+#define LIMITS_MAX_SOURCES	65536
+
+static void	limits_tick(evutil_socket_t, short, void *);
+
+static uint64_t
+limits_now_ms(struct evi_service *svc)
+{
+	struct timeval	tv;
+
+	event_base_gettimeofday_cached(svc->s_base, &tv);
+	return ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+}
+
+/* Refills a bucket for the time passed; a new bucket starts full. */
+static void
+bucket_refill(struct bucket *b, const struct rate_conf *rc, uint64_t now)
+{
+	if (b->b_last == 0) {
+		b->b_tokens = rc->rc_burst;
+		b->b_last = now;
+		return;
+	}
+	if (now > b->b_last) {
+		b->b_tokens += (double)(now - b->b_last) * rc->rc_per_sec /
+		    1000.0;
+		if (b->b_tokens > rc->rc_burst)
+			b->b_tokens = rc->rc_burst;
+	}
+	/* Even when the clock stepped back: refill from the new time. */
+	b->b_last = now;
+}
+
+/* Is there a token?  Does not take it: all checks must pass first. */
+static int
+bucket_has(struct bucket *b, const struct rate_conf *rc, uint64_t now)
+{
+	bucket_refill(b, rc, now);
+	return (b->b_tokens >= 1.0);
+}
+
+static int
+bucket_full(struct bucket *b, const struct rate_conf *rc, uint64_t now)
+{
+	bucket_refill(b, rc, now);
+	return (b->b_tokens >= rc->rc_burst);
+}
+
+static int
+source_cmp(const void *a, const void *b)
+{
+	return (memcmp(((const struct source *)a)->src_key,
+	    ((const struct source *)b)->src_key, sizeof(((struct source *)
+	    a)->src_key)));
+}
+
+/* Reduces a peer to its per-source key: IPv4, or IPv6 cut to a prefix. */
+static void
+source_key(const struct limits_conf *lim, const struct sockaddr *sa,
+    uint8_t key[17])
+{
+	uint8_t	addr[16];
+	int	family, bits, i;
+
+	acl_peer(sa, &family, addr);
+	memset(key, 0, 17);
+	key[0] = (uint8_t)family;
+	if (family == AF_INET) {
+		memcpy(key + 1, addr, 4);
+		return;
+	}
+	bits = (int)lim->lim_prefix6;
+	for (i = 0; i < 16 && bits > 0; i++, bits -= 8)
+		key[1 + i] = bits >= 8 ? addr[i] :
+		    (uint8_t)(addr[i] & (0xff << (8 - bits)));
+}
+
+/* Does this service track sources at all?  Most do not: no cost then. */
+static int
+limits_tracks_sources(const struct limits_conf *lim)
+{
+	return (lim->lim_per_source > 0 || lim->lim_src_rate.rc_per_sec > 0);
+}
+
+/* Finds or makes the entry of a source; NULL when the table is full. */
+static struct source *
+limits_source(struct evi_service *svc, const struct sockaddr *sa)
+{
+	struct source	 probe, *src, **found;
+
+	source_key(&svc->s_conf->sc_limits, sa, probe.src_key);
+	found = tfind(&probe, &svc->s_sources, source_cmp);
+	if (found != NULL)
+		return (*found);
+	if (svc->s_nsources >= LIMITS_MAX_SOURCES)
+		return (NULL);
+	src = xcalloc(1, sizeof(*src));
+	memcpy(src->src_key, probe.src_key, sizeof(src->src_key));
+	if (tsearch(src, &svc->s_sources, source_cmp) == NULL)
+		fatalx("tsearch: out of memory");
+	svc->s_nsources++;
+	return (src);
+}
+
+static void
+limits_source_delete(struct evi_service *svc, struct source *src)
+{
+	tdelete(src, &svc->s_sources, source_cmp);
+	svc->s_nsources--;
+	free(src);
+}
+
+/* Makes sure the housekeeping tick will run. */
+static void
+limits_arm_tick(struct worker *w)
+{
+	struct timeval	tv = { 1, 0 };
+
+	if (w != NULL && !evtimer_pending(&w->w_tick, NULL))
+		evtimer_add(&w->w_tick, &tv);
+}
+
+/*
+ * Decides whether a new client may be served.  Returns -1 to admit (and
+ * then counts it against its source, returned in *srcp), or the
+ * EVI_REFUSE_* reason; *detail says more for the log.  Tokens are taken
+ * only when every check passed, so refusals do not drain the buckets.
+ */
+int
+limits_admit(struct evi_service *svc, const struct sockaddr *sa,
+    int stream, struct source **srcp, const char **detail)
+{
+	const struct limits_conf	*lim = &svc->s_conf->sc_limits;
+	struct worker			*w = svc->s_worker;
+	struct source			*src = NULL;
+	uint64_t			 now = 0;
+	long long			 total;
+
+	*srcp = NULL;
+	*detail = "";
+	if (!acl_allows(&lim->lim_only, &lim->lim_deny, sa)) {
+		*detail = "not allowed by only_from / no_access";
+		return (EVI_REFUSE_ACL);
+	}
+	if (stream) {
+		total = w->w_config->c_max_conns;
+		if (total > 0 && (long long)stats_active_total(w) >= total) {
+			*detail = "global max_connections reached";
+			return (EVI_REFUSE_MAX_CONNECTIONS);
+		}
+		if (lim->lim_max_conns > 0 &&
+		    (long long)stats_active(svc) >= lim->lim_max_conns) {
+			*detail = "service max_connections reached";
+			return (EVI_REFUSE_MAX_CONNECTIONS);
+		}
+	}
+	if (lim->lim_rate.rc_per_sec > 0 || limits_tracks_sources(lim))
+		now = limits_now_ms(svc);
+	if (limits_tracks_sources(lim)) {
+		if ((src = limits_source(svc, sa)) == NULL) {
+			*detail = "too many distinct sources tracked";
+			return (EVI_REFUSE_PER_SOURCE);
+		}
+		if (stream && lim->lim_per_source > 0 &&
+		    (long long)src->src_conns >= lim->lim_per_source) {
+			*detail = "per_source connections reached";
+			goto refuse_source;
+		}
+		if (lim->lim_src_rate.rc_per_sec > 0 &&
+		    !bucket_has(&src->src_bucket, &lim->lim_src_rate, now)) {
+			*detail = "per_source_rate exceeded";
+			if (src->src_conns == 0)
+				limits_arm_tick(w);
+			return (EVI_REFUSE_RATE);
+		}
+	}
+	if (lim->lim_rate.rc_per_sec > 0 &&
+	    !bucket_has(&svc->s_bucket, &lim->lim_rate, now)) {
+		*detail = "rate exceeded";
+		if (src != NULL && src->src_conns == 0)
+			limits_arm_tick(w);
+		return (EVI_REFUSE_RATE);
+	}
+	if (lim->lim_rate.rc_per_sec > 0)
+		svc->s_bucket.b_tokens -= 1.0;
+	if (src != NULL) {
+		if (lim->lim_src_rate.rc_per_sec > 0)
+			src->src_bucket.b_tokens -= 1.0;
+		if (stream)
+			src->src_conns++;
+		else
+			limits_arm_tick(w);	/* sweep it when refilled */
+		*srcp = stream ? src : NULL;
+	}
+	return (-1);
+
+refuse_source:
+	if (src->src_conns == 0)
+		limits_arm_tick(w);
+	return (EVI_REFUSE_PER_SOURCE);
+}
+
+/* A connection counted against a source is gone. */
+void
+limits_release(struct evi_service *svc, struct source *src)
+{
+	const struct limits_conf	*lim = &svc->s_conf->sc_limits;
+
+	if (src == NULL || --src->src_conns > 0)
+		return;
+	if (lim->lim_src_rate.rc_per_sec == 0 ||
+	    bucket_full(&src->src_bucket, &lim->lim_src_rate,
+	    limits_now_ms(svc)))
+		limits_source_delete(svc, src);
+	else
+		limits_arm_tick(svc->s_worker);
+}
+
+/*
+ * Counts a refusal and logs it, at most one line per reason per service
+ * immediately and one summary per second after that.
+ */
+void
+limits_refused(struct evi_service *svc, int reason, const struct sockaddr *sa,
+    const char *detail)
+{
+	struct refusal_log	*rl = &svc->s_refusals[reason];
+	struct timeval		 now;
+
+	svc->s_stats->st_refused[reason]++;
+	addr_string(sa, rl->rl_peer, sizeof(rl->rl_peer));
+	rl->rl_detail = detail;
+	event_base_gettimeofday_cached(svc->s_base, &now);
+	if (now.tv_sec != rl->rl_logged && rl->rl_pending == 0) {
+		rl->rl_pending = 1;
+		limits_log(svc, reason);
+		rl->rl_logged = now.tv_sec;
+		return;
+	}
+	rl->rl_pending++;
+	limits_arm_tick(svc->s_worker);
+}
+
+/* Writes one refusal line for what is pending of a reason. */
+void
+limits_log(struct evi_service *svc, int reason)
+{
+	struct refusal_log	*rl = &svc->s_refusals[reason];
+	int			 dgram = reason == EVI_REFUSE_REFLECTION ||
+				    svc->s_conf->sc_protocol == EVI_PROTO_UDP;
+
+	if (rl->rl_pending == 0)
+		return;
+	log_warnx("service \"%s\": %s %llu %s%s (%s), last from %s: %s",
+	    svc->s_conf->sc_name, dgram ? "dropped" : "refused",
+	    (unsigned long long)rl->rl_pending,
+	    dgram ? "datagram" : "connection", rl->rl_pending == 1 ? "" : "s",
+	    reason == EVI_REFUSE_REFLECTION ? "reflection guard" :
+	    evi_refuse_reason_string(reason), rl->rl_peer, rl->rl_detail);
+	rl->rl_pending = 0;
+}
+
+/* Collects sources that may go: no connections and a full bucket. */
+struct sweep {
+	struct evi_service	*sw_svc;
+	uint64_t		 sw_now;
+	struct source		**sw_list;
+	size_t			 sw_count;
+	size_t			 sw_waiting;
+};
+
+static void
+limits_sweep_visit(const void *node, VISIT which, void *arg)
+{
+	struct sweep		*sw = arg;
+	struct source		*src = *(struct source * const *)node;
+	const struct limits_conf *lim = &sw->sw_svc->s_conf->sc_limits;
+
+	if (which != postorder && which != leaf)
+		return;
+	if (src->src_conns > 0)
+		return;
+	if (lim->lim_src_rate.rc_per_sec > 0 && !bucket_full(&src->src_bucket,
+	    &lim->lim_src_rate, sw->sw_now)) {
+		sw->sw_waiting++;
+		return;
+	}
+	sw->sw_list[sw->sw_count++] = src;
+}
+
+/* Sweeps one service's idle sources; says if some are still refilling. */
+static int
+limits_sweep(struct evi_service *svc)
+{
+	struct sweep	sw;
+	size_t		i;
+
+	if (svc->s_nsources == 0)
+		return (0);
+	sw.sw_svc = svc;
+	sw.sw_now = limits_now_ms(svc);
+	sw.sw_list = xreallocarray(NULL, svc->s_nsources, sizeof(*sw.sw_list));
+	sw.sw_count = 0;
+	sw.sw_waiting = 0;
+	twalk_r(svc->s_sources, limits_sweep_visit, &sw);
+	for (i = 0; i < sw.sw_count; i++)
+		limits_source_delete(svc, sw.sw_list[i]);
+	free(sw.sw_list);
+	return (sw.sw_waiting > 0);
+}
+
+/* The once-a-second housekeeping: refusal summaries, source sweeping. */
+static void
+limits_tick(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker		*w = arg;
+	struct evi_service	*svc;
+	struct timeval		 now;
+	int			 again = 0, i;
+
+	(void)fd;
+	(void)events;
+	event_base_gettimeofday_cached(w->w_base, &now);
+	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
+		for (i = 0; i < EVI_REFUSE_NREASONS; i++) {
+			if (svc->s_refusals[i].rl_pending > 0) {
+				limits_log(svc, i);
+				svc->s_refusals[i].rl_logged = now.tv_sec;
+				again = 1;
+			}
+		}
+		if (limits_sweep(svc))
+			again = 1;
+	}
+	if (again)
+		limits_arm_tick(w);
+}
+
+void
+limits_worker_init(struct worker *w)
+{
+	evtimer_assign(&w->w_tick, w->w_base, limits_tick, w);
+}
+
+/* Frees a service's source table (its connections are all gone). */
+void
+limits_service_free(struct evi_service *svc)
+{
+	tdestroy(svc->s_sources, free);
+	svc->s_sources = NULL;
+	svc->s_nsources = 0;
+}

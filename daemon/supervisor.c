@@ -1,0 +1,671 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * The supervisor: the master process.  It owns the configuration
+ * generations and the listening sockets, and runs worker processes that
+ * do all the serving.
+ *
+ * A generation is one parsed and checked config with its sockets and its
+ * workers: one shared group of "workers" processes for the services that
+ * are not isolated, and "workers" (default 1) processes of its own for each
+ * service with "isolate = yes".  A worker that dies is logged with its
+ * signal or status and restarted after an exponential back-off; the other
+ * workers never notice.
+ *
+ * SIGHUP reloads: the new config is checked completely (trial init of
+ * every service included) while the old generation serves on; on any
+ * error the old one simply stays.  Sockets whose address did not change
+ * pass to the new generation without ever closing.  Once every new worker
+ * reports ready, the old workers are asked to drain: they stop accepting,
+ * let their connections finish (up to drain_timeout) and exit.  Since the
+ * supervisor keeps no module mapped, each new worker maps module files as
+ * they are on disk, so a replaced .so serves new connections while old
+ * connections finish on the old code.
+ *
+ * SIGTERM or SIGINT stops: workers finish their connections (up to
+ * shutdown_timeout); a second signal makes them close at once.  SIGUSR1
+ * logs the supervisor's state and asks every worker for its own.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evinetd.h"
+
+#define RESTART_MIN_MS		100
+#define RESTART_MAX_MS		30000
+#define RESTART_STABLE_S	10
+#define KILL_GRACE_MS		2000
+
+static void	sup_spawn(struct wproc *);
+static void	sup_restart_cb(evutil_socket_t, short, void *);
+static void	sup_ready_cb(evutil_socket_t, short, void *);
+static void	gen_free(struct supervisor *, struct generation *);
+
+static const char *
+gen_group_name(const struct wproc *p)
+{
+	return (p->p_group != NULL ? p->p_group->sc_name : "shared");
+}
+
+/* Splits a config into worker processes: the shared group, then isolated. */
+static struct generation *
+gen_new(struct supervisor *sup, struct config *cf)
+{
+	struct generation	*g;
+	struct service_conf	*sc;
+	struct wproc		*p;
+	long long		 nshared = 0, i;
+	size_t			 slot = 0;
+	int			 any_shared = 0;
+	long			 ncpu;
+
+	g = xcalloc(1, sizeof(*g));
+	g->g_sup = sup;
+	g->g_id = ++sup->s_gen_ids;
+	g->g_cf = cf;
+	TAILQ_INIT(&g->g_procs);
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (!sc->sc_isolate)
+			any_shared = 1;
+	}
+	if (any_shared) {
+		nshared = cf->c_workers;
+		if (nshared == 0) {
+			ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+			nshared = ncpu > 0 ? ncpu : 1;
+		}
+	}
+	for (i = 0; i < nshared; i++) {
+		p = xcalloc(1, sizeof(*p));
+		p->p_gen = g;
+		p->p_slot = slot++;
+		TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
+	}
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (!sc->sc_isolate)
+			continue;
+		for (i = 0; i < sc->sc_workers; i++) {
+			p = xcalloc(1, sizeof(*p));
+			p->p_gen = g;
+			p->p_group = sc;
+			p->p_slot = slot++;
+			TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
+		}
+	}
+	g->g_nprocs = slot;
+	g->g_stats = stats_gen_new(slot, cf->c_nservices);
+	if (pipe2(g->g_ready, O_CLOEXEC | O_NONBLOCK) == -1)
+		fatal("pipe2");
+	event_assign(&g->g_readyev, sup->s_base, g->g_ready[0],
+	    EV_READ | EV_PERSIST, sup_ready_cb, g);
+	event_add(&g->g_readyev, NULL);
+	TAILQ_FOREACH(p, &g->g_procs, p_entry)
+		evtimer_assign(&p->p_restart, sup->s_base, sup_restart_cb, p);
+	TAILQ_INSERT_TAIL(&sup->s_gens, g, g_entry);
+	return (g);
+}
+
+static void
+gen_signal(struct generation *g, int sig)
+{
+	struct wproc	*p;
+
+	TAILQ_FOREACH(p, &g->g_procs, p_entry) {
+		if (p->p_pid > 0)
+			(void)kill(p->p_pid, sig);
+	}
+}
+
+static size_t
+gen_running(const struct generation *g)
+{
+	const struct wproc	*p;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(p, &g->g_procs, p_entry) {
+		if (p->p_pid > 0)
+			n++;
+	}
+	return (n);
+}
+
+static void
+gen_free(struct supervisor *sup, struct generation *g)
+{
+	struct wproc	*p;
+
+	TAILQ_REMOVE(&sup->s_gens, g, g_entry);
+	while ((p = TAILQ_FIRST(&g->g_procs)) != NULL) {
+		TAILQ_REMOVE(&g->g_procs, p, p_entry);
+		event_del(&p->p_restart);
+		free(p);
+	}
+	event_del(&g->g_readyev);
+	close(g->g_ready[0]);
+	close(g->g_ready[1]);
+	stats_gen_free(g->g_stats);
+	config_free(g->g_cf);
+	free(g);
+}
+
+/* Asks a generation's workers to drain; it goes when the last one exits. */
+static void
+gen_drain(struct supervisor *sup, struct generation *g)
+{
+	struct wproc	*p;
+
+	g->g_draining = 1;
+	TAILQ_FOREACH(p, &g->g_procs, p_entry)
+		event_del(&p->p_restart);
+	/* Sockets the new generation did not take close with the workers'. */
+	listener_close_all(g->g_cf);
+	gen_signal(g, SIGUSR2);
+	if (gen_running(g) == 0)
+		gen_free(sup, g);
+}
+
+/*
+ * In a new worker process: forget the supervisor's loop and every socket
+ * this worker does not serve, then load modules, initialise services,
+ * drop privileges, report ready, and serve until told to stop.
+ */
+static __attribute__((noreturn)) void
+sup_worker_main(struct wproc *p)
+{
+	struct generation	*g = p->p_gen, *og;
+	struct supervisor	*sup = g->g_sup;
+	struct config		*cf = g->g_cf;
+	struct service_conf	*sc;
+	struct listener		*l;
+	struct worker_spec	 ws;
+	struct event_base	*base;
+	char			*cause;
+	size_t			 i;
+
+	/* The epoll instance is shared with the parent until reinit. */
+	if (event_reinit(sup->s_base) == -1)
+		fatalx("event_reinit failed");
+	event_base_free(sup->s_base);
+	sup->s_base = NULL;
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	if (sup->s_pidfd != -1)
+		close(sup->s_pidfd);
+	if (sup->s_readyfd != -1)
+		close(sup->s_readyfd);
+	TAILQ_FOREACH(og, &sup->s_gens, g_entry) {
+		close(og->g_ready[0]);
+		if (og != g)
+			close(og->g_ready[1]);
+		TAILQ_FOREACH(sc, &og->g_cf->c_services, sc_entry) {
+			if (og == g && worker_serves(sc, p->p_group, 0))
+				continue;
+			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry) {
+				if (l->l_fd != -1)
+					close(l->l_fd);
+				l->l_fd = -1;
+			}
+		}
+	}
+	/* Connections a crashed predecessor had are gone. */
+	for (i = 0; i < g->g_stats->gs_nservices; i++)
+		stats_slot(g->g_stats, p->p_slot, i)->st_active = 0;
+
+	if (config_load_modules(cf, p->p_group, 0) != 0) {
+		config_log_errors(cf);
+		_exit(EVINETD_EXIT_CONFIG);
+	}
+	if ((base = event_base_new()) == NULL)
+		fatalx("cannot create an event base");
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_group = p->p_group;
+	ws.ws_global = sup->s_global;
+	ws.ws_stats = g->g_stats;
+	ws.ws_proc = p->p_slot;
+	if ((sup->s_worker = worker_new(base, cf, &ws, &cause)) == NULL) {
+		log_warnx("%s", cause);
+		_exit(EVINETD_EXIT_CONFIG);
+	}
+	if (priv_drop(cf, &cause) != 0) {
+		log_warnx("worker: %s", cause);
+		_exit(EVINETD_EXIT_RUNTIME);
+	}
+	/* Set after the uid change, which clears it; stop with our parent. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 ||
+	    getppid() != sup->s_pid)
+		_exit(EVINETD_EXIT_RUNTIME);
+	exit(worker_run(sup->s_worker, g->g_ready[1], p->p_slot, 0));
+}
+
+/* Forks one worker process for a slot. */
+static void
+sup_spawn(struct wproc *p)
+{
+	struct supervisor	*sup = p->p_gen->g_sup;
+	pid_t			 pid;
+
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork for worker %zu", p->p_slot);
+		p->p_failures++;
+		sup_schedule_restart(p);
+		return;
+	case 0:
+		sup_worker_main(p);
+	default:
+		break;
+	}
+	p->p_pid = pid;
+	p->p_ready = 0;
+	gettimeofday(&p->p_started, NULL);
+	sup->s_global->gl_workers++;
+	log_debug("worker %ld started (generation %u, %s)", (long)pid,
+	    p->p_gen->g_id, gen_group_name(p));
+}
+
+/* Restarts a dead worker after 100 ms, doubling to 30 s while it keeps dying. */
+void
+sup_schedule_restart(struct wproc *p)
+{
+	struct timeval	tv;
+	long long	ms;
+	unsigned int	i;
+
+	ms = RESTART_MIN_MS;
+	for (i = 1; i < p->p_failures && ms < RESTART_MAX_MS; i++)
+		ms *= 2;
+	if (ms > RESTART_MAX_MS)
+		ms = RESTART_MAX_MS;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(&p->p_restart, &tv);
+	log_info("restarting worker of generation %u (%s) in %lld ms",
+	    p->p_gen->g_id, gen_group_name(p), ms);
+}
+
+static void
+sup_restart_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct wproc	*p = arg;
+
+	(void)fd;
+	(void)events;
+	p->p_gen->g_sup->s_global->gl_restarts++;
+	sup_spawn(p);
+}
+
+/* A whole generation is up: the first one means ready, a later one a reload. */
+static void
+sup_gen_ready(struct supervisor *sup, struct generation *g)
+{
+	struct generation	*old, *next;
+
+	g->g_announced = 1;
+	if (sup->s_cur == NULL) {
+		sup->s_cur = g;
+		log_info("ready: %zu service%s in %zu worker%s",
+		    g->g_cf->c_nservices, g->g_cf->c_nservices == 1 ? "" : "s",
+		    g->g_nprocs, g->g_nprocs == 1 ? "" : "s");
+		if (sup->s_readyfd != -1) {
+			(void)write(sup->s_readyfd, "", 1);
+			close(sup->s_readyfd);
+			sup->s_readyfd = -1;
+		}
+		notify_state("READY=1", "serving %zu services",
+		    g->g_cf->c_nservices);
+		return;
+	}
+	for (old = TAILQ_FIRST(&sup->s_gens); old != NULL; old = next) {
+		next = TAILQ_NEXT(old, g_entry);
+		if (old != g && !old->g_draining)
+			gen_drain(sup, old);
+	}
+	sup->s_cur = g;
+	sup->s_next = NULL;
+	sup->s_global->gl_reloads_ok++;
+	log_info("reload: generation %u serving %zu service%s in %zu "
+	    "worker%s; older workers are draining", g->g_id,
+	    g->g_cf->c_nservices, g->g_cf->c_nservices == 1 ? "" : "s",
+	    g->g_nprocs, g->g_nprocs == 1 ? "" : "s");
+	notify_state("READY=1", "serving %zu services, reloaded",
+	    g->g_cf->c_nservices);
+}
+
+/* Workers write their slot number down the generation's pipe when ready. */
+static void
+sup_ready_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct generation	*g = arg;
+	struct wproc		*p;
+	size_t			 slot;
+
+	(void)events;
+	while (read(fd, &slot, sizeof(slot)) == (ssize_t)sizeof(slot)) {
+		TAILQ_FOREACH(p, &g->g_procs, p_entry) {
+			if (p->p_slot == slot && !p->p_ready) {
+				p->p_ready = 1;
+				g->g_nready++;
+			}
+		}
+	}
+	if (!g->g_announced && g->g_nready == g->g_nprocs)
+		sup_gen_ready(g->g_sup, g);
+}
+
+static struct wproc *
+sup_find(struct supervisor *sup, pid_t pid)
+{
+	struct generation	*g;
+	struct wproc		*p;
+
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		TAILQ_FOREACH(p, &g->g_procs, p_entry) {
+			if (p->p_pid == pid)
+				return (p);
+		}
+	}
+	return (NULL);
+}
+
+/* Abandons a generation that could not start (first start or reload). */
+static void
+sup_gen_failed(struct supervisor *sup, struct generation *g, int status)
+{
+	gen_signal(g, SIGKILL);
+	g->g_failed = 1;
+	if (sup->s_cur == NULL) {
+		log_warnx("a worker failed to start, not starting");
+		sup->s_exit = WIFEXITED(status) && WEXITSTATUS(status) ==
+		    EVINETD_EXIT_CONFIG ? EVINETD_EXIT_CONFIG :
+		    EVINETD_EXIT_RUNTIME;
+		sup_stop(sup, 1);
+		return;
+	}
+	sup->s_next = NULL;
+	sup->s_global->gl_reloads_failed++;
+	log_warnx("reload failed: a worker of generation %u did not start; "
+	    "generation %u serves on", g->g_id, sup->s_cur->g_id);
+	notify_state("READY=1", "reload failed, serving the old config");
+}
+
+/* Reaps dead workers: log why, restart or let their generation go. */
+static void
+sup_sigchld(evutil_socket_t sig, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+	struct generation	*g;
+	struct wproc		*p;
+	struct timeval		 now;
+	pid_t			 pid;
+	int			 status;
+
+	(void)sig;
+	(void)events;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if ((p = sup_find(sup, pid)) == NULL)
+			continue;
+		g = p->p_gen;
+		p->p_pid = 0;
+		sup->s_global->gl_workers--;
+		if (WIFSIGNALED(status))
+			log_warnx("worker %ld (generation %u, %s) killed by "
+			    "signal %d (%s)", (long)pid, g->g_id,
+			    gen_group_name(p), WTERMSIG(status),
+			    strsignal(WTERMSIG(status)));
+		else if (WEXITSTATUS(status) != 0 || (!g->g_draining &&
+		    !sup->s_stopping && !g->g_failed))
+			log_warnx("worker %ld (generation %u, %s) exited with "
+			    "status %d", (long)pid, g->g_id,
+			    gen_group_name(p), WEXITSTATUS(status));
+		else
+			log_debug("worker %ld (generation %u) exited",
+			    (long)pid, g->g_id);
+
+		if (sup->s_stopping || g->g_draining || g->g_failed) {
+			if (gen_running(g) == 0 && g != sup->s_cur)
+				gen_free(sup, g);
+			continue;
+		}
+		if (!p->p_ready) {
+			sup_gen_failed(sup, g, status);
+			if (gen_running(g) == 0 && g != sup->s_cur) {
+				gen_free(sup, g);
+			}
+			continue;
+		}
+		gettimeofday(&now, NULL);
+		if (now.tv_sec - p->p_started.tv_sec >= RESTART_STABLE_S)
+			p->p_failures = 0;
+		p->p_failures++;
+		p->p_ready = 0;
+		g->g_nready--;
+		sup_schedule_restart(p);
+	}
+	if (sup->s_stopping && sup_running(sup) == 0)
+		event_base_loopexit(sup->s_base, NULL);
+}
+
+size_t
+sup_running(struct supervisor *sup)
+{
+	struct generation	*g;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry)
+		n += gen_running(g);
+	return (n);
+}
+
+/* The last resort when workers do not stop within their time. */
+static void
+sup_kill_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+	struct generation	*g;
+
+	(void)fd;
+	(void)events;
+	log_warnx("workers did not stop in time; killing them");
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry)
+		gen_signal(g, SIGKILL);
+}
+
+/* Stops everything: gracefully first, at once on a second request. */
+void
+sup_stop(struct supervisor *sup, int now)
+{
+	struct generation	*g;
+	struct wproc		*p;
+	struct timeval		 tv;
+	long long		 ms;
+
+	if (sup->s_stopping && !now) {
+		now = 1;
+		log_info("stopping now");
+	}
+	sup->s_stopping = now ? 2 : 1;
+	notify_state("STOPPING=1", "stopping");
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		TAILQ_FOREACH(p, &g->g_procs, p_entry)
+			event_del(&p->p_restart);
+		/* Ours first: once workers close theirs, clients are refused. */
+		listener_close_all(g->g_cf);
+		gen_signal(g, SIGTERM);
+	}
+	if (sup_running(sup) == 0) {
+		event_base_loopexit(sup->s_base, NULL);
+		return;
+	}
+	ms = (sup->s_cur != NULL ? sup->s_cur->g_cf->c_shutdown_ms : 0);
+	if (now)
+		ms = 0;
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		if (g->g_draining && g->g_cf->c_drain_ms > ms)
+			ms = g->g_cf->c_drain_ms;
+	}
+	ms += KILL_GRACE_MS;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
+	evtimer_add(&sup->s_kill, &tv);
+}
+
+static void
+sup_sigterm(evutil_socket_t sig, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+
+	(void)events;
+	log_info("received %s, stopping", sig == SIGINT ? "SIGINT" :
+	    "SIGTERM");
+	sup_stop(sup, 0);
+}
+
+/* SIGHUP: check the new config fully, then start it beside the old. */
+static void
+sup_sighup(evutil_socket_t sig, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+	struct config		*cf;
+	char			*cause;
+
+	(void)sig;
+	(void)events;
+	if (sup->s_stopping)
+		return;
+	if (sup->s_next != NULL || sup->s_cur == NULL) {
+		log_warnx("received SIGHUP while a reload is still starting; "
+		    "ignored");
+		return;
+	}
+	log_info("received SIGHUP, reloading %s", sup->s_config_path);
+	notify_state("RELOADING=1", "reloading");
+	cf = config_load(sup->s_config_path, sup->s_module_dir,
+	    sup->s_module_dir_forced);
+	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
+		config_error(cf, cf->c_path, 0, "%s", cause);
+		free(cause);
+	}
+	if (cf->c_nerrors > 0) {
+		config_log_errors(cf);
+		sup->s_global->gl_reloads_failed++;
+		log_warnx("reload failed: %d error%s in %s; generation %u "
+		    "serves on", cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s",
+		    cf->c_path, sup->s_cur->g_id);
+		config_free(cf);
+		notify_state("READY=1", "reload failed, serving the old config");
+		return;
+	}
+	config_unload_modules(cf);
+	if (listener_bind_all(cf, sup->s_cur->g_cf) != 0) {
+		sup->s_global->gl_reloads_failed++;
+		log_warnx("reload failed: could not bind every listener; "
+		    "generation %u serves on", sup->s_cur->g_id);
+		config_free(cf);
+		notify_state("READY=1", "reload failed, serving the old config");
+		return;
+	}
+	sup_start(sup, cf);
+}
+
+/* SIGUSR1: our state, then every worker's own. */
+static void
+sup_sigusr1(evutil_socket_t sig, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+	struct generation	*g;
+	struct wproc		*p;
+	struct global_stats	*gl = sup->s_global;
+
+	(void)sig;
+	(void)events;
+	log_info("state: supervisor pid %ld, %llu worker%s, reloads %llu ok "
+	    "%llu failed, worker restarts %llu", (long)getpid(),
+	    (unsigned long long)gl->gl_workers, gl->gl_workers == 1 ? "" : "s",
+	    (unsigned long long)gl->gl_reloads_ok,
+	    (unsigned long long)gl->gl_reloads_failed,
+	    (unsigned long long)gl->gl_restarts);
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		TAILQ_FOREACH(p, &g->g_procs, p_entry)
+			log_info("state: generation %u%s: worker %ld (%s)%s",
+			    g->g_id, g->g_draining ? " (draining)" : "",
+			    (long)p->p_pid, gen_group_name(p),
+			    p->p_pid > 0 ? "" : ", restarting");
+		gen_signal(g, SIGUSR1);
+	}
+}
+
+/* Starts the workers of a checked, bound config. */
+void
+sup_start(struct supervisor *sup, struct config *cf)
+{
+	struct generation	*g;
+	struct wproc		*p;
+
+	g = gen_new(sup, cf);
+	if (sup->s_cur != NULL)
+		sup->s_next = g;
+	TAILQ_FOREACH(p, &g->g_procs, p_entry)
+		sup_spawn(p);
+}
+
+/*
+ * Runs the supervisor until it stops; returns the exit code.  readyfd,
+ * if not -1, is told when every worker serves (the detaching parent
+ * waits on it).
+ */
+int
+sup_run(struct supervisor *sup, struct config *cf)
+{
+	struct event	*ev[5];
+	int		 sigs[5] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGCHLD };
+	event_callback_fn cbs[5] = { sup_sigterm, sup_sigterm, sup_sighup,
+	    sup_sigusr1, sup_sigchld };
+	struct generation *g;
+	int		 i;
+
+	TAILQ_INIT(&sup->s_gens);
+	sup->s_pid = getpid();
+	evtimer_assign(&sup->s_kill, sup->s_base, sup_kill_cb, sup);
+	for (i = 0; i < 5; i++) {
+		if ((ev[i] = evsignal_new(sup->s_base, sigs[i], cbs[i],
+		    sup)) == NULL || evsignal_add(ev[i], NULL) != 0)
+			fatalx("cannot install signal handlers");
+	}
+	config_unload_modules(cf);
+	sup_start(sup, cf);
+	if (event_base_dispatch(sup->s_base) == -1)
+		log_warnx("event loop failed");
+	for (i = 0; i < 5; i++)
+		event_free(ev[i]);
+	event_del(&sup->s_kill);
+	while ((g = TAILQ_FIRST(&sup->s_gens)) != NULL)
+		gen_free(sup, g);
+	return (sup->s_exit);
+}
