@@ -110,6 +110,10 @@ int		 addr_parse_port(const char *, in_port_t *, char **);
 const char	*addr_string(const struct sockaddr *, char *, size_t);
 socklen_t	 addr_len(const struct sockaddr *);
 
+/* trust.c */
+int	trust_module(const char *, char **);
+int	trust_config(int, const char *, char **);
+
 /* value.c */
 int	value_bool(const char *, int *, char **);
 int	value_int(const char *, long long, long long, long long *, char **);
@@ -250,6 +254,7 @@ struct config {
 	int			 c_user_line;
 	const char		*c_user_file;
 	int			 c_switch;	/* workers change ids */
+	int			 c_core_dumps;
 	uid_t			 c_uid;
 	gid_t			 c_gid;
 	size_t			 c_nservices;
@@ -260,6 +265,7 @@ struct config {
 	TAILQ_HEAD(, conf_error) c_errors;
 	int			 c_nerrors;
 	int			 c_depth;		/* include depth */
+	int			 c_no_include;	/* fuzzing: include is an error */
 };
 
 struct config	*config_new(const char *, const char *);
@@ -312,6 +318,8 @@ struct listener {
 	struct event		 l_pause;	/* EMFILE back-off */
 	int			 l_attached;
 	int			 l_claimed;	/* by the next generation */
+	time_t			 l_pause_logged;
+	uint64_t		 l_pauses;
 	struct evi_service	*l_svc;		/* serving instance */
 };
 int	listener_bind(struct config *, struct service_conf *, char **);

@@ -126,11 +126,15 @@ source_key(const struct limits_conf *lim, const struct sockaddr *sa,
 		    (uint8_t)(addr[i] & (0xff << (8 - bits)));
 }
 
-/* Does this service track sources at all?  Most do not: no cost then. */
+/*
+ * Does this service track sources at all?  Most do not: no cost then.
+ * per_source counts connections, so it alone tracks no datagram.
+ */
 static int
-limits_tracks_sources(const struct limits_conf *lim)
+limits_tracks_sources(const struct limits_conf *lim, int stream)
 {
-	return (lim->lim_per_source > 0 || lim->lim_src_rate.rc_per_sec > 0);
+	return ((stream && lim->lim_per_source > 0) ||
+	    lim->lim_src_rate.rc_per_sec > 0);
 }
 
 /* Finds or makes the entry of a source; NULL when the table is full. */
@@ -205,9 +209,9 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 			return (EVI_REFUSE_MAX_CONNECTIONS);
 		}
 	}
-	if (lim->lim_rate.rc_per_sec > 0 || limits_tracks_sources(lim))
+	if (lim->lim_rate.rc_per_sec > 0 || limits_tracks_sources(lim, stream))
 		now = limits_now_ms(svc);
-	if (limits_tracks_sources(lim)) {
+	if (limits_tracks_sources(lim, stream)) {
 		if ((src = limits_source(svc, sa)) == NULL) {
 			*detail = "too many distinct sources tracked";
 			return (EVI_REFUSE_PER_SOURCE);

@@ -358,16 +358,24 @@ listener_close_all(struct config *cf)
 static void
 listener_pause(struct listener *l, int error)
 {
-	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 }, now;
 
 	l->l_svc->s_stats->st_refused[EVI_REFUSE_FD]++;
-	if (!evtimer_pending(&l->l_pause, NULL)) {
-		log_warnx("service \"%s\": accept on %s: %s; pausing this "
-		    "listener for %d ms", l->l_sc->sc_name, l->l_name,
-		    strerror(error), ACCEPT_PAUSE_MS);
-		event_del(&l->l_ev);
-		evtimer_add(&l->l_pause, &tv);
-	}
+	if (evtimer_pending(&l->l_pause, NULL))
+		return;
+	event_del(&l->l_ev);
+	evtimer_add(&l->l_pause, &tv);
+	/* While it lasts, say so once every 10 s, with the count. */
+	l->l_pauses++;
+	event_base_gettimeofday_cached(l->l_svc->s_base, &now);
+	if (now.tv_sec - l->l_pause_logged < 10)
+		return;
+	log_warnx("service \"%s\": accept on %s: %s; pausing this listener "
+	    "for %d ms (%llu pause%s since the last report)", l->l_sc->sc_name,
+	    l->l_name, strerror(error), ACCEPT_PAUSE_MS,
+	    (unsigned long long)l->l_pauses, l->l_pauses == 1 ? "" : "s");
+	l->l_pause_logged = now.tv_sec;
+	l->l_pauses = 0;
 }
 
 static void
