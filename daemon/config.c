@@ -62,7 +62,8 @@ static const char *core_service_keys =
     "session_timeout, refuse_banner, isolate, workers";
 
 static const char *global_keys =
-    "module_dir, include, user, group, workers, pidfile, shutdown_timeout, "
+    "module_dir, include, user, group, workers, pidfile, core_dumps, "
+    "shutdown_timeout, "
     "drain_timeout, max_connections, only_from, no_access, per_source, "
     "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
     "session_timeout, refuse_banner";
@@ -216,6 +217,7 @@ service_conf_free(struct service_conf *sc)
 	}
 	module_optvals_free(sc);
 	limits_conf_free(&sc->sc_limits);
+	free(sc->sc_module_label);
 	free(sc->sc_module_name);
 	free(sc->sc_name);
 	free(sc);
@@ -739,6 +741,12 @@ config_include(struct parse_state *ps, const char *pattern)
 	size_t		 i;
 	int		 rv;
 
+	/* The fuzzer parses buffers only: an include must not read files. */
+	if (cf->c_no_include) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "include \"%s\": includes are disabled", pattern);
+		return;
+	}
 	if (pattern[0] == '/')
 		full = xstrdup(pattern);
 	else {
@@ -859,6 +867,14 @@ config_global_key(struct parse_state *ps, const char *key, struct token *v,
 		    &cause) != 0) {
 			config_error(cf, ps->ps_file, ps->ps_line,
 			    "workers: %s (or auto, one per CPU)", cause);
+			free(cause);
+		}
+	} else if (strcmp(key, "core_dumps") == 0) {
+		if (!config_one_value(ps, key, nv))
+			return;
+		if (value_bool(v[0].text, &cf->c_core_dumps, &cause) != 0) {
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "core_dumps: %s", cause);
 			free(cause);
 		}
 	} else if (strcmp(key, "drain_timeout") == 0) {
@@ -999,10 +1015,17 @@ config_parse_file(struct config *cf, const char *path)
 	char		*buf = NULL;
 	size_t		 len = 0, cap = 0, n;
 	struct stat	 st;
+	char		*cause;
 	int		 rv;
 
-	if ((f = fopen(path, "r")) == NULL) {
+	if ((f = fopen(path, "re")) == NULL) {
 		config_error(cf, path, 0, "%s", strerror(errno));
+		return (-1);
+	}
+	if (trust_config(fileno(f), path, &cause) != 0) {
+		config_error(cf, path, 0, "%s", cause);
+		free(cause);
+		fclose(f);
 		return (-1);
 	}
 	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
@@ -1109,6 +1132,8 @@ config_load_modules(struct config *cf, const struct service_conf *group,
 		}
 		free(path);
 		sc->sc_module = m;
+		free(sc->sc_module_label);
+		sc->sc_module_label = xstrdup(m->m_def->name);
 		if ((m->m_def->protocols & sc->sc_protocol) == 0) {
 			config_error(cf, sc->sc_file, sc->sc_module_line,
 			    "service \"%s\": module \"%s\" does not serve "

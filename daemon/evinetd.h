@@ -224,6 +224,7 @@ struct service_conf {
 	struct module		*sc_module;	/* after config_check */
 	int			 sc_options_ok;
 	int			 sc_listen_seen;
+	char			*sc_module_label;	/* its descriptor's name */
 	struct optval		*sc_optvals;
 	size_t			 sc_noptvals;
 	TAILQ_HEAD(, listener)	 sc_listeners;	/* after listener_bind */

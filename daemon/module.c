@@ -49,7 +49,9 @@ module_path(const char *module_dir, const char *name, char **cause)
 	size_t	 len;
 
 	if (name[0] == '/') {
-		if (strstr(name, "/../") != NULL) {
+		len = strlen(name);
+		if (strstr(name, "/../") != NULL || (len >= 3 &&
+		    strcmp(name + len - 3, "/..") == 0)) {
 			xasprintf(cause, "module path \"%s\" must not contain "
 			    "\"..\"", name);
 			return (NULL);
@@ -185,7 +187,8 @@ module_load(const char *path, char **cause)
 	void			*handle;
 	const char		*err;
 
-	if (module_check_file(path, cause) != 0)
+	if (module_check_file(path, cause) != 0 ||
+	    trust_module(path, cause) != 0)
 		return (NULL);
 	if ((handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		err = dlerror();

@@ -29,6 +29,7 @@
 
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <grp.h>
@@ -94,7 +95,8 @@ priv_startup_check(struct config *cf, char **cause)
 int
 priv_drop(struct config *cf, char **cause)
 {
-	uid_t	r, e, s;
+	struct rlimit	rl;
+	uid_t		r, e, s;
 
 	if (cf->c_switch && geteuid() == 0) {
 		if (cf->c_uid == 0) {
@@ -117,6 +119,25 @@ priv_drop(struct config *cf, char **cause)
 				return (-1);
 			}
 		}
+	}
+	/*
+	 * No core dumps unless asked for: a worker's memory holds clients'
+	 * data.  The uid change above already made us non-dumpable; this
+	 * covers workers that keep their uid, too.
+	 */
+	if (!cf->c_core_dumps) {
+		rl.rlim_cur = rl.rlim_max = 0;
+		if (setrlimit(RLIMIT_CORE, &rl) == -1 ||
+		    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1) {
+			xasprintf(cause, "cannot disable core dumps: %s",
+			    strerror(errno));
+			return (-1);
+		}
+	} else if (prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) == -1) {
+		/* Asked for: undo what the uid change did (RLIMIT_CORE rules). */
+		xasprintf(cause, "cannot enable core dumps: %s",
+		    strerror(errno));
+		return (-1);
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1) {
 		xasprintf(cause, "prctl(PR_SET_NO_NEW_PRIVS): %s",

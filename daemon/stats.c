@@ -140,18 +140,31 @@ stats_active_total(const struct worker *w)
 	return (n);
 }
 
+static void	stats_conf(struct gen_stats *, const struct service_conf *,
+		    struct evi_stats_service *);
+
 /* Copies one service's counters, summed over all workers, for reports. */
 void
 stats_service(const struct evi_service *svc, struct evi_stats_service *out)
 {
-	struct gen_stats	*gs = svc->s_worker->w_stats;
+	stats_conf(svc->s_worker->w_stats, svc->s_conf, out);
+}
+
+/*
+ * The same for any service of the generation, served by this process or
+ * not: the slots are shared, and the config says the rest.
+ */
+static void
+stats_conf(struct gen_stats *gs, const struct service_conf *sc,
+    struct evi_stats_service *out)
+{
 	const struct svc_stats	*st;
 	size_t			 p;
 	unsigned int		 i;
 
 	memset(out, 0, sizeof(*out));
 	for (p = 0; p < gs->gs_nprocs; p++) {
-		st = stats_slot(gs, p, svc->s_index);
+		st = stats_slot(gs, p, sc->sc_index);
 		out->accepted += st->st_accepted;
 		out->active += st->st_active;
 		for (i = 0; i < EVI_CLOSE_NREASONS; i++)
@@ -164,23 +177,25 @@ stats_service(const struct evi_service *svc, struct evi_stats_service *out)
 		out->dgrams_out += st->st_dgrams_out;
 		out->module_errors += st->st_module_errors;
 	}
-	out->name = svc->s_conf->sc_name;
-	out->module = svc->s_mod->name;
-	out->protocol = svc->s_conf->sc_protocol == EVI_PROTO_UDP ? "udp" :
-	    "tcp";
+	out->name = sc->sc_name;
+	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
+	    sc->sc_module_name;
+	out->protocol = sc->sc_protocol == EVI_PROTO_UDP ? "udp" : "tcp";
 }
 
 int
 evi_stats_foreach(const struct evi_service *self, evi_stats_cb cb, void *arg)
 {
 	struct evi_stats_service	 s;
-	struct evi_service		*svc;
+	struct service_conf		*sc;
+	struct worker			*w = self->s_worker;
 	int				 rv;
 
-	if (self->s_worker == NULL)
+	if (w == NULL)
 		return (0);
-	TAILQ_FOREACH(svc, &self->s_worker->w_services, s_entry) {
-		stats_service(svc, &s);
+	/* Every service of the generation, isolated ones included. */
+	TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
+		stats_conf(w->w_stats, sc, &s);
 		if ((rv = cb(&s, arg)) != 0)
 			return (rv);
 	}

@@ -453,19 +453,25 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 				gen_free(sup, g);
 			continue;
 		}
-		if (!p->p_ready) {
+		/*
+		 * A generation still starting (the first, or a reload's)
+		 * fails as a whole if a worker dies before it is ready; a
+		 * serving generation only ever restarts its workers.
+		 */
+		if (!p->p_ready && (g == sup->s_next || sup->s_cur == NULL)) {
 			sup_gen_failed(sup, g, status);
-			if (gen_running(g) == 0 && g != sup->s_cur) {
+			if (gen_running(g) == 0 && g != sup->s_cur)
 				gen_free(sup, g);
-			}
 			continue;
 		}
 		gettimeofday(&now, NULL);
 		if (now.tv_sec - p->p_started.tv_sec >= RESTART_STABLE_S)
 			p->p_failures = 0;
 		p->p_failures++;
-		p->p_ready = 0;
-		g->g_nready--;
+		if (p->p_ready) {
+			p->p_ready = 0;
+			g->g_nready--;
+		}
 		sup_schedule_restart(p);
 	}
 	if (sup->s_stopping && sup_running(sup) == 0)

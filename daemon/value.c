@@ -17,7 +17,7 @@
 /*
  * Config value words: booleans, integers, sizes and durations.  Each
  * converter checks the whole word and its range, and explains a refusal
- * in words a user can act on.
+ * in words a user can act on; a refusal leaves the result alone.
  */
 
 #include "config.h"
@@ -80,12 +80,16 @@ value_int(const char *s, long long min, long long max, long long *out,
     char **cause)
 {
 	const char	*end;
+	long long	 v;
 
-	if (value_number(s, out, &end) != 0 || *end != '\0') {
+	if (value_number(s, &v, &end) != 0 || *end != '\0') {
 		xasprintf(cause, "invalid number \"%s\"", s);
 		return (-1);
 	}
-	return (value_range(s, *out, min, max, cause));
+	if (value_range(s, v, min, max, cause) != 0)
+		return (-1);
+	*out = v;
+	return (0);
 }
 
 /* Reads "512", "64k", "8m" or "1g" as a byte count. */
@@ -118,8 +122,10 @@ value_size(const char *s, long long min, long long max, long long *out,
 	}
 	if (*end != '\0' || v > LLONG_MAX / mul)
 		goto bad;
+	if (value_range(s, v * mul, min, max, cause) != 0)
+		return (-1);
 	*out = v * mul;
-	return (value_range(s, *out, min, max, cause));
+	return (0);
 bad:
 	xasprintf(cause, "invalid size \"%s\" (expected a number with an "
 	    "optional k, m or g)", s);
@@ -148,8 +154,10 @@ value_duration(const char *s, long long min, long long max, long long *out,
 		goto bad;
 	if (v > LLONG_MAX / mul)
 		goto bad;
+	if (value_range(s, v * mul, min, max, cause) != 0)
+		return (-1);
 	*out = v * mul;
-	return (value_range(s, *out, min, max, cause));
+	return (0);
 bad:
 	xasprintf(cause, "invalid duration \"%s\" (expected a number with "
 	    "ms, s, m or h)", s);

@@ -251,6 +251,9 @@ worker_run(struct worker *w, int readyfd, size_t slot, int single)
 		log_warnx("event loop failed");
 	for (i = 0; i < n; i++)
 		event_free(ev[i]);
+	/* On our way out: a late stop signal must not kill us mid-cleanup. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	worker_free(w);
 	event_base_free(base);
 	return (EVINETD_EXIT_OK);

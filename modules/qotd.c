@@ -119,7 +119,7 @@ qotd_load(struct evi_service *svc, struct qotd *q, const char *path)
 	ssize_t		 n;
 	int		 lineno = 0, first = 0, rv = 0;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if ((f = fopen(path, "re")) == NULL)
 		return (evi_service_fail(svc, "%s: %s", path,
 		    strerror(errno)));
 	while (rv == 0 && (n = getline(&line, &cap, f)) != -1) {

@@ -43,7 +43,8 @@
 	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
 	"session_timeout, refuse_banner, isolate, workers"
 #define GLOBAL_KEYS \
-	"module_dir, include, user, group, workers, pidfile, shutdown_timeout, " \
+	"module_dir, include, user, group, workers, pidfile, core_dumps, " \
+	"shutdown_timeout, " \
 	"drain_timeout, max_connections, only_from, no_access, per_source, " \
 	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
 	"session_timeout, refuse_banner"

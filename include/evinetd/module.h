@@ -276,8 +276,10 @@ size_t		 evi_conn_output_length(const struct evi_conn *);
  * Ending.  evi_conn_finish sends what is pending, then closes gracefully;
  * no more conn_read calls are made.  evi_conn_close drops pending output
  * and closes now.  Inside a callback of that connection, both take effect
- * when the callback returns; elsewhere evi_conn_close takes effect at
- * once and the connection must not be used afterwards.
+ * when the callback returns.  Elsewhere (from a timer or handler of
+ * yours) both act at once and may close the connection before they
+ * return (finish does when nothing is left to send): do not use the
+ * connection afterwards; conn_close tells you when it is gone.
  */
 void	evi_conn_finish(struct evi_conn *);
 void	evi_conn_close(struct evi_conn *);

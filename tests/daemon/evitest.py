@@ -37,15 +37,28 @@ The environment (set by "make check"):
     EVINETD_MODULE_DIR   the built bundled modules (modules/.libs)
     EVINETD_TESTMOD_DIR  the built test modules (tests/modules/.libs)
 
+and by "make check-valgrind" (tests/Makefile.valgrind.inc):
+
+    EVINETD_WRAPPER      a command put in front of every evinetd the
+                         harness starts ("valgrind -q ...").  Under
+                         valgrind, each process (the daemon and every
+                         worker it forks) writes its report to
+                         valgrind.PID.log in the daemon's temp dir, and
+                         any error or definite leak there is an alert.
+    EVINETD_TIMEOUT_SCALE  a factor for every bound the harness waits for
+                         (10 under valgrind, which is that much slower).
+
 When they are unset, paths relative to this file's source tree are used,
 so a suite can also be run by hand from the top of the tree.  Set
 EVITEST_VERBOSE=1 to copy every daemon log line to stderr as it arrives.
 """
 
 import atexit
+import glob
 import os
 import re
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -62,7 +75,7 @@ __all__ = [
     "Daemon", "find_alerts",
     "TestCase", "TempDir", "run_evinetd", "run_check", "connect",
     "transfer", "recv_exact", "recv_until_eof", "hold_port", "have_ipv6",
-    "raise_nofile", "rss_kb",
+    "raise_nofile", "rss_kb", "under_valgrind",
 ]
 
 _TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -76,6 +89,9 @@ TESTMOD_DIR = os.environ.get("EVINETD_TESTMOD_DIR") or os.path.join(
 
 VERBOSE = bool(os.environ.get("EVITEST_VERBOSE"))
 
+WRAPPER = shlex.split(os.environ.get("EVINETD_WRAPPER", ""))
+TIMEOUT_SCALE = float(os.environ.get("EVINETD_TIMEOUT_SCALE") or 1)
+
 # Pass as Daemon(env=MEMORY_ENV) to a daemon whose RSS a test measures.
 # AddressSanitizer keeps freed memory in a quarantine (256 MiB by default)
 # instead of reusing it, so RSS would grow with the bytes that went
@@ -88,7 +104,8 @@ MEMORY_ENV = {
 
 # Default bounds, in seconds.  They are generous so that a daemon built
 # with AddressSanitizer (about 3x slower) passes; a healthy test never
-# waits for them to expire.
+# waits for them to expire.  Every helper here multiplies the bound it is
+# given, these or a test's own, by TIMEOUT_SCALE.
 READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 20.0
 IO_TIMEOUT = 10.0
@@ -158,6 +175,57 @@ def find_alerts(lines, expect=()):
         if any(rx.search(line) for rx in ALERT_RES) or \
                 not any(rx.search(line) for rx in ok):
             bad.append(line)
+    return bad
+
+
+def under_valgrind():
+    """True if the harness runs evinetd under valgrind (EVINETD_WRAPPER).
+    Tests that measure memory, CPU or latency skip then: valgrind's own
+    heap and its slowdown make those figures meaningless."""
+    return bool(WRAPPER) and \
+        os.path.basename(WRAPPER[0]).startswith("valgrind")
+
+
+def _scaled(timeout):
+    return timeout * TIMEOUT_SCALE
+
+
+def _wrapped(argv, logdir):
+    """ARGV behind EVINETD_WRAPPER; under valgrind, each process logs to
+    LOGDIR/valgrind.PID.log (valgrind follows fork by itself)."""
+    if not WRAPPER:
+        return list(argv)
+    pre = list(WRAPPER)
+    if under_valgrind():
+        pre.append("--log-file=" + os.path.join(logdir, "valgrind.%p.log"))
+    return pre + list(argv)
+
+
+# In a valgrind log that has a summary (no -q), what counts as a finding.
+_VALGRIND_BAD_RE = re.compile(
+    r"ERROR SUMMARY: [1-9]|definitely lost: [1-9]")
+
+
+def _valgrind_alerts(logdir):
+    """The findings in LOGDIR's valgrind logs, as lines "valgrind.PID.log:
+    LINE".  With -q valgrind writes only what it finds, so a log with any
+    text is a finding; without -q, a log is one if its summary counts an
+    error or a definite leak."""
+    if logdir is None or not under_valgrind():
+        return []
+    bad = []
+    for path in sorted(glob.glob(os.path.join(logdir, "valgrind.*.log"))):
+        try:
+            with open(path, errors="replace") as f:
+                text = f.read()
+        except OSError:
+            continue
+        lines = [l for l in text.splitlines()
+                 if not re.fullmatch(r"(==\d+==)?\s*", l)]
+        if "ERROR SUMMARY:" in text and not _VALGRIND_BAD_RE.search(text):
+            continue
+        name = os.path.basename(path)
+        bad += ["%s: %s" % (name, l) for l in lines]
     return bad
 
 
@@ -247,16 +315,27 @@ def run_evinetd(args, timeout=IO_TIMEOUT, env=None):
     expected to refuse to start.  The process is killed if it outlives
     TIMEOUT, and the test fails.
     """
-    p = subprocess.Popen([EVINETD] + list(args), stdin=subprocess.DEVNULL,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=env)
+    vgdir = TempDir(prefix="evitest-vg-") if under_valgrind() else None
     try:
-        out, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        out, err = p.communicate()
-        raise DaemonError("evinetd %s did not exit within %.0f s\n%s" % (
-            " ".join(args), timeout, err.decode(errors="replace")))
+        p = subprocess.Popen(
+            _wrapped([EVINETD] + list(args), vgdir and vgdir.path),
+            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, env=env)
+        try:
+            out, err = p.communicate(timeout=_scaled(timeout))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            raise DaemonError("evinetd %s did not exit within %.0f s\n%s" % (
+                " ".join(args), _scaled(timeout),
+                err.decode(errors="replace")))
+        bad = _valgrind_alerts(vgdir and vgdir.path)
+        if bad:
+            raise DaemonError("evinetd %s: valgrind found:\n  %s" % (
+                " ".join(args), "\n  ".join(bad)))
+    finally:
+        if vgdir is not None:
+            vgdir.close()
     return (p.returncode, out.decode(errors="replace"),
             err.decode(errors="replace"))
 
@@ -336,7 +415,9 @@ class Daemon:
                      module_dir or MODULE_DIR] + list(args)
         full_env = dict(os.environ)
         full_env.update(env or {})
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
+        # self.argv stays evinetd's own command line, wrapper or not.
+        self.proc = subprocess.Popen(_wrapped(self.argv, self.tmp.path),
+                                     stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT,
                                      env=full_env)
@@ -397,6 +478,7 @@ class Daemon:
         returns the last match.  Fails if the daemon exits, or the time
         runs out, first."""
         rx = regex if hasattr(regex, "search") else re.compile(regex)
+        timeout = _scaled(timeout)
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
@@ -466,11 +548,11 @@ class Daemon:
         (negative: killed by that signal).  Kills it and fails if it does
         not exit within TIMEOUT."""
         try:
-            rc = self.proc.wait(timeout)
+            rc = self.proc.wait(_scaled(timeout))
         except subprocess.TimeoutExpired:
             self._kill()
             raise DaemonError("evinetd did not exit within %.1f s; log:\n%s"
-                              % (timeout, self.log_text()))
+                              % (_scaled(timeout), self.log_text()))
         self._finish()
         return rc
 
@@ -485,7 +567,7 @@ class Daemon:
     def _finish(self):
         # The process is gone: collect the rest of its log (a sanitizer
         # writes its report at exit).
-        self._reader.join(STOP_TIMEOUT)
+        self._reader.join(_scaled(STOP_TIMEOUT))
         if not self._reader.is_alive():
             self.proc.stdout.close()
         self.returncode = self.proc.returncode
@@ -496,18 +578,25 @@ class Daemon:
         if self.proc.poll() is None:
             self.proc.kill()
         try:
-            self.proc.wait(STOP_TIMEOUT)
+            self.proc.wait(_scaled(STOP_TIMEOUT))
         except subprocess.TimeoutExpired:
             pass
         self._finish()
+        if not self._alerts_checked:
+            # A failed test kills its daemon unchecked; keep what valgrind
+            # found from disappearing with the temp dir.
+            for line in _valgrind_alerts(self.tmp.path):
+                sys.stderr.write("evinetd[%d]: %s\n" % (self.pid, line))
 
     def expect(self, *regexes):
         """Declares more warnings that the test provokes on purpose."""
         self.expected.extend(_compile_all(regexes))
 
     def alerts(self):
-        """The lines of the log that find_alerts() objects to."""
-        return find_alerts(self.log_lines(), self.expected)
+        """The lines of the log that find_alerts() objects to, and what
+        valgrind found (under EVINETD_WRAPPER)."""
+        return find_alerts(self.log_lines(), self.expected) + \
+            _valgrind_alerts(self.tmp.path)
 
     def check_alerts(self):
         """Fails if alerts() finds anything; the message has the log."""
@@ -602,7 +691,7 @@ def connect(port, host="127.0.0.1", timeout=IO_TIMEOUT):
     """A TCP connection to HOST:PORT with TIMEOUT on every operation."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(timeout)
+    s.settimeout(_scaled(timeout))
     try:
         s.connect((host, port))
     except BaseException:
@@ -613,6 +702,7 @@ def connect(port, host="127.0.0.1", timeout=IO_TIMEOUT):
 
 def recv_exact(sock, n, timeout=IO_TIMEOUT):
     """Receives exactly N bytes; fails on EOF or when TIMEOUT runs out."""
+    timeout = _scaled(timeout)
     deadline = time.monotonic() + timeout
     buf = bytearray()
     old = sock.gettimeout()
@@ -635,6 +725,7 @@ def recv_exact(sock, n, timeout=IO_TIMEOUT):
 def recv_until_eof(sock, timeout=IO_TIMEOUT, limit=1 << 30):
     """Receives until the peer closes; fails when TIMEOUT runs out or more
     than LIMIT bytes arrive."""
+    timeout = _scaled(timeout)
     deadline = time.monotonic() + timeout
     buf = bytearray()
     old = sock.gettimeout()
@@ -671,6 +762,7 @@ def transfer(sock, data, expect=None, shut_wr=False, timeout=IO_TIMEOUT):
     view = memoryview(data)
     sent = 0
     got = bytearray()
+    timeout = _scaled(timeout)
     deadline = time.monotonic() + timeout
     sock.setblocking(False)
     sel = selectors.DefaultSelector()

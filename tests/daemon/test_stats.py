@@ -647,6 +647,55 @@ class TestMetrics(evitest.TestCase):
         self.assertEqual(self.d.stop(), 0)
 
 
+class TestWorkers(evitest.TestCase):
+    """Counters are shared between worker processes: a stats service in
+    the shared worker reports services isolated in workers of their own,
+    and a service served by two workers is reported as one sum."""
+
+    CONF = """
+    workers = 2
+    service stats {
+        listen = 127.0.0.1:0
+        module = stats
+    }
+    service iso {
+        listen = 127.0.0.1:0
+        module = echo
+        isolate = yes
+    }
+    service shared {
+        listen = 127.0.0.1:0
+        module = echo
+    }
+    """
+
+    def test_isolated_and_multi_worker_services_are_reported(self):
+        d = self.daemon(self.CONF)
+        for name, n in (("iso", 3), ("shared", 8)):
+            for i in range(n):
+                with evitest.connect(d.port(name)) as s:
+                    self.assertEqual(evitest.transfer(s, b"12345"),
+                                     b"12345")
+        deadline = time.monotonic() + 10
+        while True:
+            m = scrape(d.port("stats"))
+            if (m.count("evinetd_connections_active", service="iso") == 0
+                    and m.count("evinetd_connections_active",
+                                service="shared") == 0):
+                break
+            self.assertLess(time.monotonic(), deadline, "still active")
+            time.sleep(0.05)
+        for name, n in (("iso", 3), ("shared", 8)):
+            self.assertEqual(m.count("evinetd_connections_accepted_total",
+                                     service=name), n)
+            self.assertEqual(m.count("evinetd_received_bytes_total",
+                                     service=name), 5 * n)
+            self.assertEqual(m.count("evinetd_sent_bytes_total",
+                                     service=name), 5 * n)
+        self.assertEqual(m.count("evinetd_workers"), 3)
+        self.assertEqual(d.stop(), 0)
+
+
 class TestHTTP(evitest.TestCase):
 
     def setUp(self):
