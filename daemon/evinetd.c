@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +44,7 @@
 struct options {
 	const char	*config;
 	const char	*module_dir;
-	const char	*pidfile;
+	char		*pidfile;
 	int		 foreground;
 	int		 check;
 	int		 single;
@@ -105,24 +106,34 @@ raise_nofile(void)
  * on the current one.
  */
 static int
+pidfile_locked(const char *path)
+{
+	char	buf[32];
+	int	fd, n;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return (0);
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK) {
+		n = (int)read(fd, buf, sizeof(buf) - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		log_warnx("pid file %s is locked: evinetd is already running "
+		    "(pid %s)", path, buf[0] ? buf : "unknown");
+		close(fd);
+		return (1);
+	}
+	close(fd);
+	return (0);
+}
+
+static int
 pidfile_open(const char *path)
 {
 	char	*tmp, buf[32];
 	int	 fd, n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
-		if (flock(fd, LOCK_SH | LOCK_NB) == -1 &&
-		    errno == EWOULDBLOCK) {
-			n = (int)read(fd, buf, sizeof(buf) - 1);
-			buf[n > 0 ? n : 0] = '\0';
-			buf[strcspn(buf, "\n")] = '\0';
-			log_warnx("pid file %s is locked: evinetd is already "
-			    "running (pid %s)", path, buf[0] ? buf : "unknown");
-			close(fd);
-			return (-1);
-		}
-		close(fd);
-	}
+	if (pidfile_locked(path))
+		return (-1);
 	xasprintf(&tmp, "%s.XXXXXX", path);
 	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		log_warn("pid file %s", tmp);
@@ -233,6 +244,7 @@ run_single(struct config *cf, struct global_stats *gl, int readyfd)
 static int
 parse_args(int argc, char **argv, struct options *o)
 {
+	char	cwd[PATH_MAX];
 	int	ch;
 
 	memset(o, 0, sizeof(*o));
@@ -253,7 +265,17 @@ parse_args(int argc, char **argv, struct options *o)
 			o->module_dir = optarg;
 			break;
 		case 'p':
-			o->pidfile = optarg;
+			/* Absolute: the daemon works from / once detached. */
+			if (optarg[0] == '/')
+				o->pidfile = xstrdup(optarg);
+			else {
+				if (getcwd(cwd, sizeof(cwd)) == NULL) {
+					fprintf(stderr, "evinetd: getcwd: %s\n",
+					    strerror(errno));
+					return (-1);
+				}
+				xasprintf(&o->pidfile, "%s/%s", cwd, optarg);
+			}
 			break;
 		case 'v':
 			o->verbose++;
@@ -332,6 +354,18 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	gl = stats_global_new();
+	/*
+	 * A second instance says so before it binds (which would fail with
+	 * "Address already in use") and before it detaches (after which it
+	 * logs to syslog only).  pidfile_open checks again, for the race.
+	 */
+	pidfile = o.pidfile != NULL ? o.pidfile : cf->c_pidfile;
+	if (pidfile != NULL && pidfile_locked(pidfile)) {
+		config_free(cf);
+		free(confpath);
+		free(moddir);
+		return (EVINETD_EXIT_RUNTIME);
+	}
 	if (listener_bind_all(cf, NULL) != 0) {
 		log_warnx("could not bind every listener, not starting");
 		config_free(cf);
@@ -343,7 +377,6 @@ main(int argc, char **argv)
 		readyfd = daemonize();
 		log_init(LOG_TO_SYSLOG, o.verbose);
 	}
-	pidfile = o.pidfile != NULL ? o.pidfile : cf->c_pidfile;
 	if (pidfile != NULL && (pidfd = pidfile_open(pidfile)) == -1) {
 		config_free(cf);
 		free(confpath);
@@ -376,6 +409,7 @@ main(int argc, char **argv)
 		close(pidfd);
 	}
 	log_info("exiting");
+	free(o.pidfile);
 	free(confpath);
 	free(moddir);
 	libevent_global_shutdown();

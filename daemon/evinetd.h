@@ -569,6 +569,7 @@ struct worker	*worker_new(struct event_base *, struct config *,
 		    const struct worker_spec *, char **);
 void		 worker_stop(struct worker *, int, long long);
 int		 worker_run(struct worker *, int, size_t, int);
+void		 worker_sigset(sigset_t *);
 void		 worker_conn_gone(struct worker *);
 void		 worker_free(struct worker *);
 

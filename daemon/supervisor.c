@@ -269,9 +269,22 @@ static void
 sup_spawn(struct wproc *p)
 {
 	struct supervisor	*sup = p->p_gen->g_sup;
+	sigset_t		 set, oset;
 	pid_t			 pid;
 
-	switch (pid = fork()) {
+	/*
+	 * Until event_reinit the child runs our libevent signal handler,
+	 * which writes to our signal pipe (a forwarded signal comes back to
+	 * us), and once our base is freed the default actions kill it.  The
+	 * child starts with the signals blocked; worker_run unblocks them
+	 * when its own handlers are in.
+	 */
+	worker_sigset(&set);
+	sigprocmask(SIG_BLOCK, &set, &oset);
+	pid = fork();
+	if (pid != 0)
+		sigprocmask(SIG_SETMASK, &oset, NULL);
+	switch (pid) {
 	case -1:
 		log_warn("fork for worker %zu", p->p_slot);
 		p->p_failures++;
@@ -328,6 +341,9 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	struct generation	*old, *next;
 
 	g->g_announced = 1;
+	/* Stopping: the new workers were told to stop, the old to finish. */
+	if (sup->s_stopping)
+		return;
 	if (sup->s_cur == NULL) {
 		sup->s_cur = g;
 		log_info("ready: %zu service%s in %zu worker%s",

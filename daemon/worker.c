@@ -199,7 +199,22 @@ worker_sig_drain(evutil_socket_t sig, short events, void *arg)
 
 	(void)sig;
 	(void)events;
+	/* A drain never turns a graceful stop into an immediate one. */
+	if (w->w_stopping)
+		return;
 	worker_stop(w, 0, w->w_config->c_drain_ms);
+}
+
+/* The signals a worker handles; blocked while it has no handlers. */
+void
+worker_sigset(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGUSR2);
 }
 
 static void
@@ -234,6 +249,7 @@ worker_run(struct worker *w, int readyfd, size_t slot, int single)
 	event_callback_fn cbs[5] = { worker_sig_stop, worker_sig_drain,
 	    worker_sig_dump, worker_sig_stop, worker_sig_hup };
 	struct event_base *base = w->w_base;
+	sigset_t	 set;
 	int		 i, n = single ? 5 : 3;
 
 	w->w_single = single;
@@ -242,6 +258,8 @@ worker_run(struct worker *w, int readyfd, size_t slot, int single)
 		    evsignal_add(ev[i], NULL) != 0)
 			fatalx("cannot install signal handlers");
 	}
+	worker_sigset(&set);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	if (readyfd != -1) {
 		if (write(readyfd, &slot, sizeof(slot)) != (ssize_t)sizeof(slot))
 			log_warn("cannot tell the supervisor we are ready");
@@ -249,11 +267,14 @@ worker_run(struct worker *w, int readyfd, size_t slot, int single)
 	}
 	if (event_base_dispatch(base) == -1)
 		log_warnx("event loop failed");
+	/*
+	 * On our way out: signals from now on stay pending, unhandled,
+	 * until we are gone (event_free would restore their default
+	 * action, and a late TERM or USR1 would kill us mid-cleanup).
+	 */
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	for (i = 0; i < n; i++)
 		event_free(ev[i]);
-	/* On our way out: a late stop signal must not kill us mid-cleanup. */
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
 	worker_free(w);
 	event_base_free(base);
 	return (EVINETD_EXIT_OK);
