@@ -413,6 +413,11 @@ struct supervisor {
 	struct worker		*s_worker;	/* in a worker process */
 	pid_t			 s_pid;
 };
+/* What a worker writes on the ready pipe: atomic, under PIPE_BUF. */
+struct ready_msg {
+	size_t		 rm_slot;
+	pid_t		 rm_pid;
+};
 int	sup_run(struct supervisor *, struct config *);
 void	sup_start(struct supervisor *, struct config *);
 void	sup_stop(struct supervisor *, int);

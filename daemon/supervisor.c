@@ -374,18 +374,20 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	    g->g_cf->c_nservices);
 }
 
-/* Workers write their slot number down the generation's pipe when ready. */
+/* Workers write their slot and pid down the generation's pipe when ready. */
 static void
 sup_ready_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct generation	*g = arg;
 	struct wproc		*p;
-	size_t			 slot;
+	struct ready_msg	 msg;
 
 	(void)events;
-	while (read(fd, &slot, sizeof(slot)) == (ssize_t)sizeof(slot)) {
+	while (read(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
 		TAILQ_FOREACH(p, &g->g_procs, p_entry) {
-			if (p->p_slot == slot && !p->p_ready) {
+			/* A worker that died before we read this is not ready. */
+			if (p->p_slot == msg.rm_slot && p->p_pid == msg.rm_pid &&
+			    !p->p_ready) {
 				p->p_ready = 1;
 				g->g_nready++;
 			}

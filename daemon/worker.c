@@ -238,7 +238,7 @@ worker_sig_hup(evutil_socket_t sig, short events, void *arg)
 /*
  * Serves until stopped.  In a worker process, TERM stops, USR2 drains
  * after a reload and USR1 dumps state, and readiness is reported to the
- * supervisor as our slot number on readyfd.  In a single process (-X)
+ * supervisor as our slot and pid on readyfd.  In a single process (-X)
  * INT stops too and HUP is refused.  Returns the exit code.
  */
 int
@@ -249,6 +249,7 @@ worker_run(struct worker *w, int readyfd, size_t slot, int single)
 	event_callback_fn cbs[5] = { worker_sig_stop, worker_sig_drain,
 	    worker_sig_dump, worker_sig_stop, worker_sig_hup };
 	struct event_base *base = w->w_base;
+	struct ready_msg msg;
 	sigset_t	 set;
 	int		 i, n = single ? 5 : 3;
 
@@ -261,7 +262,10 @@ worker_run(struct worker *w, int readyfd, size_t slot, int single)
 	worker_sigset(&set);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	if (readyfd != -1) {
-		if (write(readyfd, &slot, sizeof(slot)) != (ssize_t)sizeof(slot))
+		memset(&msg, 0, sizeof(msg));
+		msg.rm_slot = slot;
+		msg.rm_pid = getpid();
+		if (write(readyfd, &msg, sizeof(msg)) != (ssize_t)sizeof(msg))
 			log_warn("cannot tell the supervisor we are ready");
 		close(readyfd);
 	}

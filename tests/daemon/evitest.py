@@ -150,6 +150,7 @@ INFO_PATTERNS = [
     # listener.c
     r'^service "[^"]+": listening on \S+ \((tcp|udp)\)$',
     r'^service "[^"]+": no IPv6 on this host, \S+ serves IPv4 only$',
+    r'^service "[^"]+": \S+ reused from the previous configuration$',
     # worker.c
     r'^stopping: waiting up to \d+ ms for \d+ connections?$',
     r'^stopping now$',
