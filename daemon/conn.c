@@ -114,6 +114,7 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	c->c_svc = svc;
 	c->c_fd = fd;
 	c->c_source = src;
+	c->c_readsz = READ_MIN;
 	memcpy(&c->c_peer, sa, len < sizeof(c->c_peer) ? len :
 	    sizeof(c->c_peer));
 	if ((c->c_in = evbuffer_new()) == NULL ||
@@ -194,8 +195,6 @@ conn_flush(struct evi_conn *c)
 	if (len > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
 		if (n > 0) {
-			event_base_gettimeofday_cached(c->c_svc->s_base,
-			    &c->c_active);
 			c->c_bytes_out += (uint64_t)n;
 			c->c_svc->s_stats->st_bytes_out += (uint64_t)n;
 			len -= (size_t)n;
@@ -349,22 +348,25 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	struct evi_conn		*c = arg;
 	struct evi_service	*svc = c->c_svc;
 	struct evbuffer_iovec	 vec;
-	size_t			 room, want, got = 0;
+	size_t			 inlen, room, want, got = 0;
+	size_t			 max_in = (size_t)svc->s_conf->sc_max_input;
 	ssize_t			 n;
-	int			 i, eof = 0;
+	int			 eof = 0;
 
 	(void)events;
 	if (c->c_flags & CONN_LINGERING) {
 		conn_linger_read(c);
 		return;
 	}
-	for (i = 0; i < READ_CHUNKS_PER_EVENT; i++) {
-		if ((long long)evbuffer_get_length(c->c_in) >=
-		    svc->s_conf->sc_max_input)
-			break;
-		room = (size_t)svc->s_conf->sc_max_input -
-		    evbuffer_get_length(c->c_in);
-		want = room < READ_CHUNK ? room : READ_CHUNK;
+	/*
+	 * The read size adapts: small for request-reply traffic, so the
+	 * buffer is a small allocation malloc serves from its cache;
+	 * doubling while reads fill it, up to 64 KiB for streams.
+	 */
+	inlen = evbuffer_get_length(c->c_in);
+	while (got < READ_PER_EVENT && inlen < max_in) {
+		room = max_in - inlen;
+		want = room < c->c_readsz ? room : c->c_readsz;
 		if (evbuffer_reserve_space(c->c_in, (ev_ssize_t)want, &vec,
 		    1) != 1)
 			fatalx("evbuffer_reserve_space failed");
@@ -375,8 +377,17 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 			vec.iov_len = (size_t)n;
 			evbuffer_commit_space(c->c_in, &vec, 1);
 			got += (size_t)n;
-			if ((size_t)n < want)
+			inlen += (size_t)n;
+			if ((size_t)n == want && c->c_readsz < READ_MAX) {
+				c->c_readsz *= 2;
+				continue;
+			}
+			if ((size_t)n < want) {
+				if ((size_t)n < c->c_readsz / 4 &&
+				    c->c_readsz > READ_MIN)
+					c->c_readsz /= 2;
 				break;
+			}
 			continue;
 		}
 		evbuffer_commit_space(c->c_in, &vec, 0);
@@ -384,10 +395,8 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 			eof = 1;
 			break;
 		}
-		if (errno == EINTR) {
-			i--;
+		if (errno == EINTR)
 			continue;
-		}
 		if (errno == EAGAIN)
 			break;
 		conn_close(c, conn_errno_reason(errno));
@@ -420,6 +429,8 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	/* Activity for the idle timeout: reads stamp it, and so do these. */
+	event_base_gettimeofday_cached(c->c_svc->s_base, &c->c_active);
 	had_output = evbuffer_get_length(c->c_out) > 0;
 	if (conn_flush(c) != 0)
 		return;

@@ -53,8 +53,9 @@
 #define ACCEPT_BATCH		64
 #define ACCEPT_PAUSE_MS		100
 #define LINGER_MS		2000
-#define READ_CHUNK		16384
-#define READ_CHUNKS_PER_EVENT	4
+#define READ_MIN		896	/* + chain header: a 1 KiB malloc */
+#define READ_MAX		65536
+#define READ_PER_EVENT		(256 * 1024)	/* then others' turn */
 
 struct worker;
 struct listener;
@@ -491,6 +492,7 @@ struct evi_conn {
 	struct source		*c_source;	/* per-source accounting */
 	uint64_t		 c_bytes_in;
 	uint64_t		 c_bytes_out;
+	uint32_t		 c_readsz;	/* adapts to the traffic */
 	void			*c_data;
 };
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,

@@ -535,9 +535,27 @@ class Daemon:
     def running(self):
         return self.proc.poll() is None
 
+    def pids(self):
+        """The daemon's processes: the supervisor and its workers (the
+        supervisor's children), or the one process of -X."""
+        pids = [self.pid]
+        try:
+            with open("/proc/%d/task/%d/children" % (self.pid, self.pid)) as f:
+                pids += [int(p) for p in f.read().split()]
+        except OSError:
+            pass
+        return pids
+
     def rss_kb(self):
-        """The daemon's resident set size in KiB."""
-        return rss_kb(self.pid)
+        """The daemon's resident set size in KiB: every process of it,
+        since the workers hold the connections and their buffers."""
+        total = 0
+        for pid in self.pids():
+            try:
+                total += rss_kb(pid)
+            except (OSError, DaemonError):
+                pass            # a worker that exited just now
+        return total
 
     def send_signal(self, sig):
         """Sends SIG to the daemon (only if it still runs)."""

@@ -1,0 +1,894 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * loadgen: the load generator of evinetd's benchmarks.  One thread, epoll
+ * used directly, connections to 127.0.0.1 only, and every byte that comes
+ * back is checked.  What a connection sends is a fixed pseudo-random
+ * pattern read from a per-connection starting offset, so the expected byte
+ * at any position of any stream is known without storing what was sent.
+ *
+ *	pingpong  C connections each send S bytes, wait for the S bytes to
+ *		  come back, and repeat: requests/s and latency percentiles.
+ *	stream	  C connections each write W-byte chunks as fast as the server
+ *		  takes them while reading the echo back: MB/s echoed.
+ *	connrate  C clients each connect, echo 64 bytes and close (with a
+ *		  reset, so no TIME_WAIT piles up), again and again:
+ *		  connections/s.
+ *	idle	  opens C connections, proves each is served with a one-byte
+ *		  echo, prints "ready" and holds them until stdin reaches EOF
+ *		  or a signal comes, so the runner can read the server's RSS.
+ *
+ * Each run ends with one line of key=value pairs on stdout.  With -S the
+ * run is synchronised with a driver: once the connections are up loadgen
+ * prints "ready" and starts only when a line arrives on stdin; after the
+ * result line it keeps the connections until stdin reaches EOF.  That lets
+ * the driver sample the server's CPU time around exactly the traffic.
+ * Durations are bounded; a verification failure or an unexpected close is
+ * fatal (exit 1), because a benchmark of a wrong server means nothing.
+ */
+
+#include <sys/types.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PATTERN_LEN	65521		/* a prime, so no size lines up */
+#define READ_BUF	65536
+#define MAX_EVENTS	512
+#define MAX_SECONDS	600
+#define MAX_CONNS	1000000
+#define CONNECT_INFLIGHT 128		/* well under the listen backlog */
+#define DRAIN_NS	(5 * 1000000000ULL)
+#define SETUP_NS	(60 * 1000000000ULL)
+#define STREAM_WRITES	4		/* writes per readiness event */
+#define STREAM_READS	4		/* reads per readiness event */
+#define CONNRATE_SIZE	64
+#define NS		1000000000ULL
+
+enum mode { MODE_PINGPONG, MODE_STREAM, MODE_CONNRATE, MODE_IDLE };
+
+enum conn_state {
+	CS_FREE,		/* no socket */
+	CS_CONNECTING,		/* connect() in progress */
+	CS_SETUP,		/* idle: waiting for the one-byte echo */
+	CS_READY,		/* connected, waiting for the start */
+	CS_RUNNING,		/* in traffic */
+	CS_DONE			/* finished its share, socket still open */
+};
+
+struct conn {
+	int		 fd;
+	enum conn_state	 state;
+	uint32_t	 events;	/* the epoll mask now registered */
+	uint64_t	 base;		/* pattern offset of the first byte */
+	uint64_t	 sent;		/* bytes written */
+	uint64_t	 rcvd;		/* bytes read back and verified */
+	uint64_t	 goal;		/* write up to here, then wait */
+	uint64_t	 t_req;		/* when the current request started */
+};
+
+/* Everything a run needs, passed around instead of globals. */
+struct loadgen {
+	enum mode	 mode;
+	const char	*mode_name;
+	int		 port;
+	int		 nconns;
+	size_t		 size;
+	double		 seconds;
+	long long	 limit;		/* pingpong: total requests, or -1 */
+	int		 sync;
+	int		 epfd;
+	struct sockaddr_in sin;
+	struct conn	*conns;
+
+	int		 opened;	/* connections started in setup */
+	int		 inflight;	/* connects not yet established */
+	int		 ready;		/* connections established */
+	int		 active;	/* connections with work left */
+	int		 stopping;	/* no new requests, drain */
+	uint64_t	 t_start, t_end, deadline;
+
+	uint64_t	 issued;
+	uint64_t	 requests;	/* completed requests or connections */
+	uint64_t	 bytes;		/* bytes echoed and verified */
+	uint64_t	 serial;	/* connrate: connections started */
+	uint64_t	 early;		/* idle: closed by the server */
+
+	uint32_t	*lat;		/* latencies in ns */
+	size_t		 nlat, lat_cap;
+};
+
+static volatile sig_atomic_t	 got_signal;
+static unsigned char		 pattern[2 * PATTERN_LEN];
+static unsigned char		 rbuf[READ_BUF];
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "loadgen: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: loadgen pingpong -p PORT [-c CONNS] [-s SIZE] "
+	    "[-d SECONDS | -n REQUESTS] [-S]\n"
+	    "       loadgen stream   -p PORT [-c CONNS] [-s WRITE] "
+	    "[-d SECONDS] [-S]\n"
+	    "       loadgen connrate -p PORT [-c CLIENTS] [-d SECONDS] [-S]\n"
+	    "       loadgen idle     -p PORT [-c CONNS] [-d MAXHOLD]\n"
+	    "Connects to 127.0.0.1:PORT only; prints one key=value line.\n");
+	exit(2);
+}
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	got_signal = 1;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec);
+}
+
+/* Parses a whole decimal number within bounds, or dies naming the flag. */
+static long long
+number(const char *s, long long lo, long long hi, int flag)
+{
+	char		*end;
+	long long	 v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
+		die("-%c %s: want a whole number from %lld to %lld", flag, s,
+		    lo, hi);
+	return (v);
+}
+
+/* Parses a duration in seconds, fractions allowed, up to MAX_SECONDS. */
+static double
+seconds(const char *s)
+{
+	char	*end;
+	double	 v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !(v > 0.0) ||
+	    v > MAX_SECONDS)
+		die("-d %s: want seconds, more than 0 and at most %d", s,
+		    MAX_SECONDS);
+	return (v);
+}
+
+/* Fills the pattern twice over, so any offset has PATTERN_LEN bytes after. */
+static void
+pattern_init(void)
+{
+	uint64_t	x = 0x9e3779b97f4a7c15ULL;
+	size_t		i;
+
+	for (i = 0; i < PATTERN_LEN; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		pattern[i] = (unsigned char)(x >> 24);
+	}
+	memcpy(pattern + PATTERN_LEN, pattern, PATTERN_LEN);
+}
+
+/* Checks received bytes against the pattern at the stream's offset. */
+static void
+verify(struct loadgen *lg, struct conn *c, const unsigned char *p, size_t n)
+{
+	uint64_t	off = c->base + c->rcvd;
+	size_t		done = 0, chunk, i, at;
+
+	if (c->rcvd + n > c->sent)
+		die("connection %d: %zu bytes back but only %llu of %llu "
+		    "sent are outstanding (%s)", (int)(c - lg->conns), n,
+		    (unsigned long long)(c->sent - c->rcvd),
+		    (unsigned long long)c->sent, lg->mode_name);
+	while (done < n) {
+		at = (size_t)((off + done) % PATTERN_LEN);
+		chunk = n - done;
+		if (chunk > PATTERN_LEN)
+			chunk = PATTERN_LEN;
+		if (memcmp(p + done, pattern + at, chunk) != 0) {
+			for (i = 0; p[done + i] == pattern[at + i]; i++)
+				;
+			die("connection %d: wrong byte at stream offset %llu: "
+			    "expected 0x%02x, got 0x%02x", (int)(c - lg->conns),
+			    (unsigned long long)(c->rcvd + done + i),
+			    pattern[at + i], p[done + i]);
+		}
+		done += chunk;
+	}
+	c->rcvd += n;
+	lg->bytes += n;
+}
+
+/* Registers or changes a connection's epoll mask, skipping no-op calls. */
+static void
+ep_set(struct loadgen *lg, struct conn *c, uint32_t events)
+{
+	struct epoll_event	ev;
+
+	if (c->events == events)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = events;
+	ev.data.ptr = c;
+	if (epoll_ctl(lg->epfd, c->events == 0 ? EPOLL_CTL_ADD :
+	    EPOLL_CTL_MOD, c->fd, &ev) == -1)
+		die("epoll_ctl: %s", strerror(errno));
+	c->events = events;
+}
+
+/* Closes with a reset: no TIME_WAIT on either side, no port exhaustion. */
+static void
+conn_reset(struct conn *c)
+{
+	struct linger	l = { 1, 0 };
+
+	if (c->fd == -1)
+		return;
+	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(c->fd);
+	c->fd = -1;
+	c->events = 0;
+	c->state = CS_FREE;
+}
+
+/* Starts a non-blocking connect to 127.0.0.1:port; the caller registers. */
+static void
+conn_connect(struct loadgen *lg, struct conn *c)
+{
+	int	fd, on = 1;
+
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		die("socket: %s (raise the descriptor limit?)",
+		    strerror(errno));
+	if (lg->mode != MODE_CONNRATE)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
+		    sizeof(on));
+	c->fd = fd;
+	c->events = 0;
+	c->sent = c->rcvd = c->goal = 0;
+	if (connect(fd, (struct sockaddr *)&lg->sin, sizeof(lg->sin)) == -1 &&
+	    errno != EINPROGRESS)
+		die("connect 127.0.0.1:%d: %s", lg->port, strerror(errno));
+	c->state = CS_CONNECTING;
+}
+
+/* A connect finished: did it work? */
+static void
+conn_check_connect(struct loadgen *lg, struct conn *c)
+{
+	int		error = 0;
+	socklen_t	len = sizeof(error);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		error = errno;
+	if (error != 0)
+		die("connect 127.0.0.1:%d: %s", lg->port, strerror(error));
+}
+
+/*
+ * Writes from the pattern until goal is reached or the kernel pushes back,
+ * at most max_writes calls; EPOLLOUT is wanted only while data waits.
+ */
+static void
+conn_write(struct loadgen *lg, struct conn *c, int max_writes)
+{
+	uint64_t	off;
+	size_t		n;
+	ssize_t		w;
+	int		i;
+
+	for (i = 0; i < max_writes && c->sent < c->goal; i++) {
+		off = (c->base + c->sent) % PATTERN_LEN;
+		n = (size_t)(c->goal - c->sent);
+		if (n > lg->size)
+			n = lg->size;
+		w = write(c->fd, pattern + off, n);
+		if (w > 0) {
+			c->sent += (uint64_t)w;
+			if ((size_t)w < n)
+				break;
+			continue;
+		}
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			break;
+		die("connection %d: write: %s", (int)(c - lg->conns),
+		    w == 0 ? "wrote nothing" : strerror(errno));
+	}
+	ep_set(lg, c, c->sent < c->goal ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+/* Records one request's latency; sorted once, at the end of the run. */
+static void
+lat_add(struct loadgen *lg, uint64_t ns)
+{
+	if (lg->nlat == lg->lat_cap) {
+		lg->lat_cap = lg->lat_cap ? lg->lat_cap * 2 : 65536;
+		lg->lat = realloc(lg->lat, lg->lat_cap * sizeof(*lg->lat));
+		if (lg->lat == NULL)
+			die("out of memory for latency samples");
+	}
+	lg->lat[lg->nlat++] = ns > UINT32_MAX ? UINT32_MAX : (uint32_t)ns;
+}
+
+/* Pingpong: sends the next request if the run still wants one. */
+static void
+pp_next(struct loadgen *lg, struct conn *c)
+{
+	if (lg->stopping || (lg->limit >= 0 &&
+	    lg->issued >= (uint64_t)lg->limit)) {
+		c->state = CS_DONE;
+		lg->active--;
+		ep_set(lg, c, EPOLLIN);
+		return;
+	}
+	lg->issued++;
+	c->state = CS_RUNNING;
+	c->goal = c->sent + lg->size;
+	c->t_req = now_ns();
+	conn_write(lg, c, INT_MAX);
+}
+
+/* Connrate: opens the next connection of a client slot, or retires it. */
+static void
+cr_next(struct loadgen *lg, struct conn *c)
+{
+	if (lg->stopping) {
+		c->state = CS_DONE;
+		lg->active--;
+		return;
+	}
+	c->base = (lg->serial++ * 7919) % PATTERN_LEN;
+	conn_connect(lg, c);
+	/* On loopback the handshake is often done already: try at once. */
+	c->state = CS_RUNNING;
+	c->goal = CONNRATE_SIZE;
+	conn_write(lg, c, 1);
+}
+
+/* Reads what is there, verifies it, and moves the connection along. */
+static void
+conn_readable(struct loadgen *lg, struct conn *c)
+{
+	ssize_t	n;
+	int	i;
+
+	for (i = 0; i < STREAM_READS; i++) {
+		n = read(c->fd, rbuf, sizeof(rbuf));
+		if (n > 0) {
+			verify(lg, c, rbuf, (size_t)n);
+			if ((size_t)n < sizeof(rbuf))
+				break;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			break;
+		if (c->state == CS_DONE && lg->mode == MODE_IDLE) {
+			lg->early++;
+			conn_reset(c);
+			return;
+		}
+		die("connection %d: %s by the server after %llu bytes echoed "
+		    "(%s)", (int)(c - lg->conns), n == 0 ? "closed" :
+		    strerror(errno), (unsigned long long)c->rcvd,
+		    lg->mode_name);
+	}
+	if (c->rcvd < c->goal || c->state != CS_RUNNING) {
+		if (c->state == CS_SETUP && c->rcvd == c->goal) {
+			c->state = CS_DONE;
+			lg->inflight--;
+			lg->ready++;
+		}
+		return;
+	}
+	switch (lg->mode) {
+	case MODE_PINGPONG:
+		lg->requests++;
+		lat_add(lg, now_ns() - c->t_req);
+		pp_next(lg, c);
+		break;
+	case MODE_STREAM:
+		/* Drained after the deadline. */
+		c->state = CS_DONE;
+		lg->active--;
+		break;
+	case MODE_CONNRATE:
+		lg->requests++;
+		conn_reset(c);
+		cr_next(lg, c);
+		break;
+	case MODE_IDLE:
+		break;
+	}
+}
+
+/* Dispatches one epoll event for a connection. */
+static void
+conn_event(struct loadgen *lg, struct conn *c, uint32_t events)
+{
+	int	fd;
+
+	if (c->state == CS_CONNECTING) {
+		conn_check_connect(lg, c);
+		if (lg->mode == MODE_IDLE) {
+			c->state = CS_SETUP;
+			c->goal = 1;
+			conn_write(lg, c, 1);
+		} else {
+			c->state = CS_READY;
+			lg->inflight--;
+			lg->ready++;
+			ep_set(lg, c, EPOLLIN);
+		}
+		return;
+	}
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
+		fd = c->fd;
+		conn_readable(lg, c);
+		if (c->fd != fd)
+			return;		/* closed, or a new connection */
+	}
+	if ((events & EPOLLOUT) && c->sent < c->goal) {
+		if (c->state == CS_RUNNING && lg->mode == MODE_CONNRATE &&
+		    c->sent == 0)
+			conn_check_connect(lg, c);
+		conn_write(lg, c, lg->mode == MODE_STREAM ? STREAM_WRITES :
+		    INT_MAX);
+	}
+}
+
+/* Stream: keeps a connection's goal ahead so that it always writes. */
+static void
+stream_refill(struct loadgen *lg, struct conn *c)
+{
+	if (c->state == CS_RUNNING && !lg->stopping &&
+	    c->goal - c->sent < lg->size) {
+		c->goal = c->sent + 64 * lg->size;
+		ep_set(lg, c, EPOLLIN | EPOLLOUT);
+	}
+}
+
+/* Waits for events and handles them; returns after one batch. */
+static void
+poll_once(struct loadgen *lg, int timeout_ms)
+{
+	struct epoll_event	 evs[MAX_EVENTS];
+	struct conn		*c;
+	int			 n, i;
+
+	n = epoll_wait(lg->epfd, evs, MAX_EVENTS, timeout_ms);
+	if (n == -1) {
+		if (errno == EINTR)
+			return;
+		die("epoll_wait: %s", strerror(errno));
+	}
+	for (i = 0; i < n; i++) {
+		c = evs[i].data.ptr;
+		if (c == NULL) {
+			/* stdin, in the idle hold. */
+			if (read(STDIN_FILENO, rbuf, sizeof(rbuf)) <= 0)
+				got_signal = 1;
+			continue;
+		}
+		conn_event(lg, c, evs[i].events);
+		if (lg->mode == MODE_STREAM && c->fd != -1)
+			stream_refill(lg, c);
+	}
+}
+
+/* Milliseconds until t, for epoll_wait; at least 0, at most a second. */
+static int
+ms_until(uint64_t t)
+{
+	uint64_t	now = now_ns();
+
+	if (t <= now)
+		return (0);
+	if (t - now >= NS)
+		return (1000);
+	return ((int)((t - now + 999999) / 1000000));
+}
+
+/* Opens all connections, CONNECT_INFLIGHT at a time. */
+static void
+setup(struct loadgen *lg)
+{
+	uint64_t	deadline = now_ns() + SETUP_NS;
+
+	while (lg->ready < lg->nconns) {
+		while (lg->opened < lg->nconns &&
+		    lg->inflight < CONNECT_INFLIGHT) {
+			lg->conns[lg->opened].base = ((uint64_t)lg->opened *
+			    7919) % PATTERN_LEN;
+			conn_connect(lg, &lg->conns[lg->opened]);
+			ep_set(lg, &lg->conns[lg->opened], EPOLLOUT);
+			lg->opened++;
+			lg->inflight++;
+		}
+		if (got_signal)
+			die("interrupted while connecting");
+		if (now_ns() >= deadline)
+			die("only %d of %d connections up after %llu s",
+			    lg->ready, lg->nconns,
+			    (unsigned long long)(SETUP_NS / NS));
+		poll_once(lg, ms_until(deadline));
+	}
+}
+
+/* Reads stdin until a newline (go) or EOF (stop), blocking. */
+static int
+wait_stdin(int want_eof)
+{
+	char	ch;
+	ssize_t	n;
+
+	for (;;) {
+		n = read(STDIN_FILENO, &ch, 1);
+		if (n == -1 && errno == EINTR) {
+			if (got_signal)
+				return (-1);
+			continue;
+		}
+		if (n <= 0)
+			return (-1);
+		if (ch == '\n' && !want_eof)
+			return (0);
+	}
+}
+
+static void
+say_ready(void)
+{
+	printf("ready\n");
+	fflush(stdout);
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t	x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x < y ? -1 : x > y);
+}
+
+/* The nearest-rank percentile q of the sorted samples, in microseconds. */
+static double
+percentile(const struct loadgen *lg, double q)
+{
+	size_t	i;
+
+	if (lg->nlat == 0)
+		return (0.0);
+	i = (size_t)(q * (double)lg->nlat + 0.999999);
+	if (i > 0)
+		i--;
+	if (i >= lg->nlat)
+		i = lg->nlat - 1;
+	return (lg->lat[i] / 1000.0);
+}
+
+/* The client's own CPU seconds, to spot a run the load generator limits. */
+static double
+self_cpu(void)
+{
+	struct rusage	ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return (0.0);
+	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec +
+	    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6);
+}
+
+/* The deadline passed: no new requests, streams stop writing and drain. */
+static void
+run_stop(struct loadgen *lg)
+{
+	struct conn	*c;
+	int		 i;
+
+	lg->stopping = 1;
+	if (lg->mode != MODE_STREAM)
+		return;
+	for (i = 0; i < lg->nconns; i++) {
+		c = &lg->conns[i];
+		if (c->state != CS_RUNNING)
+			continue;
+		c->goal = c->sent;
+		if (c->rcvd == c->goal) {
+			c->state = CS_DONE;
+			lg->active--;
+		}
+		ep_set(lg, c, EPOLLIN);
+	}
+}
+
+/* Runs the traffic of the timed modes, then drains what is in flight. */
+static void
+run_traffic(struct loadgen *lg)
+{
+	struct conn	*c;
+	uint64_t	 drain_end = 0;
+	int		 i;
+
+	lg->t_start = now_ns();
+	lg->deadline = lg->t_start + (uint64_t)(lg->seconds * NS);
+	lg->active = lg->nconns;
+	for (i = 0; i < lg->nconns; i++) {
+		c = &lg->conns[i];
+		switch (lg->mode) {
+		case MODE_PINGPONG:
+			pp_next(lg, c);
+			break;
+		case MODE_STREAM:
+			c->state = CS_RUNNING;
+			stream_refill(lg, c);
+			conn_write(lg, c, STREAM_WRITES);
+			break;
+		case MODE_CONNRATE:
+			cr_next(lg, c);
+			break;
+		case MODE_IDLE:
+			break;
+		}
+	}
+	while (lg->active > 0) {
+		if (!lg->stopping && (now_ns() >= lg->deadline || got_signal)) {
+			run_stop(lg);
+			drain_end = now_ns() + DRAIN_NS;
+			if (lg->active == 0)
+				break;
+		}
+		if (lg->stopping && now_ns() >= drain_end)
+			die("%d connections still wait for their echo %llu s "
+			    "after the end", lg->active,
+			    (unsigned long long)(DRAIN_NS / NS));
+		poll_once(lg, ms_until(lg->stopping ? drain_end :
+		    lg->deadline));
+	}
+	lg->t_end = now_ns();
+}
+
+/* Prints the run's one result line. */
+static void
+report(struct loadgen *lg)
+{
+	double	secs = (lg->t_end - lg->t_start) / 1e9;
+
+	if (secs <= 0)
+		secs = 1e-9;
+	printf("mode=%s port=%d conns=%d", lg->mode_name, lg->port,
+	    lg->nconns);
+	switch (lg->mode) {
+	case MODE_PINGPONG:
+		qsort(lg->lat, lg->nlat, sizeof(*lg->lat), cmp_u32);
+		printf(" size=%zu seconds=%.3f requests=%llu rps=%.0f "
+		    "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f",
+		    lg->size, secs, (unsigned long long)lg->requests,
+		    lg->requests / secs, percentile(lg, 0.50),
+		    percentile(lg, 0.99), percentile(lg, 0.999),
+		    percentile(lg, 1.0));
+		break;
+	case MODE_STREAM:
+		printf(" write=%zu seconds=%.3f bytes=%llu mbps=%.1f",
+		    lg->size, secs, (unsigned long long)lg->bytes,
+		    lg->bytes / secs / 1e6);
+		break;
+	case MODE_CONNRATE:
+		printf(" size=%d seconds=%.3f connections=%llu cps=%.0f",
+		    CONNRATE_SIZE, secs, (unsigned long long)lg->requests,
+		    lg->requests / secs);
+		break;
+	case MODE_IDLE:
+		printf(" setup_seconds=%.3f closed_early=%llu", secs,
+		    (unsigned long long)lg->early);
+		break;
+	}
+	printf(" client_cpu=%.3f verified=yes\n", self_cpu());
+	fflush(stdout);
+}
+
+/* Idle: holds the connections until stdin's EOF, a signal, or the cap. */
+static void
+hold(struct loadgen *lg)
+{
+	struct epoll_event	ev;
+	uint64_t		end = now_ns() + (uint64_t)(lg->seconds * NS);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = NULL;
+	if (epoll_ctl(lg->epfd, EPOLL_CTL_ADD, STDIN_FILENO, &ev) == -1)
+		die("epoll_ctl stdin: %s", strerror(errno));
+	say_ready();
+	while (!got_signal && now_ns() < end)
+		poll_once(lg, ms_until(end));
+}
+
+/* Lifts the descriptor soft limit to the hard one; checks it is enough. */
+static void
+raise_nofile(int need)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		die("getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)need)
+		die("%d connections need %d descriptors but the limit is %llu "
+		    "(raise it with ulimit -Hn as root)", need - 16, need,
+		    (unsigned long long)rl.rlim_cur);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct loadgen		 lg;
+	struct sigaction	 sa;
+	int			 ch, i, have_d = 0, have_s = 0;
+
+	memset(&lg, 0, sizeof(lg));
+	lg.port = -1;
+	lg.nconns = 1;
+	lg.size = 64;
+	lg.seconds = 5;
+	lg.limit = -1;
+	if (argc < 2)
+		usage();
+	lg.mode_name = argv[1];
+	if (strcmp(argv[1], "pingpong") == 0)
+		lg.mode = MODE_PINGPONG;
+	else if (strcmp(argv[1], "stream") == 0) {
+		lg.mode = MODE_STREAM;
+		lg.size = 16384;
+	} else if (strcmp(argv[1], "connrate") == 0) {
+		lg.mode = MODE_CONNRATE;
+		lg.nconns = 8;
+		lg.size = CONNRATE_SIZE;
+	} else if (strcmp(argv[1], "idle") == 0) {
+		lg.mode = MODE_IDLE;
+		lg.nconns = 10000;
+		lg.seconds = MAX_SECONDS;
+	} else
+		usage();
+	argc--;
+	argv++;
+	while ((ch = getopt(argc, argv, "c:d:n:p:s:S")) != -1) {
+		switch (ch) {
+		case 'c':
+			lg.nconns = (int)number(optarg, 1, MAX_CONNS, ch);
+			break;
+		case 'd':
+			lg.seconds = seconds(optarg);
+			have_d = 1;
+			break;
+		case 'n':
+			lg.limit = number(optarg, 0, LLONG_MAX / 2, ch);
+			break;
+		case 'p':
+			lg.port = (int)number(optarg, 1, 65535, ch);
+			break;
+		case 's':
+			lg.size = (size_t)number(optarg, 1, PATTERN_LEN, ch);
+			have_s = 1;
+			break;
+		case 'S':
+			lg.sync = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || lg.port == -1)
+		usage();
+	if (lg.limit >= 0 && lg.mode != MODE_PINGPONG)
+		die("-n is for pingpong only");
+	if (have_s && (lg.mode == MODE_CONNRATE || lg.mode == MODE_IDLE))
+		die("-s is not for %s", lg.mode_name);
+	if (lg.limit >= 0 && !have_d)
+		lg.seconds = MAX_SECONDS;	/* the count ends the run */
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(lg.nconns + 16);
+
+	pattern_init();
+	lg.sin.sin_family = AF_INET;
+	lg.sin.sin_port = htons((uint16_t)lg.port);
+	lg.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lg.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		die("epoll_create1: %s", strerror(errno));
+	if ((lg.conns = calloc((size_t)lg.nconns, sizeof(*lg.conns))) == NULL)
+		die("out of memory for %d connections", lg.nconns);
+	for (i = 0; i < lg.nconns; i++)
+		lg.conns[i].fd = -1;
+
+	if (lg.mode == MODE_IDLE) {
+		lg.t_start = now_ns();
+		setup(&lg);
+		lg.t_end = now_ns();
+		hold(&lg);
+		report(&lg);
+	} else {
+		if (lg.mode != MODE_CONNRATE)
+			setup(&lg);
+		if (lg.sync) {
+			say_ready();
+			if (wait_stdin(0) == -1)
+				die("stdin closed before the start");
+		}
+		run_traffic(&lg);
+		report(&lg);
+		if (lg.sync)
+			(void)wait_stdin(1);
+	}
+	for (i = 0; i < lg.nconns; i++)
+		conn_reset(&lg.conns[i]);
+	free(lg.conns);
+	free(lg.lat);
+	close(lg.epfd);
+	return (0);
+}
