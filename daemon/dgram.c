@@ -108,6 +108,12 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 
 	(void)events;
 	for (i = 0; i < DGRAM_BATCH; i++) {
+		/*
+		 * A datagram socket always reports the sender, but should it
+		 * not, the guard sees an unknown family rather than whatever
+		 * the buffer held.
+		 */
+		peer.sa.sa_family = AF_UNSPEC;
 		len = sizeof(peer);
 		n = recvfrom(fd, w->w_dgrambuf, sizeof(w->w_dgrambuf), 0,
 		    &peer.sa, &len);

@@ -315,14 +315,17 @@ main(int argc, char **argv)
 	const char		*pidfile;
 	int			 pidfd = -1, readyfd = -1, rv;
 
-	if (parse_args(argc, argv, &o) != 0)
+	if (parse_args(argc, argv, &o) != 0) {
+		free(o.pidfile);
 		return (EVINETD_EXIT_CONFIG);
+	}
 	log_init(LOG_TO_STDERR, o.verbose);
 	event_set_log_callback(log_libevent);
 
 	if (o.module_dir != NULL &&
 	    (moddir = realpath(o.module_dir, NULL)) == NULL) {
 		log_warn("module directory %s", o.module_dir);
+		free(o.pidfile);
 		return (EVINETD_EXIT_CONFIG);
 	}
 	/* Absolute, so a reload finds it after we chdir to /. */
@@ -338,17 +341,13 @@ main(int argc, char **argv)
 		config_log_errors(cf);
 		log_warnx("%s: %d error%s, not starting", o.config,
 		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
-		config_free(cf);
-		free(confpath);
-		free(moddir);
-		return (EVINETD_EXIT_CONFIG);
+		rv = EVINETD_EXIT_CONFIG;
+		goto out;
 	}
 	if (o.check) {
 		printf("configuration OK\n");
-		config_free(cf);
-		free(confpath);
-		free(moddir);
-		return (EVINETD_EXIT_OK);
+		rv = EVINETD_EXIT_OK;
+		goto out;
 	}
 
 	signal(SIGPIPE, SIG_IGN);
@@ -361,27 +360,21 @@ main(int argc, char **argv)
 	 */
 	pidfile = o.pidfile != NULL ? o.pidfile : cf->c_pidfile;
 	if (pidfile != NULL && pidfile_locked(pidfile)) {
-		config_free(cf);
-		free(confpath);
-		free(moddir);
-		return (EVINETD_EXIT_RUNTIME);
+		rv = EVINETD_EXIT_RUNTIME;
+		goto out;
 	}
 	if (listener_bind_all(cf, NULL) != 0) {
 		log_warnx("could not bind every listener, not starting");
-		config_free(cf);
-		free(confpath);
-		free(moddir);
-		return (EVINETD_EXIT_RUNTIME);
+		rv = EVINETD_EXIT_RUNTIME;
+		goto out;
 	}
 	if (!o.foreground) {
 		readyfd = daemonize();
 		log_init(LOG_TO_SYSLOG, o.verbose);
 	}
 	if (pidfile != NULL && (pidfd = pidfile_open(pidfile)) == -1) {
-		config_free(cf);
-		free(confpath);
-		free(moddir);
-		return (EVINETD_EXIT_RUNTIME);
+		rv = EVINETD_EXIT_RUNTIME;
+		goto out;
 	}
 
 	if (o.single) {
@@ -413,5 +406,13 @@ main(int argc, char **argv)
 	free(confpath);
 	free(moddir);
 	libevent_global_shutdown();
+	return (rv);
+
+out:
+	/* Not started: what main made so far, including o.pidfile. */
+	config_free(cf);
+	free(o.pidfile);
+	free(confpath);
+	free(moddir);
 	return (rv);
 }

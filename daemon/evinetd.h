@@ -74,9 +74,7 @@ union sockunion {
 #define LOG_TO_STDERR	0x1
 #define LOG_TO_SYSLOG	0x2
 void	log_init(int, int);
-void	log_setverbose(int);
 int	log_getverbose(void);
-void	log_procname(const char *);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_info(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -100,9 +100,10 @@ evi_handler_remove(struct evi_handler *h)
 void
 handler_remove_all(struct evi_service *svc)
 {
-	struct evi_handler	*h;
+	struct evi_handler	*h, *next;
 
-	while ((h = TAILQ_FIRST(&svc->s_handlers)) != NULL) {
+	for (h = TAILQ_FIRST(&svc->s_handlers); h != NULL; h = next) {
+		next = TAILQ_NEXT(h, h_entry);
 		log_warnx("service \"%s\": module \"%s\" left a handler on fd "
 		    "%d; removed", svc->s_conf->sc_name, svc->s_mod->name,
 		    h->h_fd);

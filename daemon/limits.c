@@ -354,7 +354,8 @@ limits_sweep(struct evi_service *svc)
 		return (0);
 	sw.sw_svc = svc;
 	sw.sw_now = limits_now_ms(svc);
-	sw.sw_list = xreallocarray(NULL, svc->s_nsources, sizeof(*sw.sw_list));
+	sw.sw_list = xreallocarray(NULL, svc->s_nsources,
+	    sizeof(struct source *));
 	sw.sw_count = 0;
 	sw.sw_waiting = 0;
 	twalk_r(svc->s_sources, limits_sweep_visit, &sw);

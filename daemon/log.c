@@ -55,22 +55,10 @@ log_init(int dest, int verbose)
 	tzset();
 }
 
-void
-log_setverbose(int v)
-{
-	log_verbose = v;
-}
-
 int
 log_getverbose(void)
 {
 	return (log_verbose);
-}
-
-void
-log_procname(const char *name)
-{
-	log_name = name;
 }
 
 /* The one place a log line is written, so every destination agrees. */
@@ -112,6 +100,11 @@ log_vmsg(int pri, const char *fmt, va_list ap)
 	errno = saved_errno;
 }
 
+static void	log_msg(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	vfatalc(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 log_msg(int pri, const char *fmt, ...)
 {
@@ -122,26 +115,23 @@ log_msg(int pri, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Logs with ": strerror(errno)" appended. */
+/* Logs with ": strerror(errno)" appended (as data, never as format). */
 void
 log_warn(const char *emsg, ...)
 {
-	char	*nfmt;
+	char	 msg[LOG_LINE_MAX];
 	va_list	 ap;
 	int	 saved_errno = errno;
 
-	va_start(ap, emsg);
-	if (emsg == NULL)
+	if (emsg == NULL) {
 		log_msg(LOG_ERR, "%s", strerror(saved_errno));
-	else if (asprintf(&nfmt, "%s: %s", emsg,
-	    strerror(saved_errno)) == -1) {
-		log_vmsg(LOG_ERR, emsg, ap);
-		log_msg(LOG_ERR, "%s", strerror(saved_errno));
-	} else {
-		log_vmsg(LOG_ERR, nfmt, ap);
-		free(nfmt);
+		errno = saved_errno;
+		return;
 	}
+	va_start(ap, emsg);
+	(void)vsnprintf(msg, sizeof(msg), emsg, ap);
 	va_end(ap);
+	log_msg(LOG_ERR, "%s: %s", msg, strerror(saved_errno));
 	errno = saved_errno;
 }
 

@@ -353,6 +353,21 @@ START_TEST(test_duration_rejects_a_junk_suffix)
 }
 END_TEST
 
+/* Found by fuzz/fuzz_addr: a refused number used to be stored anyway. */
+START_TEST(test_a_refusal_leaves_the_value_alone)
+{
+	ck_assert_int_eq(value_int("0", 1, 256, &v, &cause), -1);
+	ck_assert_int_eq(v, -42);
+	next();
+	ck_assert_int_eq(value_size("0", 1024, 1LL << 30, &v, &cause), -1);
+	ck_assert_int_eq(v, -42);
+	next();
+	ck_assert_int_eq(value_duration("100000", 0, 24LL * 3600 * 1000, &v,
+	    &cause), -1);
+	ck_assert_int_eq(v, -42);
+}
+END_TEST
+
 static Suite *
 value_suite(void)
 {
@@ -394,6 +409,7 @@ value_suite(void)
 	tcase_add_test(tc, test_duration_rejects_overflow);
 	tcase_add_test(tc, test_duration_rejects_negative_durations);
 	tcase_add_test(tc, test_duration_rejects_a_junk_suffix);
+	tcase_add_test(tc, test_a_refusal_leaves_the_value_alone);
 	suite_add_tcase(s, tc);
 
 	return (s);

@@ -150,6 +150,8 @@ class TestEchoTCP(evitest.TestCase):
         self.assertEqual(self.d.stop(), 0)
 
 
+@unittest.skipIf(evitest.under_valgrind(), "valgrind's RSS is not the "
+                 "daemon's")
 class TestEchoMemory(evitest.TestCase):
     """Backpressure: however fast a client writes and however slowly it
     reads, the daemon holds at most about max_output (256 KiB) plus

@@ -33,6 +33,7 @@ import socket
 import stat
 import struct
 import time
+import unittest
 
 import evitest
 
@@ -737,6 +738,8 @@ ECHO_CONF_LOGGED = """
     """
 
 
+@unittest.skipIf(evitest.under_valgrind(), "measures RSS, CPU and latency; "
+                 "valgrind changes all three")
 class TestResources(evitest.TestCase):
 
     def test_a_256_mib_writer_that_never_reads_keeps_rss_bounded(self):

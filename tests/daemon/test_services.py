@@ -274,6 +274,8 @@ class TestChargen(evitest.TestCase):
                                 "stream departs from the pattern while "
                                 "the client sends")
 
+    @unittest.skipIf(evitest.under_valgrind(), "valgrind's RSS is not "
+                     "the daemon's")
     def test_tcp_slow_reader_bounded_memory(self):
         d = self.daemon(CHARGEN_CONF)
         host, port = hosts_of(self, d, "chargen", "tcp")[0]
