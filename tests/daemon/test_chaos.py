@@ -420,7 +420,9 @@ class TestVictim(ChaosCase):
                    RSS_SLACK_KB))
         self.assertGreaterEqual(kill_no, 6)
         self.assertEqual(fds1, fds0, "supervisor descriptors")
-        self.assertLess(rss1 - rss0, RSS_SLACK_KB, "supervisor RSS")
+        # Under valgrind the RSS is mostly valgrind's own bookkeeping.
+        if not evitest.under_valgrind():
+            self.assertLess(rss1 - rss0, RSS_SLACK_KB, "supervisor RSS")
         self.assertEqual(d.stop(), 0)
 
 
