@@ -26,7 +26,6 @@
 #include <sys/stat.h>
 
 #include <check.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,20 +85,6 @@ teardown(void)
 		free(pool[--npool]);
 }
 
-static int
-remove_entry(const char *name, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	remove(name);
-	return (0);
-}
-
-static void
-remove_tree(const char *dir)
-{
-	if (dir[0] != '\0')
-		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /*
  * The directory of a test case is made and removed in the runner, so what
@@ -109,37 +94,26 @@ remove_tree(const char *dir)
 static void
 root_setup(void)
 {
-	const char	*base;
-
-	if ((base = getenv("TMPDIR")) == NULL || *base == '\0')
-		base = "/tmp";
-	if (snprintf(rootdir, sizeof(rootdir), "%s/check_module.XXXXXX",
-	    base) >= (int)sizeof(rootdir) || mkdtemp(rootdir) == NULL) {
-		perror(rootdir);
-		exit(EXIT_FAILURE);
-	}
+	check_tmp_root(rootdir, sizeof(rootdir), "check_module");
 }
 
 static void
 root_teardown(void)
 {
-	remove_tree(rootdir);
+	check_remove_tree(rootdir);
 }
 
 static void
 files_setup(void)
 {
 	setup();
-	if (snprintf(tmpdir, sizeof(tmpdir), "%s/test.XXXXXX", rootdir) >=
-	    (int)sizeof(tmpdir))
-		ck_abort_msg("temporary directory name too long");
-	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	check_tmp_dir(tmpdir, sizeof(tmpdir), rootdir);
 }
 
 static void
 files_teardown(void)
 {
-	remove_tree(tmpdir);
+	check_remove_tree(tmpdir);
 	teardown();
 }
 

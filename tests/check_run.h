@@ -14,13 +14,18 @@
  * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
  */
 
-/* The main() of every Check test program, in one place. */
+/* What every Check test program shares: main(), temporary directories. */
 
 #ifndef CHECK_RUN_H
 #define CHECK_RUN_H
 
 #include <check.h>
 
+#include <stddef.h>
+
 int	check_run(Suite *);
+void	check_tmp_root(char *, size_t, const char *);
+void	check_tmp_dir(char *, size_t, const char *);
+void	check_remove_tree(const char *);
 
 #endif /* CHECK_RUN_H */
