@@ -183,13 +183,13 @@ conn_errno_reason(int error)
 }
 
 /*
- * Writes what the kernel takes now; arms the write event for the rest.
- * Returns -1 if the connection was closed by a write error.
+ * Writes what the kernel takes now of the len bytes of output; arms the
+ * write event for the rest.  Returns the bytes left, or -1 if a write
+ * error closed the connection.
  */
-static int
-conn_flush(struct evi_conn *c)
+static ssize_t
+conn_flush(struct evi_conn *c, size_t len)
 {
-	size_t	len = evbuffer_get_length(c->c_out);
 	int	n;
 
 	if (len > 0) {
@@ -212,14 +212,14 @@ conn_flush(struct evi_conn *c)
 		event_del(&c->c_wev);
 		c->c_flags &= ~CONN_WRITING;
 	}
-	return (0);
+	return ((ssize_t)len);
 }
 
 /* Starts or stops reading according to the backpressure rules. */
 static int
-conn_want_read(struct evi_conn *c)
+conn_want_read(struct evi_conn *c, size_t outlen)
 {
-	long long	out = (long long)evbuffer_get_length(c->c_out);
+	long long	out = (long long)outlen;
 	long long	max_out = c->c_svc->s_conf->sc_max_output;
 
 	if (c->c_flags & CONN_LINGERING)
@@ -269,23 +269,25 @@ conn_shutdown(struct evi_conn *c)
 static int
 conn_settle(struct evi_conn *c)
 {
-	int	round, had_output, want;
+	size_t	before;
+	ssize_t	left;
+	int	round, want;
 
+	/* Buffer lengths are asked for once and passed on: the hot path. */
 	for (round = 0;; round++) {
 		if (c->c_flags & CONN_CLOSE_PENDING) {
 			conn_close(c, c->c_reason);
 			return (-1);
 		}
-		had_output = evbuffer_get_length(c->c_out) > 0;
-		if (conn_flush(c) != 0)
+		before = evbuffer_get_length(c->c_out);
+		if ((left = conn_flush(c, before)) == -1)
 			return (-1);
-		if (!had_output || evbuffer_get_length(c->c_out) > 0 ||
-		    (c->c_flags & CONN_FINISHING) ||
+		if (before == 0 || left > 0 || (c->c_flags & CONN_FINISHING) ||
 		    c->c_svc->s_mod->conn_drained == NULL)
 			break;
 		if (round == CONN_SETTLE_ROUNDS) {
 			c->c_flags |= CONN_DRAINED_PENDING;
-			if (conn_flush(c) != 0)
+			if ((left = conn_flush(c, 0)) == -1)
 				return (-1);
 			break;
 		}
@@ -303,7 +305,7 @@ conn_settle(struct evi_conn *c)
 		conn_close(c, EVI_CLOSE_LIMIT);
 		return (-1);
 	}
-	want = conn_want_read(c);
+	want = conn_want_read(c, (size_t)left);
 	if (want && !(c->c_flags & CONN_READING)) {
 		event_add(&c->c_rev, NULL);
 		c->c_flags |= CONN_READING;
@@ -313,7 +315,7 @@ conn_settle(struct evi_conn *c)
 	}
 
 	if ((c->c_flags & CONN_FINISHING) && !(c->c_flags & CONN_LINGERING) &&
-	    evbuffer_get_length(c->c_out) == 0)
+	    left == 0)
 		return (conn_shutdown(c));
 	return (0);
 }
@@ -425,18 +427,17 @@ static void
 conn_write_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct evi_conn	*c = arg;
-	int		 had_output;
+	size_t		 before;
+	ssize_t		 left;
 
 	(void)fd;
 	(void)events;
 	/* Activity for the idle timeout: reads stamp it, and so do these. */
 	event_base_gettimeofday_cached(c->c_svc->s_base, &c->c_active);
-	had_output = evbuffer_get_length(c->c_out) > 0;
-	if (conn_flush(c) != 0)
-		return;
-	if (evbuffer_get_length(c->c_out) > 0)
-		return;
-	if ((had_output || (c->c_flags & CONN_DRAINED_PENDING)) &&
+	before = evbuffer_get_length(c->c_out);
+	if ((left = conn_flush(c, before)) != 0)
+		return;		/* closed (-1), or still more to write */
+	if ((before > 0 || (c->c_flags & CONN_DRAINED_PENDING)) &&
 	    !(c->c_flags & CONN_FINISHING)) {
 		c->c_flags &= ~CONN_DRAINED_PENDING;
 		if (c->c_svc->s_mod->conn_drained != NULL)
