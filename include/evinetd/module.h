@@ -40,11 +40,12 @@
  * bundled echo module (modules/echo.c) is the worked example.
  *
  * ABI changelog (major.minor, date, reason):
- *	1.0	2026-11-29	First release: options, stream, datagram and
- *				handler API.
+ *	1.0	2026-11-29	First release: options, stream, datagram,
+ *				handler and read-only stats API.
  *
- * Rules: a new minor only appends members to struct evi_module or adds
- * functions; a module built against 1.N loads in any daemon 1.M, M >= N.
+ * Rules: a new minor only appends members to struct evi_module (or to
+ * the stats structs, which the daemon owns) or adds functions; a module
+ * built against 1.N loads in any daemon 1.M, M >= N.
  * Anything else is a new major, and modules must be rebuilt.
  */
 
@@ -184,7 +185,11 @@ struct evi_module {
 	 * Service lifecycle: init is called once per service instance
 	 * after its options are checked; *state is what evi_service_state
 	 * returns later.  fini releases it; it runs for every successful
-	 * init, in reverse order of init.  Both may be NULL.
+	 * init, in reverse order of init.  Both may be NULL.  init runs in
+	 * each worker before it drops privileges (as root, usually), so it
+	 * may open files only root can read; everything else runs as the
+	 * serving user.  "evinetd -n" and a reload also run a trial init
+	 * and fini, so init must not have lasting side effects of its own.
 	 */
 	int	(*init)(struct evi_service *, void **state);
 	void	(*fini)(struct evi_service *, void *state);
