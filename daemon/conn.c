@@ -428,14 +428,13 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 {
 	struct evi_conn	*c = arg;
 	size_t		 before;
-	ssize_t		 left;
 
 	(void)fd;
 	(void)events;
 	/* Activity for the idle timeout: reads stamp it, and so do these. */
 	event_base_gettimeofday_cached(c->c_svc->s_base, &c->c_active);
 	before = evbuffer_get_length(c->c_out);
-	if ((left = conn_flush(c, before)) != 0)
+	if (conn_flush(c, before) != 0)
 		return;		/* closed (-1), or still more to write */
 	if ((before > 0 || (c->c_flags & CONN_DRAINED_PENDING)) &&
 	    !(c->c_flags & CONN_FINISHING)) {
