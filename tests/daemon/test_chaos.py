@@ -189,7 +189,7 @@ class Client(threading.Thread):
         self.port = port
         self.interval = interval
         self.stopping = threading.Event()
-        self.lock = threading.Lock()
+        self.cond = threading.Condition()   # notified per record
         self.records = []
         self.sock = None
         self.n = 0
@@ -242,8 +242,9 @@ class Client(threading.Thread):
                 if self.sock is not None:
                     self.sock.close()
                     self.sock = None
-            with self.lock:
+            with self.cond:
                 self.records.append((t0, time.monotonic(), err))
+                self.cond.notify_all()
             self.stopping.wait(self.interval)
         if self.sock is not None:
             self.sock.close()
@@ -255,8 +256,16 @@ class Client(threading.Thread):
             raise AssertionError("client %s did not stop" % self.kind)
 
     def snapshot(self):
-        with self.lock:
+        with self.cond:
             return list(self.records)
+
+    def wait_until(self, pred, deadline):
+        """Waits, until the monotonic DEADLINE at most, for PRED(records)
+        to hold; woken by each new record, not by polling."""
+        with self.cond:
+            return self.cond.wait_for(
+                lambda: pred(self.records),
+                max(0.0, deadline - time.monotonic()))
 
     def successes(self):
         return sum(1 for r in self.snapshot() if r[2] is None)
@@ -293,10 +302,10 @@ class ChaosCase(evitest.TestCase):
             c.start()
             self.addCleanup(c.stop)
         deadline = time.monotonic() + IO
-        while not all(c.successes() or c.failures() for c in self.clients):
-            self.assertLess(time.monotonic(), deadline,
+        for c in self.clients:
+            self.assertTrue(c.wait_until(lambda recs: len(recs) > 0,
+                                         deadline),
                             "the shared clients did not get going")
-            time.sleep(0.01)
 
     def state(self):
         """Sends SIGUSR1 to the supervisor; returns {name: pid} of its
@@ -516,12 +525,11 @@ class TestCrashy(ChaosCase):
         # nothing else noticed.
         t_back = time.monotonic()
         deadline = t_back + IO
-        while not all(any(t0 > t_back and err is None
-                          for (t0, _, err) in c.snapshot())
-                      for c in self.clients):
-            self.assertLess(time.monotonic(), deadline,
-                            "shared clients after the restart")
-            time.sleep(0.01)
+        for c in self.clients:
+            self.assertTrue(c.wait_until(
+                lambda recs: any(t0 > t_back and err is None
+                                 for (t0, _, err) in recs), deadline),
+                "shared clients after the restart")
         self.stop_clients()
         last = self.state()
         self.assertEqual(last["shared"], first["shared"])

@@ -192,7 +192,7 @@ class TestEchoMemory(evitest.TestCase):
             self.assertTrue(chunk, "EOF after %d bytes" % len(got))
             got += chunk
             peak = max(peak, self.d.rss_kb())
-            time.sleep(0.005)
+            time.sleep(0.005)   # the pacing that makes this reader slow
         t.join(20)
         self.assertFalse(t.is_alive(), "writer did not finish")
         self.assertEqual(errors, [])
