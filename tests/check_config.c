@@ -50,33 +50,10 @@
 #define ECHO_PATH	BUNDLED_MODULE_DIR "/echo.so"
 
 static struct config	*cf;
-static char		 rootdir[PATH_MAX];	/* per test case */
-static char		 tmpdir[PATH_MAX];	/* per test, inside rootdir */
-static char		*pool[64];		/* strings freed by teardown */
-static int		 npool;
-
-/* Formats a string that lives until the end of the test. */
-static const char *
-str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-str(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-
-	ck_assert_int_lt(npool, (int)(sizeof(pool) / sizeof(pool[0])));
-	va_start(ap, fmt);
-	xvasprintf(&s, fmt, ap);
-	va_end(ap);
-	pool[npool++] = s;
-	return (s);
-}
 
 static void
 setup(void)
 {
-	npool = 0;
 	cf = config_new("test.conf", TEST_MODULE_DIR);
 }
 
@@ -84,47 +61,15 @@ static void
 teardown(void)
 {
 	config_free(cf);
-	while (npool > 0)
-		free(pool[--npool]);
+	check_str_free();
 }
 
-
-/*
- * The directory of a test case is made and removed in the runner, so what
- * a failed test leaves behind goes too; each test works in its own
- * directory inside it.
- */
-static void
-root_setup(void)
-{
-	check_tmp_root(rootdir, sizeof(rootdir), "check_config");
-}
-
-static void
-root_teardown(void)
-{
-	check_remove_tree(rootdir);
-}
-
-static void
-files_setup(void)
-{
-	setup();
-	check_tmp_dir(tmpdir, sizeof(tmpdir), rootdir);
-}
-
-static void
-files_teardown(void)
-{
-	check_remove_tree(tmpdir);
-	teardown();
-}
 
 /* The absolute name of a file in the test's directory. */
 static const char *
 tpath(const char *name)
 {
-	return (str("%s/%s", tmpdir, name));
+	return (check_str("%s/%s", check_tmpdir, name));
 }
 
 static void
@@ -426,7 +371,7 @@ START_TEST(test_service_name_must_be_a_plain_word)
 	    "}\n"
 	    "service \"a b\" {\n"
 	    "}\n"), -1);
-	ck_assert_int_eq(parse(str("service %s {\n}\n", long_name)), -1);
+	ck_assert_int_eq(parse(check_str("service %s {\n}\n", long_name)), -1);
 	ASSERT_ERRORS(
 	    "test.conf:1: invalid service name \"a/b\" (use letters, digits, "
 	    "\"-\", \"_\" and \".\", at most 64)",
@@ -434,7 +379,7 @@ START_TEST(test_service_name_must_be_a_plain_word)
 	    "\"-\", \"_\" and \".\", at most 64)",
 	    "test.conf:5: invalid service name \"a b\" (use letters, "
 	    "digits, \"-\", \"_\" and \".\", at most 64)",
-	    str("test.conf:1: invalid service name \"%s\" (use letters, "
+	    check_str("test.conf:1: invalid service name \"%s\" (use letters, "
 	    "digits, \"-\", \"_\" and \".\", at most 64)", long_name));
 }
 END_TEST
@@ -448,7 +393,7 @@ START_TEST(test_service_name_may_use_letters_digits_and_punctuation)
 	ck_assert_int_eq(parse(
 	    "service Echo-1_v4.tcp {\n"
 	    "}\n"), 0);
-	ck_assert_int_eq(parse(str("service %s {\n}\n", name)), 0);
+	ck_assert_int_eq(parse(check_str("service %s {\n}\n", name)), 0);
 	ASSERT_NO_ERRORS();
 	ck_assert_int_eq(count_services(), 2);
 	service("Echo-1_v4.tcp");
@@ -878,7 +823,7 @@ START_TEST(test_load_reports_a_missing_file)
 {
 	config_free(cf);
 	cf = config_load(tpath("none.conf"), BUNDLED_MODULE_DIR, 0);
-	ASSERT_ERRORS(str("%s: No such file or directory",
+	ASSERT_ERRORS(check_str("%s: No such file or directory",
 	    tpath("none.conf")));
 	ck_assert_int_eq(count_services(), 0);
 }
@@ -887,8 +832,8 @@ END_TEST
 START_TEST(test_load_reports_a_directory)
 {
 	config_free(cf);
-	cf = config_load(tmpdir, BUNDLED_MODULE_DIR, 0);
-	ASSERT_ERRORS(str("%s: not a regular file", tmpdir));
+	cf = config_load(check_tmpdir, BUNDLED_MODULE_DIR, 0);
+	ASSERT_ERRORS(check_str("%s: not a regular file", check_tmpdir));
 }
 END_TEST
 
@@ -903,7 +848,7 @@ START_TEST(test_module_dir_in_the_file_is_used)
 	config_free(cf);
 	cf = config_load(tpath("main.conf"), BUNDLED_MODULE_DIR, 0);
 	ck_assert_str_eq(cf->c_module_dir, "/nonexistent/modules");
-	ASSERT_ERRORS(str("%s:3: service \"echo\": module "
+	ASSERT_ERRORS(check_str("%s:3: service \"echo\": module "
 	    "/nonexistent/modules/echo.so: No such file or directory",
 	    tpath("main.conf")));
 }
@@ -969,7 +914,8 @@ START_TEST(test_include_of_a_missing_file_is_an_error)
 	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n"
 	    "include = missing.conf\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
-	ASSERT_ERRORS(str("%s:5: include \"%s\": No such file or directory",
+	ASSERT_ERRORS(
+	    check_str("%s:5: include \"%s\": No such file or directory",
 	    tpath("main.conf"), tpath("missing.conf")));
 }
 END_TEST
@@ -992,7 +938,7 @@ START_TEST(test_include_glob_in_a_missing_directory_names_it)
 	    "include = conf.d/*.conf\n"
 	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
-	ASSERT_ERRORS(str("%s:1: include \"%s\": cannot read directory "
+	ASSERT_ERRORS(check_str("%s:1: include \"%s\": cannot read directory "
 	    "\"%s\": No such file or directory", tpath("main.conf"),
 	    tpath("conf.d/*.conf"), tpath("conf.d")));
 }
@@ -1005,7 +951,8 @@ START_TEST(test_include_of_a_file_not_ending_in_conf_is_an_error)
 	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
 	write_file("extra.txt", "bogus = 1\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
-	ASSERT_ERRORS(str("%s:1: include \"%s\": only files ending in .conf "
+	ASSERT_ERRORS(
+	    check_str("%s:1: include \"%s\": only files ending in .conf "
 	    "are read", tpath("main.conf"), tpath("extra.txt")));
 }
 END_TEST
@@ -1018,14 +965,16 @@ START_TEST(test_include_loop_ends_with_a_nesting_error)
 	write_file("main.conf", "include = main.conf\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
 	ce = TAILQ_FIRST(&cf->c_errors);
-	ck_assert_str_eq(ce->ce_msg, str("%s:1: include \"%s\": nested too "
+	ck_assert_str_eq(ce->ce_msg,
+	    check_str("%s:1: include \"%s\": nested too "
 	    "deep (more than 8 levels; does a file include itself?)",
 	    tpath("main.conf"), tpath("main.conf")));
 	/* Then each level of the loop says where it was included from. */
 	for (i = 0; i < CONF_INCLUDE_DEPTH; i++) {
 		ce = TAILQ_NEXT(ce, ce_entry);
 		ck_assert_ptr_nonnull(ce);
-		ck_assert_str_eq(ce->ce_msg, str("%s:1: included from here",
+		ck_assert_str_eq(ce->ce_msg,
+		    check_str("%s:1: included from here",
 		    tpath("main.conf")));
 	}
 	ck_assert_ptr_null(TAILQ_NEXT(ce, ce_entry));
@@ -1040,7 +989,7 @@ START_TEST(test_include_loop_between_two_files_ends)
 	write_file("b.conf", "\ninclude = a.conf\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("a.conf")), -1);
 	ck_assert_int_eq(cf->c_nerrors, 1 + CONF_INCLUDE_DEPTH);
-	ck_assert_str_eq(TAILQ_FIRST(&cf->c_errors)->ce_msg, str("%s:1: "
+	ck_assert_str_eq(TAILQ_FIRST(&cf->c_errors)->ce_msg, check_str("%s:1: "
 	    "include \"%s\": nested too deep (more than 8 levels; does a file "
 	    "include itself?)", tpath("a.conf"), tpath("b.conf")));
 	ck_assert_int_eq(cf->c_depth, 0);
@@ -1085,10 +1034,10 @@ START_TEST(test_errors_in_an_included_file_name_that_file)
 	write_file("conf.d/worse.conf", "service w {\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
 	ASSERT_ERRORS(
-	    str("%s:2: unknown global key \"bogus\" (known: " GLOBAL_KEYS
+	    check_str("%s:2: unknown global key \"bogus\" (known: " GLOBAL_KEYS
 	    ")", tpath("bad.conf")),
-	    str("%s:5: included from here", tpath("main.conf")),
-	    str("%s:1: service \"w\" is not closed with \"}\"",
+	    check_str("%s:5: included from here", tpath("main.conf")),
+	    check_str("%s:1: service \"w\" is not closed with \"}\"",
 	    tpath("conf.d/worse.conf")));
 }
 END_TEST
@@ -1377,7 +1326,8 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_parser_reads_a_complete_service);
 	tcase_add_test(tc, test_service_defaults_to_tcp_and_the_default_limits);
-	tcase_add_test(tc, test_unknown_global_key_suggests_the_closest_known_key);
+	tcase_add_test(tc,
+	    test_unknown_global_key_suggests_the_closest_known_key);
 	tcase_add_test(tc,
 	    test_unknown_global_key_far_from_any_names_the_known_keys);
 	tcase_add_test(tc, test_service_keys_outside_a_service_are_errors);
@@ -1414,8 +1364,9 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("files");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
-	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_add_unchecked_fixture(tc, check_root_setup, check_root_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, check_dir_setup, check_dir_teardown);
 	tcase_add_test(tc, test_load_reads_a_file_and_loads_its_module);
 	tcase_add_test(tc, test_load_reports_a_missing_file);
 	tcase_add_test(tc, test_load_reports_a_directory);

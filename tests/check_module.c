@@ -42,28 +42,6 @@
 static char		*cause;
 static char		*path;
 static struct module	*m;
-static char		 rootdir[PATH_MAX];	/* per test case */
-static char		 tmpdir[PATH_MAX];	/* per test, inside rootdir */
-static char		*pool[16];		/* strings freed by teardown */
-static int		 npool;
-
-/* Formats a string that lives until the end of the test. */
-static const char *
-str(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static const char *
-str(const char *fmt, ...)
-{
-	va_list	 ap;
-	char	*s;
-
-	ck_assert_int_lt(npool, (int)(sizeof(pool) / sizeof(pool[0])));
-	va_start(ap, fmt);
-	xvasprintf(&s, fmt, ap);
-	va_end(ap);
-	pool[npool++] = s;
-	return (s);
-}
 
 static void
 setup(void)
@@ -71,7 +49,6 @@ setup(void)
 	cause = NULL;
 	path = NULL;
 	m = NULL;
-	npool = 0;
 }
 
 static void
@@ -81,47 +58,15 @@ teardown(void)
 		module_unload(m);
 	free(path);
 	free(cause);
-	while (npool > 0)
-		free(pool[--npool]);
+	check_str_free();
 }
 
-
-/*
- * The directory of a test case is made and removed in the runner, so what
- * a failed test leaves behind goes too; each test works in its own
- * directory inside it.
- */
-static void
-root_setup(void)
-{
-	check_tmp_root(rootdir, sizeof(rootdir), "check_module");
-}
-
-static void
-root_teardown(void)
-{
-	check_remove_tree(rootdir);
-}
-
-static void
-files_setup(void)
-{
-	setup();
-	check_tmp_dir(tmpdir, sizeof(tmpdir), rootdir);
-}
-
-static void
-files_teardown(void)
-{
-	check_remove_tree(tmpdir);
-	teardown();
-}
 
 /* Writes len bytes into a file of the test's directory; returns its path. */
 static const char *
 write_file(const char *name, const void *data, size_t len)
 {
-	const char	*file = str("%s/%s", tmpdir, name);
+	const char	*file = check_str("%s/%s", check_tmpdir, name);
 	FILE		*f;
 
 	f = fopen(file, "w");
@@ -231,7 +176,7 @@ START_TEST(test_load_refuses_a_text_file)
 
 	file = write_file("notes.so", "not a module\n", 13);
 	ck_assert_str_eq(load_error(file),
-	    str("module %s: not a shared object (no ELF header)", file));
+	    check_str("module %s: not a shared object (no ELF header)", file));
 }
 END_TEST
 
@@ -241,18 +186,18 @@ START_TEST(test_load_refuses_a_file_shorter_than_an_elf_header)
 
 	file = write_file("short.so", "\177EL", 3);
 	ck_assert_str_eq(load_error(file),
-	    str("module %s: not a shared object (no ELF header)", file));
+	    check_str("module %s: not a shared object (no ELF header)", file));
 	free(cause);
 	file = write_file("empty.so", "", 0);
 	ck_assert_str_eq(load_error(file),
-	    str("module %s: not a shared object (no ELF header)", file));
+	    check_str("module %s: not a shared object (no ELF header)", file));
 }
 END_TEST
 
 START_TEST(test_load_refuses_a_directory)
 {
-	ck_assert_str_eq(load_error(tmpdir),
-	    str("module %s: not a regular file", tmpdir));
+	ck_assert_str_eq(load_error(check_tmpdir),
+	    check_str("module %s: not a regular file", check_tmpdir));
 }
 END_TEST
 
@@ -262,7 +207,7 @@ START_TEST(test_load_passes_on_what_dlopen_says_about_a_broken_object)
 	const char		*file, *prefix;
 
 	file = write_file("broken.so", junk, sizeof(junk) - 1);
-	prefix = str("module %s: cannot load: ", file);
+	prefix = check_str("module %s: cannot load: ", file);
 	load_error(file);
 	ck_assert_msg(strncmp(cause, prefix, strlen(prefix)) == 0 &&
 	    strlen(cause) > strlen(prefix), "unexpected error: %s", cause);
@@ -289,7 +234,8 @@ END_TEST
 START_TEST(test_load_refuses_a_newer_major_and_names_both_versions)
 {
 	ck_assert_str_eq(load_error(TEST_MODULE_DIR "/newmajor.so"),
-	    str("module %s/newmajor.so: built for module ABI 2.0, but this "
+	    check_str("module %s/newmajor.so: built for module ABI 2.0, "
+	    "but this "
 	    "evinetd supports %d.0 to %d.%d; rebuild the module against this "
 	    "evinetd's <evinetd/module.h>", TEST_MODULE_DIR, EVI_ABI_MAJOR,
 	    EVI_ABI_MAJOR, EVI_ABI_MINOR));
@@ -299,7 +245,8 @@ END_TEST
 START_TEST(test_load_refuses_a_newer_minor_and_names_both_versions)
 {
 	ck_assert_str_eq(load_error(TEST_MODULE_DIR "/newminor.so"),
-	    str("module %s/newminor.so: built for module ABI %d.99, but this "
+	    check_str("module %s/newminor.so: built for module ABI %d.99, "
+	    "but this "
 	    "evinetd supports %d.0 to %d.%d; rebuild the module against this "
 	    "evinetd's <evinetd/module.h>", TEST_MODULE_DIR, EVI_ABI_MAJOR,
 	    EVI_ABI_MAJOR, EVI_ABI_MAJOR, EVI_ABI_MINOR));
@@ -386,8 +333,9 @@ module_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
-	tcase_add_unchecked_fixture(tc, root_setup, root_teardown);
-	tcase_add_checked_fixture(tc, files_setup, files_teardown);
+	tcase_add_unchecked_fixture(tc, check_root_setup, check_root_teardown);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, check_dir_setup, check_dir_teardown);
 	tcase_add_test(tc, test_load_names_the_path_of_a_missing_file);
 	tcase_add_test(tc, test_load_refuses_a_text_file);
 	tcase_add_test(tc, test_load_refuses_a_file_shorter_than_an_elf_header);

@@ -24,6 +24,8 @@
 
 #include <sys/stat.h>
 
+#include <errno.h>
+#include <stdarg.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,28 +46,43 @@ check_run(Suite *s)
 	return (nfailed == 0 ? EXIT_SUCCESS : EXIT_FAILURE);
 }
 
-/* Makes the directory of a test case under $TMPDIR (or /tmp). */
+#define CHECK_POOL	64
+
+static char	*check_pool[CHECK_POOL];	/* freed by check_str_free */
+static int	 check_npool;
+
+char	check_rootdir[PATH_MAX];
+char	check_tmpdir[PATH_MAX];
+
+/*
+ * Makes the directory of a test case under $TMPDIR (or /tmp), named after
+ * the program.  As an unchecked fixture it runs in the runner, so it is
+ * removed even when a forked test dies.
+ */
 void
-check_tmp_root(char *buf, size_t len, const char *prefix)
+check_root_setup(void)
 {
 	const char	*base;
 
 	if ((base = getenv("TMPDIR")) == NULL || *base == '\0')
 		base = "/tmp";
-	if (snprintf(buf, len, "%s/%s.XXXXXX", base, prefix) >= (int)len ||
-	    mkdtemp(buf) == NULL) {
-		perror(buf);
+	if (snprintf(check_rootdir, sizeof(check_rootdir), "%s/%s.XXXXXX",
+	    base, program_invocation_short_name) >=
+	    (int)sizeof(check_rootdir) ||
+	    mkdtemp(check_rootdir) == NULL) {
+		perror(check_rootdir);
 		exit(EXIT_FAILURE);
 	}
 }
 
 /* Makes one test's own directory inside the test case's. */
 void
-check_tmp_dir(char *buf, size_t len, const char *root)
+check_dir_setup(void)
 {
-	if (snprintf(buf, len, "%s/test.XXXXXX", root) >= (int)len)
+	if (snprintf(check_tmpdir, sizeof(check_tmpdir), "%s/test.XXXXXX",
+	    check_rootdir) >= (int)sizeof(check_tmpdir))
 		ck_abort_msg("temporary directory name too long");
-	ck_assert_ptr_nonnull(mkdtemp(buf));
+	ck_assert_ptr_nonnull(mkdtemp(check_tmpdir));
 }
 
 static int
@@ -79,9 +96,43 @@ check_remove_entry(const char *path, const struct stat *st, int flag,
 	return (0);
 }
 
-void
+static void
 check_remove_tree(const char *dir)
 {
 	if (dir[0] != '\0')
 		nftw(dir, check_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+check_root_teardown(void)
+{
+	check_remove_tree(check_rootdir);
+}
+
+void
+check_dir_teardown(void)
+{
+	check_remove_tree(check_tmpdir);
+}
+
+/* Formats a string that lives until check_str_free (a test's teardown). */
+const char *
+check_str(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*s;
+
+	ck_assert_int_lt(check_npool, CHECK_POOL);
+	va_start(ap, fmt);
+	ck_assert_int_ge(vasprintf(&s, fmt, ap), 0);
+	va_end(ap);
+	check_pool[check_npool++] = s;
+	return (s);
+}
+
+void
+check_str_free(void)
+{
+	while (check_npool > 0)
+		free(check_pool[--check_npool]);
 }

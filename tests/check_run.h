@@ -21,11 +21,18 @@
 
 #include <check.h>
 
-#include <stddef.h>
+#include <limits.h>
+
+/* The directory of a test case, and the one of the test inside it. */
+extern char	check_rootdir[PATH_MAX];
+extern char	check_tmpdir[PATH_MAX];
 
 int	check_run(Suite *);
-void	check_tmp_root(char *, size_t, const char *);
-void	check_tmp_dir(char *, size_t, const char *);
-void	check_remove_tree(const char *);
+const char *check_str(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	check_str_free(void);
+void	check_root_setup(void);		/* unchecked fixture */
+void	check_root_teardown(void);
+void	check_dir_setup(void);		/* checked fixture */
+void	check_dir_teardown(void);
 
 #endif /* CHECK_RUN_H */
