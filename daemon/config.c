@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evinetd.h"
 
@@ -59,7 +60,7 @@ static const char *core_service_keys =
     "listen, module, protocol, max_input, max_output, reflection_guard, "
     "log_connections, only_from, no_access, max_connections, per_source, "
     "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
-    "session_timeout, refuse_banner, isolate, workers";
+    "session_timeout, refuse_banner, isolate, workers, reuseport";
 
 static const char *global_keys =
     "module_dir, include, user, group, workers, pidfile, core_dumps, "
@@ -462,6 +463,21 @@ config_size_key(struct parse_state *ps, const char *key, const char *val,
 	}
 }
 
+static void
+config_service_bool(struct parse_state *ps, const char *key, struct token *v,
+    int nv, int *out)
+{
+	char	*cause;
+
+	if (!config_one_value(ps, key, nv))
+		return;
+	if (value_bool(v[0].text, out, &cause) != 0) {
+		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+		    "service \"%s\": %s: %s", ps->ps_svc->sc_name, key, cause);
+		free(cause);
+	}
+}
+
 /* Reads "RATE [BURST]"; the burst defaults to one second's worth. */
 static int
 config_rate(struct parse_state *ps, const char *key, struct token *v, int nv,
@@ -657,25 +673,13 @@ config_service_key(struct parse_state *ps, const char *key, struct token *v,
 			config_size_key(ps, key, v[0].text,
 			    &sc->sc_max_input);
 	} else if (strcmp(key, "log_connections") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_bool(v[0].text, &sc->sc_log_connections,
-		    &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "service \"%s\": log_connections: %s",
-			    sc->sc_name, cause);
-			free(cause);
-		}
+		config_service_bool(ps, key, v, nv, &sc->sc_log_connections);
 	} else if (config_limits_key(ps, &sc->sc_limits, key, v, nv)) {
 		/* handled */
 	} else if (strcmp(key, "isolate") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_bool(v[0].text, &sc->sc_isolate, &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "service \"%s\": isolate: %s", sc->sc_name, cause);
-			free(cause);
-		}
+		config_service_bool(ps, key, v, nv, &sc->sc_isolate);
+	} else if (strcmp(key, "reuseport") == 0) {
+		config_service_bool(ps, key, v, nv, &sc->sc_reuseport);
 	} else if (strcmp(key, "workers") == 0) {
 		if (!config_one_value(ps, key, nv))
 			return;
@@ -686,15 +690,7 @@ config_service_key(struct parse_state *ps, const char *key, struct token *v,
 			free(cause);
 		}
 	} else if (strcmp(key, "reflection_guard") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_bool(v[0].text, &sc->sc_reflection_guard,
-		    &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "service \"%s\": reflection_guard: %s",
-			    sc->sc_name, cause);
-			free(cause);
-		}
+		config_service_bool(ps, key, v, nv, &sc->sc_reflection_guard);
 	} else {
 		/* Not ours: the module's option table decides later. */
 		ci = xcalloc(1, sizeof(*ci));
@@ -1055,13 +1051,27 @@ config_parse_file(struct config *cf, const char *path)
 	return (rv);
 }
 
+/* How many worker processes serve a service: its group's size. */
+size_t
+config_procs(const struct config *cf, const struct service_conf *sc)
+{
+	return (sc->sc_isolate ? (size_t)sc->sc_workers : cf->c_nshared);
+}
+
 /* Checks what only the whole file can tell: required keys of services. */
 int
 config_finish(struct config *cf)
 {
 	struct service_conf	*sc;
 	int			 before = cf->c_nerrors;
+	long			 ncpu;
 
+	/* Resolved once: the sockets bound and the processes must agree. */
+	cf->c_nshared = (size_t)cf->c_workers;
+	if (cf->c_workers == 0) {
+		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cf->c_nshared = ncpu > 0 ? (size_t)ncpu : 1;
+	}
 	cf->c_nservices = 0;
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		sc->sc_index = cf->c_nservices++;

@@ -214,6 +214,7 @@ struct service_conf {
 	int			 sc_reflection_guard;	/* udp */
 	int			 sc_log_connections;
 	int			 sc_isolate;
+	int			 sc_reuseport;	/* a socket per process */
 	long long		 sc_workers;	/* isolated: processes */
 	size_t			 sc_index;	/* order in the config */
 	struct limits_conf	 sc_limits;
@@ -226,7 +227,7 @@ struct service_conf {
 	char			*sc_module_label;	/* its descriptor's name */
 	struct optval		*sc_optvals;
 	size_t			 sc_noptvals;
-	TAILQ_HEAD(, listener)	 sc_listeners;	/* after listener_bind */
+	TAILQ_HEAD(listeners, listener) sc_listeners;	/* after listener_bind */
 };
 TAILQ_HEAD(service_confs, service_conf);
 
@@ -248,6 +249,7 @@ struct config {
 	long long		 c_max_conns;	/* all services */
 	long long		 c_drain_ms;
 	long long		 c_workers;	/* shared group; 0: auto */
+	size_t			 c_nshared;	/* c_workers, auto resolved */
 	char			*c_user;
 	char			*c_group;
 	char			*c_pidfile;
@@ -282,6 +284,8 @@ void		 config_error(struct config *, const char *, int,
 void		 config_log_errors(struct config *);
 void		 config_free(struct config *);
 struct config	*config_load(const char *, const char *, int);
+size_t		 config_procs(const struct config *,
+		    const struct service_conf *);
 const char	*config_core_keys(void);
 struct suggestion {
 	size_t		 sg_distance;	/* SIZE_MAX: none yet */
@@ -311,6 +315,7 @@ struct listener {
 	struct service_conf	*l_sc;
 	int			 l_fd;
 	int			 l_protocol;
+	int			 l_index;	/* reuseport: its process; or -1 */
 	union sockunion		 l_su;
 	socklen_t		 l_len;
 	char			 l_name[ADDR_STRLEN];
@@ -322,7 +327,8 @@ struct listener {
 	uint64_t		 l_pauses;
 	struct evi_service	*l_svc;		/* serving instance */
 };
-int	listener_bind(struct config *, struct service_conf *, char **);
+int	listener_bind(struct config *, struct config *, struct service_conf *,
+	    char **);
 int	listener_bind_all(struct config *, struct config *);
 void	listener_attach(struct listener *, struct evi_service *);
 void	listener_detach(struct listener *);
@@ -371,6 +377,7 @@ struct wproc {
 	struct generation	*p_gen;
 	const struct service_conf *p_group;	/* isolated, or NULL */
 	size_t			 p_slot;
+	size_t			 p_index;	/* within its group */
 	pid_t			 p_pid;		/* 0: not running */
 	int			 p_ready;
 	unsigned int		 p_failures;
@@ -567,9 +574,11 @@ struct worker_spec {
 	struct global_stats	*ws_global;
 	struct gen_stats	*ws_stats;
 	size_t			 ws_proc;
+	size_t			 ws_index;	/* within its group */
 };
 int		 worker_serves(const struct service_conf *,
 		    const struct service_conf *, int);
+int		 worker_listens(const struct listener *, size_t, int);
 struct worker	*worker_new(struct event_base *, struct config *,
 		    const struct worker_spec *, char **);
 void		 worker_stop(struct worker *, int, long long);

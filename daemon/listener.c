@@ -40,7 +40,7 @@
 #include "evinetd.h"
 
 static void	listener_accept(evutil_socket_t, short, void *);
-static void	listener_add(struct service_conf *, int, int);
+static void	listener_add(struct service_conf *, int, int, int);
 static void	listener_resume(evutil_socket_t, short, void *);
 
 /* Adds a hint to bind errors that users commonly hit. */
@@ -56,10 +56,14 @@ listener_hint(int error, in_port_t port)
 	return ("");
 }
 
-/* Creates, binds and (for TCP) listens on one socket address. */
+/*
+ * Creates, binds and (for TCP) listens on one socket address; with
+ * reuseport the socket joins the address's SO_REUSEPORT group, whose
+ * sockets the kernel balances new connections over.
+ */
 static int
 listener_socket(const union sockunion *su, socklen_t len, int protocol,
-    int *fdp)
+    int reuseport, int *fdp)
 {
 	int	fd, on = 1, type, saved;
 
@@ -68,6 +72,9 @@ listener_socket(const union sockunion *su, socklen_t len, int protocol,
 	if (fd == -1)
 		return (-1);
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+		goto fail;
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1)
 		goto fail;
 	if (su->sa.sa_family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6,
 	    IPV6_V6ONLY, &on, sizeof(on)) == -1)
@@ -85,9 +92,12 @@ fail:
 	return (-1);
 }
 
-/* Records a bound socket on its service and logs its real address. */
+/*
+ * Records a bound socket on its service and logs its real address: once
+ * per address, so a reuseport group of sockets is one line.
+ */
 static void
-listener_add(struct service_conf *sc, int fd, int protocol)
+listener_add(struct service_conf *sc, int fd, int protocol, int index)
 {
 	struct listener	*l;
 
@@ -95,45 +105,55 @@ listener_add(struct service_conf *sc, int fd, int protocol)
 	l->l_sc = sc;
 	l->l_fd = fd;
 	l->l_protocol = protocol;
+	l->l_index = index;
 	l->l_len = sizeof(l->l_su);
 	if (getsockname(fd, &l->l_su.sa, &l->l_len) == -1)
 		fatal("getsockname");
 	addr_string(&l->l_su.sa, l->l_name, sizeof(l->l_name));
 	TAILQ_INSERT_TAIL(&sc->sc_listeners, l, l_entry);
-	log_info("service \"%s\": listening on %s (%s)", sc->sc_name,
-	    l->l_name, protocol == EVI_PROTO_UDP ? "udp" : "tcp");
+	if (index == -1)
+		log_info("service \"%s\": listening on %s (%s)", sc->sc_name,
+		    l->l_name, protocol == EVI_PROTO_UDP ? "udp" : "tcp");
+	else if (index == 0)
+		log_info("service \"%s\": listening on %s (%s), one socket "
+		    "per worker (reuseport)", sc->sc_name, l->l_name,
+		    protocol == EVI_PROTO_UDP ? "udp" : "tcp");
 }
 
 /*
  * Binds "*:PORT": IPv6 and IPv4 sockets on the same port.  For port 0 the
  * IPv6 socket picks the port and IPv4 follows; if that port is taken for
  * IPv4, a few fresh tries are made.  A host without IPv6 serves IPv4.
+ * The port actually bound is returned in *portp.
  */
 static int
 listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
-    char **cause)
+    in_port_t *portp, int index, char **cause)
 {
 	union sockunion	 su6, su4;
 	socklen_t	 len;
-	in_port_t	 port = lc->lc_addr.la_port;
+	in_port_t	 want = *portp, port = want;
 	int		 fd6 = -1, fd4 = -1, tries;
+	int		 reuse = index != -1;
 
 	for (tries = 0; tries < 16; tries++) {
 		memset(&su6, 0, sizeof(su6));
 		su6.sin6.sin6_family = AF_INET6;
 		su6.sin6.sin6_addr = in6addr_any;
-		su6.sin6.sin6_port = htons(lc->lc_addr.la_port);
+		su6.sin6.sin6_port = htons(want);
 		fd6 = -1;
 		if (listener_socket(&su6, sizeof(su6.sin6), sc->sc_protocol,
-		    &fd6) == -1) {
+		    reuse, &fd6) == -1) {
 			if (errno != EAFNOSUPPORT) {
-				xasprintf(cause, "[::]:%u: %s%s",
-				    lc->lc_addr.la_port, strerror(errno),
-				    listener_hint(errno, lc->lc_addr.la_port));
+				xasprintf(cause, "[::]:%u: %s%s", want,
+				    strerror(errno), listener_hint(errno,
+				    want));
 				return (-1);
 			}
-			log_info("service \"%s\": no IPv6 on this host, %s "
-			    "serves IPv4 only", sc->sc_name, lc->lc_text);
+			if (index <= 0)
+				log_info("service \"%s\": no IPv6 on this "
+				    "host, %s serves IPv4 only", sc->sc_name,
+				    lc->lc_text);
 		} else {
 			len = sizeof(su6);
 			if (getsockname(fd6, &su6.sa, &len) == -1)
@@ -145,11 +165,11 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 		su4.sin.sin_addr.s_addr = htonl(INADDR_ANY);
 		su4.sin.sin_port = htons(port);
 		if (listener_socket(&su4, sizeof(su4.sin), sc->sc_protocol,
-		    &fd4) == 0)
+		    reuse, &fd4) == 0)
 			break;
 		if (fd6 != -1)
 			close(fd6);
-		if (errno != EADDRINUSE || lc->lc_addr.la_port != 0) {
+		if (errno != EADDRINUSE || want != 0) {
 			xasprintf(cause, "0.0.0.0:%u: %s%s", port,
 			    strerror(errno), listener_hint(errno, port));
 			return (-1);
@@ -160,9 +180,16 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 		    "IPv6");
 		return (-1);
 	}
+	if (fd4 != -1 && port == 0) {
+		len = sizeof(su4);
+		if (getsockname(fd4, &su4.sa, &len) == -1)
+			fatal("getsockname");
+		port = ntohs(su4.sin.sin_port);
+	}
 	if (fd6 != -1)
-		listener_add(sc, fd6, sc->sc_protocol);
-	listener_add(sc, fd4, sc->sc_protocol);
+		listener_add(sc, fd6, sc->sc_protocol, index);
+	listener_add(sc, fd4, sc->sc_protocol, index);
+	*portp = port;
 	return (0);
 }
 
@@ -183,14 +210,15 @@ listener_same(const struct listener *l, int protocol, const union sockunion *su)
 }
 
 /*
- * Takes over a socket of the previous generation with the same address,
- * so a reload never closes and reopens a listening socket (which would
- * refuse clients in between, or fail if the port is taken meanwhile).
- * The new generation gets its own descriptor of the same socket.
+ * Takes over a socket of the previous generation with the same address
+ * (and, with reuseport, the same process index), so a reload never closes
+ * and reopens a listening socket (which would refuse clients in between,
+ * or fail if the port is taken meanwhile).  The new generation gets its
+ * own descriptor of the same socket.
  */
 static int
 listener_reuse(struct config *old, struct service_conf *sc,
-    const union sockunion *su)
+    const union sockunion *su, int index)
 {
 	struct service_conf	*osc;
 	struct listener		*l;
@@ -201,12 +229,13 @@ listener_reuse(struct config *old, struct service_conf *sc,
 	TAILQ_FOREACH(osc, &old->c_services, sc_entry) {
 		TAILQ_FOREACH(l, &osc->sc_listeners, l_entry) {
 			if (l->l_claimed || l->l_fd == -1 ||
+			    l->l_index != index ||
 			    !listener_same(l, sc->sc_protocol, su))
 				continue;
 			if ((fd = fcntl(l->l_fd, F_DUPFD_CLOEXEC, 0)) == -1)
 				return (0);
 			l->l_claimed = 1;
-			listener_add(sc, fd, sc->sc_protocol);
+			listener_add(sc, fd, sc->sc_protocol, index);
 			log_debug("service \"%s\": %s reused from the previous "
 			    "configuration", sc->sc_name, l->l_name);
 			return (1);
@@ -215,26 +244,108 @@ listener_reuse(struct config *old, struct service_conf *sc,
 	return (0);
 }
 
+/* Fills in the "*:PORT" pair of addresses. */
+static void
+listener_any_addrs(in_port_t port, union sockunion *su6, union sockunion *su4)
+{
+	memset(su6, 0, sizeof(*su6));
+	su6->sin6.sin6_family = AF_INET6;
+	su6->sin6.sin6_addr = in6addr_any;
+	su6->sin6.sin6_port = htons(port);
+	memset(su4, 0, sizeof(*su4));
+	su4->sin.sin_family = AF_INET;
+	su4->sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	su4->sin.sin_port = htons(port);
+}
+
 /* Reuses the *:PORT pair of the previous generation, if it had one. */
 static int
-listener_reuse_any(struct config *old, struct service_conf *sc, in_port_t port)
+listener_reuse_any(struct config *old, struct service_conf *sc, in_port_t port,
+    int index)
 {
 	union sockunion	 su6, su4;
 
 	if (old == NULL || port == 0)
 		return (0);
-	memset(&su6, 0, sizeof(su6));
-	su6.sin6.sin6_family = AF_INET6;
-	su6.sin6.sin6_addr = in6addr_any;
-	su6.sin6.sin6_port = htons(port);
-	memset(&su4, 0, sizeof(su4));
-	su4.sin.sin_family = AF_INET;
-	su4.sin.sin_addr.s_addr = htonl(INADDR_ANY);
-	su4.sin.sin_port = htons(port);
-	if (!listener_reuse(old, sc, &su4))
+	listener_any_addrs(port, &su6, &su4);
+	if (!listener_reuse(old, sc, &su4, index))
 		return (0);
-	(void)listener_reuse(old, sc, &su6);
+	(void)listener_reuse(old, sc, &su6, index);
 	return (1);
+}
+
+/*
+ * A socket cannot join a SO_REUSEPORT group after binding, and a plain
+ * socket blocks one, so switching reuseport on a live address needs a
+ * restart.  Says so instead of failing with EADDRINUSE.
+ */
+static int
+listener_switched(struct config *old, const struct service_conf *sc,
+    const union sockunion *su)
+{
+	struct service_conf	*osc;
+	struct listener		*l;
+
+	if (old == NULL)
+		return (0);
+	TAILQ_FOREACH(osc, &old->c_services, sc_entry) {
+		TAILQ_FOREACH(l, &osc->sc_listeners, l_entry) {
+			if (l->l_fd != -1 && listener_same(l, sc->sc_protocol,
+			    su) && (l->l_index != -1) != (sc->sc_reuseport != 0))
+				return (1);
+		}
+	}
+	return (0);
+}
+
+/* Binds one listen address: one socket, or with reuseport one per process. */
+static int
+listener_bind_one(struct config *cf, struct config *old,
+    struct service_conf *sc, struct listen_conf *lc, char **cause)
+{
+	union sockunion	 su, su6;
+	struct listener	*l;
+	in_port_t	 port = lc->lc_addr.la_port;
+	size_t		 i, n = sc->sc_reuseport ? config_procs(cf, sc) : 1;
+	int		 fd, index;
+
+	su = lc->lc_addr.la_su;
+	if (lc->lc_addr.la_any)
+		listener_any_addrs(port, &su6, &su);
+	if (port != 0 && (listener_switched(old, sc, &su) ||
+	    (lc->lc_addr.la_any && listener_switched(old, sc, &su6)))) {
+		xasprintf(cause, "\"reuseport\" cannot change while the "
+		    "address is in use; restart evinetd to switch");
+		return (-1);
+	}
+	for (i = 0; i < n; i++) {
+		index = sc->sc_reuseport ? (int)i : -1;
+		if (lc->lc_addr.la_any) {
+			if (listener_reuse_any(old, sc, port, index))
+				continue;
+			if (listener_bind_any(sc, lc, &port, index, cause) != 0)
+				return (-1);
+			continue;
+		}
+		if (port != 0 && listener_reuse(old, sc, &su, index))
+			continue;
+		if (listener_socket(&su, lc->lc_addr.la_len, sc->sc_protocol,
+		    sc->sc_reuseport, &fd) == -1) {
+			xasprintf(cause, "%s%s", strerror(errno),
+			    listener_hint(errno, port));
+			return (-1);
+		}
+		listener_add(sc, fd, sc->sc_protocol, index);
+		/* The first socket picked the port; the others join it. */
+		l = TAILQ_LAST(&sc->sc_listeners, listeners);
+		if (su.sa.sa_family == AF_INET)
+			su.sin.sin_port = l->l_su.sin.sin_port;
+		else
+			su.sin6.sin6_port = l->l_su.sin6.sin6_port;
+		port = ntohs(su.sa.sa_family == AF_INET ? su.sin.sin_port :
+		    su.sin6.sin6_port);
+	}
+	return (0);
 }
 
 /*
@@ -243,40 +354,21 @@ listener_reuse_any(struct config *old, struct service_conf *sc, in_port_t port)
  * (never for port 0, which asks for a fresh port).
  */
 int
-listener_bind(struct config *old, struct service_conf *sc, char **cause)
+listener_bind(struct config *cf, struct config *old, struct service_conf *sc,
+    char **cause)
 {
 	struct listen_conf	*lc;
 	char			*why;
-	int			 fd, failed = 0;
+	int			 failed = 0;
 
 	*cause = NULL;
 	TAILQ_FOREACH(lc, &sc->sc_listens, lc_entry) {
-		if (lc->lc_addr.la_any &&
-		    listener_reuse_any(old, sc, lc->lc_addr.la_port))
+		if (listener_bind_one(cf, old, sc, lc, &why) == 0)
 			continue;
-		if (!lc->lc_addr.la_any && lc->lc_addr.la_port != 0 &&
-		    listener_reuse(old, sc, &lc->lc_addr.la_su))
-			continue;
-		if (lc->lc_addr.la_any) {
-			if (listener_bind_any(sc, lc, &why) != 0) {
-				log_warnx("%s:%d: service \"%s\": listen %s: "
-				    "%s", lc->lc_file, lc->lc_line,
-				    sc->sc_name, lc->lc_text, why);
-				free(why);
-				failed++;
-			}
-			continue;
-		}
-		if (listener_socket(&lc->lc_addr.la_su, lc->lc_addr.la_len,
-		    sc->sc_protocol, &fd) == -1) {
-			log_warnx("%s:%d: service \"%s\": listen %s: %s%s",
-			    lc->lc_file, lc->lc_line, sc->sc_name, lc->lc_text,
-			    strerror(errno), listener_hint(errno,
-			    lc->lc_addr.la_port));
-			failed++;
-			continue;
-		}
-		listener_add(sc, fd, sc->sc_protocol);
+		log_warnx("%s:%d: service \"%s\": listen %s: %s",
+		    lc->lc_file, lc->lc_line, sc->sc_name, lc->lc_text, why);
+		free(why);
+		failed++;
 	}
 	if (failed) {
 		xasprintf(cause, "service \"%s\": %d listen address%s failed",
@@ -296,7 +388,7 @@ listener_bind_all(struct config *cf, struct config *old)
 	int			 rv = 0;
 
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
-		if (listener_bind(old, sc, &cause) != 0) {
+		if (listener_bind(cf, old, sc, &cause) != 0) {
 			free(cause);
 			rv = -1;
 		}

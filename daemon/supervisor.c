@@ -80,10 +80,7 @@ gen_new(struct supervisor *sup, struct config *cf)
 	struct generation	*g;
 	struct service_conf	*sc;
 	struct wproc		*p;
-	long long		 nshared = 0, i;
-	size_t			 slot = 0;
-	int			 any_shared = 0;
-	long			 ncpu;
+	size_t			 nshared = 0, i, slot = 0;
 
 	g = xcalloc(1, sizeof(*g));
 	g->g_sup = sup;
@@ -92,29 +89,24 @@ gen_new(struct supervisor *sup, struct config *cf)
 	TAILQ_INIT(&g->g_procs);
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		if (!sc->sc_isolate)
-			any_shared = 1;
-	}
-	if (any_shared) {
-		nshared = cf->c_workers;
-		if (nshared == 0) {
-			ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-			nshared = ncpu > 0 ? ncpu : 1;
-		}
+			nshared = config_procs(cf, sc);
 	}
 	for (i = 0; i < nshared; i++) {
 		p = xcalloc(1, sizeof(*p));
 		p->p_gen = g;
 		p->p_slot = slot++;
+		p->p_index = i;
 		TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
 	}
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		if (!sc->sc_isolate)
 			continue;
-		for (i = 0; i < sc->sc_workers; i++) {
+		for (i = 0; i < config_procs(cf, sc); i++) {
 			p = xcalloc(1, sizeof(*p));
 			p->p_gen = g;
 			p->p_group = sc;
 			p->p_slot = slot++;
+			p->p_index = i;
 			TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
 		}
 	}
@@ -225,9 +217,10 @@ sup_worker_main(struct wproc *p)
 		if (og != g)
 			close(og->g_ready[1]);
 		TAILQ_FOREACH(sc, &og->g_cf->c_services, sc_entry) {
-			if (og == g && worker_serves(sc, p->p_group, 0))
-				continue;
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry) {
+				if (og == g && worker_serves(sc, p->p_group,
+				    0) && worker_listens(l, p->p_index, 0))
+					continue;
 				if (l->l_fd != -1)
 					close(l->l_fd);
 				l->l_fd = -1;
@@ -249,6 +242,7 @@ sup_worker_main(struct wproc *p)
 	ws.ws_global = sup->s_global;
 	ws.ws_stats = g->g_stats;
 	ws.ws_proc = p->p_slot;
+	ws.ws_index = p->p_index;
 	if ((sup->s_worker = worker_new(base, cf, &ws, &cause)) == NULL) {
 		log_warnx("%s", cause);
 		_exit(EVINETD_EXIT_CONFIG);

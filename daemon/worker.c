@@ -49,6 +49,17 @@ worker_serves(const struct service_conf *sc, const struct service_conf *group,
 	return (!sc->sc_isolate);
 }
 
+/*
+ * Which sockets of a served service a worker accepts on: with reuseport
+ * each process of the group has its own, which the kernel balances; a
+ * single process takes them all.
+ */
+int
+worker_listens(const struct listener *l, size_t index, int single)
+{
+	return (single || l->l_index == -1 || (size_t)l->l_index == index);
+}
+
 /* Starts an instance of every service it serves and attaches listeners. */
 struct worker *
 worker_new(struct event_base *base, struct config *cf,
@@ -83,8 +94,10 @@ worker_new(struct event_base *base, struct config *cf,
 			return (NULL);
 		}
 		TAILQ_INSERT_TAIL(&w->w_services, svc, s_entry);
-		TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)
-			listener_attach(l, svc);
+		TAILQ_FOREACH(l, &sc->sc_listeners, l_entry) {
+			if (worker_listens(l, ws->ws_index, ws->ws_single))
+				listener_attach(l, svc);
+		}
 	}
 	return (w);
 }

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "evinetd.h"
 #include "check_run.h"
@@ -40,7 +41,7 @@
 	"listen, module, protocol, max_input, max_output, reflection_guard, " \
 	"log_connections, only_from, no_access, max_connections, per_source, " \
 	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner, isolate, workers"
+	"session_timeout, refuse_banner, isolate, workers, reuseport"
 #define GLOBAL_KEYS \
 	"module_dir, include, user, group, workers, pidfile, core_dumps, " \
 	"shutdown_timeout, " \
@@ -239,6 +240,72 @@ START_TEST(test_service_defaults_to_tcp_and_the_default_limits)
 	ck_assert_int_eq(sc->sc_max_input, DEFAULT_MAX_INPUT);
 	ck_assert_int_eq(cf->c_shutdown_ms, DEFAULT_SHUTDOWN_MS);
 	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
+}
+END_TEST
+
+START_TEST(test_reuseport_sizes_its_socket_group_by_the_workers)
+{
+	ck_assert_int_eq(parse(
+	    "workers = 3\n"
+	    "service echo {\n"
+	    "	listen = 127.0.0.1:7\n"
+	    "	module = echo\n"
+	    "	reuseport = yes\n"
+	    "}\n"
+	    "service alone {\n"
+	    "	listen = 127.0.0.1:9\n"
+	    "	module = echo\n"
+	    "	isolate = yes\n"
+	    "	workers = 2\n"
+	    "	reuseport = yes\n"
+	    "}\n"
+	    "service plain {\n"
+	    "	listen = 127.0.0.1:13\n"
+	    "	module = echo\n"
+	    "}\n"), 0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(service("echo")->sc_reuseport, 1);
+	ck_assert_int_eq(config_procs(cf, service("echo")), 3);
+	ck_assert_int_eq(service("alone")->sc_reuseport, 1);
+	ck_assert_int_eq(config_procs(cf, service("alone")), 2);
+	ck_assert_int_eq(service("plain")->sc_reuseport, 0);
+	ck_assert_int_eq(config_procs(cf, service("plain")), 3);
+}
+END_TEST
+
+START_TEST(test_workers_auto_is_resolved_once_to_the_cpus)
+{
+	ck_assert_int_eq(parse(
+	    "workers = auto\n"
+	    "service echo {\n"
+	    "	listen = 127.0.0.1:7\n"
+	    "	module = echo\n"
+	    "	reuseport = yes\n"
+	    "}\n"), 0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	ck_assert_int_eq(config_procs(cf, service("echo")),
+	    sysconf(_SC_NPROCESSORS_ONLN));
+}
+END_TEST
+
+START_TEST(test_yes_no_service_keys_report_bad_values)
+{
+	ck_assert_int_eq(parse(
+	    "service echo {\n"
+	    "	listen = 127.0.0.1:7\n"
+	    "	module = echo\n"
+	    "	reuseport = maybe\n"
+	    "	isolate = yes no\n"
+	    "	log_connections = 2\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:4: service \"echo\": reuseport: invalid boolean "
+	    "\"maybe\" (expected yes or no)",
+	    "test.conf:5: service \"echo\": \"isolate\" takes one value, "
+	    "not 2",
+	    "test.conf:6: service \"echo\": log_connections: invalid boolean "
+	    "\"2\" (expected yes or no)");
 }
 END_TEST
 
@@ -1326,6 +1393,9 @@ config_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_parser_reads_a_complete_service);
 	tcase_add_test(tc, test_service_defaults_to_tcp_and_the_default_limits);
+	tcase_add_test(tc, test_reuseport_sizes_its_socket_group_by_the_workers);
+	tcase_add_test(tc, test_workers_auto_is_resolved_once_to_the_cpus);
+	tcase_add_test(tc, test_yes_no_service_keys_report_bad_values);
 	tcase_add_test(tc,
 	    test_unknown_global_key_suggests_the_closest_known_key);
 	tcase_add_test(tc,

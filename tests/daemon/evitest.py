@@ -148,7 +148,8 @@ INFO_PATTERNS = [
     r'^exiting$',
     r'^descriptor limit \d+$',
     # listener.c
-    r'^service "[^"]+": listening on \S+ \((tcp|udp)\)$',
+    r'^service "[^"]+": listening on \S+ \((tcp|udp)\)'
+    r'(?:, one socket per worker \(reuseport\))?$',
     r'^service "[^"]+": no IPv6 on this host, \S+ serves IPv4 only$',
     r'^service "[^"]+": \S+ reused from the previous configuration$',
     # worker.c

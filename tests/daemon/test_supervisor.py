@@ -876,6 +876,38 @@ class TestCrash(SupervisorCase):
 
 # 7: several workers.
 
+def connections_per_worker(d, nworkers):
+    """{pid: open connections} from the workers' SIGUSR1 lines."""
+    mark = d.mark()
+    d.send_signal(signal.SIGUSR1)
+    d.wait_log(STATE_PID_RE, since=mark, count=nworkers)
+    per = {}
+    for line in d.log_lines(mark):
+        m = STATE_PID_RE.search(line)
+        if m:
+            per[int(m.group(1))] = int(m.group(2))
+    return per
+
+
+def spread(test, d, port, n, what, nworkers=2):
+    """Holds N echoing connections open, and returns how many each worker
+    has, from the SIGUSR1 dump; checks that they add up to N."""
+    socks = []
+    try:
+        for i in range(n):
+            s = evitest.connect(port)
+            socks.append(s)
+            test.assertEqual(evitest.transfer(s, b"%d" % i), b"%d" % i)
+        per = connections_per_worker(d, nworkers)
+        report(what, "connections per worker: %s" % ", ".join(
+            "%d" % per[p] for p in sorted(per)))
+        test.assertEqual(sum(per.values()), n)
+        return per
+    finally:
+        for s in socks:
+            s.close()
+
+
 class TestWorkers(SupervisorCase):
 
     def test_two_workers_both_accept(self):
@@ -903,27 +935,164 @@ class TestWorkers(SupervisorCase):
 
         # And with both running, 20 clients: the per-worker count is for
         # the record, the sum is checked.
-        socks = []
+        per = spread(self, d, port, 20, "workers")
+        self.assertEqual(sorted(per), sorted(pids))
+        self.assertEqual(d.stop(), 0)
+
+
+# Reuseport: a listening socket per worker.
+
+REUSEPORT_CONF = """
+    workers = %d
+    drain_timeout = 10s
+    service echo {
+        listen = 127.0.0.1:$echo
+        module = echo
+        reuseport = %s
+    }
+    """
+
+
+def listen_inodes(port):
+    """The inodes of the TCP sockets listening on 127.0.0.1:PORT, from
+    /proc/net/tcp: one per socket of a reuseport group."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "0A" and fields[1] == "0100007F:%04X" % port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def socket_inodes(pid):
+    """The inodes of the sockets PID has open."""
+    inodes = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
         try:
-            for i in range(20):
-                s = evitest.connect(port)
-                socks.append(s)
-                self.assertEqual(evitest.transfer(s, b"%d" % i), b"%d" % i)
-            mark = d.mark()
-            d.send_signal(signal.SIGUSR1)
-            d.wait_log(STATE_PID_RE, since=mark, count=2)
-            per = {}
-            for line in d.log_lines(mark):
-                m = STATE_PID_RE.search(line)
-                if m:
-                    per[int(m.group(1))] = int(m.group(2))
-            report("workers", "connections per worker: %s" % ", ".join(
-                "%d" % per[p] for p in sorted(per)))
-            self.assertEqual(sorted(per), sorted(pids))
-            self.assertEqual(sum(per.values()), 20)
-        finally:
-            for s in socks:
-                s.close()
+            target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:["):-1])
+    return inodes
+
+
+class TestReuseport(SupervisorCase):
+
+    def owned_sockets(self, d, port, nworkers):
+        """Checks that each of the NWORKERS workers holds exactly one
+        socket of PORT's group, a different one each, and that the
+        supervisor holds them all; returns {pid: inode}."""
+        group = listen_inodes(port)
+        self.assertEqual(len(group), nworkers)
+        owned = {}
+        for pid in worker_pids(d, nworkers):
+            mine = socket_inodes(pid) & group
+            self.assertEqual(len(mine), 1, "worker %d: %s" % (pid, mine))
+            owned[pid] = mine.pop()
+        self.assertEqual(sorted(owned.values()), sorted(group))
+        self.assertEqual(socket_inodes(d.pid) & group, group)
+        return owned
+
+    def test_each_worker_accepts_on_its_own_socket(self):
+        d = self.daemon(string.Template(REUSEPORT_CONF % (2, "yes"))
+                        .substitute(echo=0), expect=[
+            r"^worker \d+ \(generation 1, shared\) killed by signal 9 "
+            r"\(Killed\)$"])
+        d.wait_log(r'^service "echo": listening on 127\.0\.0\.1:\d+ '
+                   r'\(tcp\), one socket per worker \(reuseport\)$')
+        port = d.port("echo")
+        owned = self.owned_sockets(d, port, 2)
+
+        # The kernel spreads connections over the group by a hash of the
+        # addresses: with 40 of them, both workers get some (all 40 on
+        # one would have a chance of 2 in 2^40).
+        per = spread(self, d, port, 40, "reuseport")
+        self.assertEqual(sorted(per), sorted(owned))
+        self.assertTrue(all(n > 0 for n in per.values()), per)
+
+        # A killed worker's socket stays open in the supervisor, so
+        # clients hashed to it wait for the replacement, which takes
+        # over the same socket, instead of being refused.
+        victim, survivor = sorted(owned)
+        group = listen_inodes(port)
+        mark = d.mark()
+        os.kill(victim, signal.SIGKILL)
+        d.wait_log(r"^restarting worker of generation 1 \(shared\) in "
+                   r"100 ms$", since=mark)
+        for i in range(20):
+            data = b"after %d" % i
+            self.assertEqual(echo_once(port, data), data)
+
+        def taken_over():
+            kids = children(d.pid)
+            return (len(kids) == 2 and victim not in kids and
+                    all(len(socket_inodes(p) & group) == 1 for p in kids))
+        wait_until(taken_over, IO, "the replacement to hold one socket")
+        after = self.owned_sockets(d, port, 2)
+        self.assertEqual(after[survivor], owned[survivor])
+        replacement = [p for p in after if p != survivor]
+        self.assertEqual(len(replacement), 1)
+        self.assertNotEqual(replacement[0], victim)
+        self.assertEqual(after[replacement[0]], owned[victim])
+        self.assertEqual(d.stop(), 0)
+
+    def test_reloads_reuse_grow_and_shrink_the_group(self):
+        d, ports = self.start_pinned(
+            REUSEPORT_CONF % (2, "yes"), ["echo"], args=["-v"],
+            expect=[r"reused from the previous configuration$",
+                    r'^\S+:\d+: service "echo": listen 127\.0\.0\.1:\d+: '
+                    r'"reuseport" cannot change while the address is in '
+                    r"use; restart evinetd to switch$",
+                    r"^reload failed: could not bind every listener; "
+                    r"generation \d+ serves on$"])
+        port = ports["echo"]
+        prober = Prober(port)
+        prober.start()
+        self.addCleanup(prober.stop)
+        wait_until(lambda: prober.successes_after(0), IO, "a first echo")
+
+        # The same config: both sockets are taken over, none bound.
+        mark = d.mark()
+        write_conf(d, REUSEPORT_CONF % (2, "yes"), echo=port)
+        reload(d)
+        settle(d, 2)
+        d.wait_log(r'^service "echo": 127\.0\.0\.1:%d reused from the '
+                   r'previous configuration$' % port, since=mark, count=2)
+        first = self.owned_sockets(d, port, 2)
+
+        # A third worker: the two sockets are kept and a third joins.
+        write_conf(d, REUSEPORT_CONF % (3, "yes"), echo=port)
+        reload(d)
+        settle(d, 3)
+        grown = self.owned_sockets(d, port, 3)
+        self.assertTrue(set(first.values()) < set(grown.values()))
+        t = time.monotonic()
+        wait_until(lambda: prober.successes_after(t) >= 10, IO,
+                   "echoes after growing")
+        prober.stop()
+        self.assertEqual(prober.failures(), [])
+
+        # Back to one worker: the sockets no worker serves are closed.
+        write_conf(d, REUSEPORT_CONF % (1, "yes"), echo=port)
+        reload(d)
+        settle(d, 1)
+        wait_until(lambda: len(listen_inodes(port)) == 1, IO,
+                   "the extra sockets to close")
+        self.owned_sockets(d, port, 1)
+        self.assertEqual(echo_once(port, b"one"), b"one")
+
+        # Switching reuseport off on a live address cannot work (a plain
+        # socket cannot share the port): refused, and the old one serves.
+        mark = d.mark()
+        write_conf(d, REUSEPORT_CONF % (1, "no"), echo=port)
+        reload(d, ok=False)
+        d.wait_log(r'^\S+:4: service "echo": listen 127\.0\.0\.1:%d: '
+                   r'"reuseport" cannot change while the address is in '
+                   r"use; restart evinetd to switch$" % port, since=mark)
+        self.assertEqual(echo_once(port, b"two"), b"two")
         self.assertEqual(d.stop(), 0)
 
 
