@@ -29,20 +29,46 @@
  * lets the kernel choose) and prints "port=N" once it accepts connections.
  * SIGTERM or SIGINT makes it return from main, so profilers get a clean
  * exit.
+ *
+ * With -w N (N > 1) it forks N worker processes that serve the same port,
+ * to compare evinetd's workers with the ways a hand-written server shares
+ * incoming connections (-a):
+ *
+ *	shared	   one listening socket, bound before the fork, that every
+ *		   worker adds to its own epoll with EPOLLIN: each new
+ *		   connection wakes every idle worker and one wins the
+ *		   accept.
+ *	exclusive  the same socket added with EPOLLIN | EPOLLEXCLUSIVE, so the
+ *		   kernel wakes one waiting worker (or a few) per connection.
+ *	reuseport  one socket per worker, all bound to the same port with
+ *		   SO_REUSEPORT; the kernel hashes each connection to one.
+ *
+ * The parent prints "port=N" once every worker has its epoll set up, then
+ * only waits: SIGTERM or SIGINT is passed on to the workers, which are
+ * reaped before it exits 0.  A worker also dies with its parent.  With -w 1
+ * (the default) nothing is forked and the server is the one above.  At exit
+ * each worker prints to stderr how many connections it accepted, how often
+ * its listening socket woke it, how many of those wake-ups found nothing to
+ * accept, and how many accept4 calls returned EAGAIN (every batch ends
+ * with one unless it fills up), for example
+ * "baseline: worker 1: accepted=1000 wakeups=400 empty=3 eagain=398".
  */
 
 #define _GNU_SOURCE		/* accept4 */
 
 #include <sys/types.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +81,10 @@
 #define ACCEPT_BATCH	64
 #define READS_PER_EVENT	4
 #define BACKLOG		511
+#define MAX_WORKERS	64
+
+/* How the workers share incoming connections (-a). */
+enum accept_mode { ACCEPT_SHARED, ACCEPT_EXCLUSIVE, ACCEPT_REUSEPORT };
 
 /* Output the kernel did not take, kept until the socket is writable. */
 struct pending {
@@ -66,6 +96,11 @@ struct pending {
 struct server {
 	int		 epfd;
 	int		 lfd;
+	int		 id;		/* worker number, from 1 */
+	unsigned long long accepted;	/* connections accepted */
+	unsigned long long wakeups;	/* listening socket readable */
+	unsigned long long empty;	/* ... with nothing to accept */
+	unsigned long long eagain;	/* accept4 calls that said EAGAIN */
 	struct pending	*pend;		/* indexed by descriptor */
 	size_t		 npend;
 	char		 buf[BUF_SIZE];
@@ -78,6 +113,21 @@ on_signal(int sig)
 {
 	(void)sig;
 	stop = 1;
+}
+
+/* SIGCHLD must not be ignored, or the parent's sigwait would miss it. */
+static void
+on_child(int sig)
+{
+	(void)sig;
+}
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: baseline [-p port] [-w workers] "
+	    "[-a shared | exclusive | reuseport]\n");
+	exit(2);
 }
 
 static void __attribute__((noreturn))
@@ -182,16 +232,22 @@ server_accept(struct server *s)
 	size_t			 n;
 	int			 fd, i, on = 1;
 
+	s->wakeups++;
 	for (i = 0; i < ACCEPT_BATCH; i++) {
 		fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
+			if (errno == EAGAIN) {
+				s->eagain++;
+				if (i == 0)
+					s->empty++;
+			} else
 				fprintf(stderr, "baseline: accept4: %s\n",
 				    strerror(errno));
 			return;
 		}
+		s->accepted++;
 		if ((size_t)fd >= s->npend) {
 			n = s->npend * 2 > (size_t)fd + 1 ? s->npend * 2 :
 			    (size_t)fd + 1024;
@@ -237,9 +293,12 @@ server_loop(struct server *s)
 	}
 }
 
-/* Binds 127.0.0.1:port and listens. */
+/*
+ * Binds 127.0.0.1:port and listens; with reuseport, other sockets may bind
+ * the same port.  Returns the socket and sets *bound to the port it got.
+ */
 static int
-server_listen(int port)
+server_listen(int port, int reuseport, int *bound)
 {
 	struct sockaddr_in	sin;
 	socklen_t		len = sizeof(sin);
@@ -249,7 +308,10 @@ server_listen(int port)
 	if (fd == -1)
 		fatal("socket");
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
-		fatal("setsockopt");
+		fatal("setsockopt SO_REUSEADDR");
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
+	    sizeof(on)) == -1)
+		fatal("setsockopt SO_REUSEPORT");
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_port = htons((uint16_t)port);
@@ -260,9 +322,194 @@ server_listen(int port)
 		fatal("listen");
 	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
 		fatal("getsockname");
-	printf("port=%d\n", ntohs(sin.sin_port));
-	fflush(stdout);
+	*bound = ntohs(sin.sin_port);
 	return (fd);
+}
+
+/* Creates the epoll set and adds the listening socket to it. */
+static void
+server_init(struct server *s, int id, int lfd, enum accept_mode mode)
+{
+	struct epoll_event	ev;
+
+	s->id = id;
+	s->lfd = lfd;
+	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("epoll_create1");
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	if (mode == ACCEPT_EXCLUSIVE)
+		ev.events |= EPOLLEXCLUSIVE;
+	ev.data.fd = lfd;
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, lfd, &ev) == -1)
+		fatal("epoll_ctl");
+}
+
+/* Says how the listening socket was shared, once, when the server ends. */
+static void
+server_report(const struct server *s)
+{
+	fprintf(stderr, "baseline: worker %d: accepted=%llu wakeups=%llu "
+	    "empty=%llu eagain=%llu\n", s->id, s->accepted, s->wakeups,
+	    s->empty, s->eagain);
+}
+
+static void
+say_port(int port)
+{
+	printf("port=%d\n", port);
+	fflush(stdout);
+}
+
+/*
+ * A worker process: keeps its own listening socket (or the shared one),
+ * tells the parent it is ready through the pipe, and serves until SIGTERM.
+ */
+static int
+worker_main(struct server *s, int id, int *lfds, int nlfd,
+    enum accept_mode mode, int readyfd, pid_t parent, const sigset_t *mask)
+{
+	int	i, own;
+
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		fatal("prctl");
+	if (getppid() != parent)
+		return (1);		/* the parent died before prctl */
+	signal(SIGCHLD, SIG_DFL);
+	if (sigprocmask(SIG_SETMASK, mask, NULL) == -1)
+		fatal("sigprocmask");
+	own = mode == ACCEPT_REUSEPORT ? id - 1 : 0;
+	for (i = 0; i < nlfd; i++) {
+		if (i != own)
+			close(lfds[i]);
+	}
+	server_init(s, id, lfds[own], mode);
+	if (write(readyfd, "r", 1) != 1)
+		fatal("write to the parent");
+	close(readyfd);
+	server_loop(s);
+	server_report(s);
+	free(s->pend);
+	return (0);
+}
+
+/* Sends SIG to the workers still running. */
+static void
+workers_signal(const pid_t *pids, int n, int sig)
+{
+	int	i;
+
+	for (i = 0; i < n; i++) {
+		if (pids[i] != -1)
+			(void)kill(pids[i], sig);
+	}
+}
+
+/* Reaps the workers; returns how many of them failed. */
+static int
+workers_reap(pid_t *pids, int n, int block)
+{
+	pid_t	pid;
+	int	i, status, left, failed = 0;
+
+	for (;;) {
+		for (left = 0, i = 0; i < n; i++)
+			left += pids[i] != -1;
+		if (left == 0)
+			break;
+		pid = waitpid(-1, &status, block ? 0 : WNOHANG);
+		if (pid == -1 && errno == EINTR)
+			continue;
+		if (pid <= 0)
+			break;
+		for (i = 0; i < n; i++) {
+			if (pids[i] != pid)
+				continue;
+			pids[i] = -1;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+				fprintf(stderr, "baseline: worker %d (pid %ld) "
+				    "%s %d\n", i + 1, (long)pid,
+				    WIFSIGNALED(status) ? "killed by signal" :
+				    "exited with status", WIFSIGNALED(status) ?
+				    WTERMSIG(status) : WEXITSTATUS(status));
+				failed++;
+			}
+		}
+	}
+	return (failed);
+}
+
+/*
+ * Forks the workers, prints the port once all are ready, and then only
+ * waits: a signal is passed on, a worker that dies takes the others down.
+ */
+static int
+supervise(struct server *s, int nworkers, int *lfds, int nlfd,
+    enum accept_mode mode, int port)
+{
+	pid_t		pids[MAX_WORKERS], parent = getpid();
+	sigset_t	set, old;
+	char		buf[MAX_WORKERS];
+	ssize_t		n;
+	int		rp[2], i, got = 0, sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	if (sigprocmask(SIG_BLOCK, &set, &old) == -1)
+		fatal("sigprocmask");
+	if (pipe2(rp, O_CLOEXEC) == -1)
+		fatal("pipe2");
+	fflush(stdout);
+	for (i = 0; i < nworkers; i++) {
+		switch (pids[i] = fork()) {
+		case -1:
+			fprintf(stderr, "baseline: fork: %s\n",
+			    strerror(errno));
+			workers_signal(pids, i, SIGTERM);
+			(void)workers_reap(pids, i, 1);
+			return (1);
+		case 0:
+			close(rp[0]);
+			exit(worker_main(s, i + 1, lfds, nlfd, mode, rp[1],
+			    parent, &old));
+		}
+	}
+	close(rp[1]);
+	for (i = 0; i < nlfd; i++)
+		close(lfds[i]);
+	while (got < nworkers) {
+		n = read(rp[0], buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (int)n;
+	}
+	close(rp[0]);
+	if (got < nworkers) {
+		fprintf(stderr, "baseline: only %d of %d workers started\n",
+		    got, nworkers);
+		workers_signal(pids, nworkers, SIGTERM);
+		(void)workers_reap(pids, nworkers, 1);
+		return (1);
+	}
+	say_port(port);
+
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			fatal("sigwait");
+		if (sig != SIGCHLD)
+			break;
+		if (workers_reap(pids, nworkers, 0) != 0) {
+			workers_signal(pids, nworkers, SIGTERM);
+			(void)workers_reap(pids, nworkers, 1);
+			return (1);
+		}
+	}
+	workers_signal(pids, nworkers, sig);
+	return (workers_reap(pids, nworkers, 1) == 0 ? 0 : 1);
 }
 
 int
@@ -270,14 +517,27 @@ main(int argc, char *argv[])
 {
 	static struct server	 s;
 	struct sigaction	 sa;
-	struct epoll_event	 ev;
 	struct rlimit		 rl;
+	enum accept_mode	 mode = ACCEPT_SHARED;
 	char			*end;
-	long			 port = 0;
-	int			 ch;
+	long			 port = 0, nworkers = 1;
+	int			 ch, i, nlfd, bound, lfds[MAX_WORKERS];
 
-	while ((ch = getopt(argc, argv, "p:")) != -1) {
+	while ((ch = getopt(argc, argv, "a:p:w:")) != -1) {
 		switch (ch) {
+		case 'a':
+			if (strcmp(optarg, "shared") == 0)
+				mode = ACCEPT_SHARED;
+			else if (strcmp(optarg, "exclusive") == 0)
+				mode = ACCEPT_EXCLUSIVE;
+			else if (strcmp(optarg, "reuseport") == 0)
+				mode = ACCEPT_REUSEPORT;
+			else {
+				fprintf(stderr, "baseline: -a %s: want shared, "
+				    "exclusive or reuseport\n", optarg);
+				return (2);
+			}
+			break;
 		case 'p':
 			port = strtol(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || port < 0 ||
@@ -287,9 +547,17 @@ main(int argc, char *argv[])
 				return (2);
 			}
 			break;
+		case 'w':
+			nworkers = strtol(optarg, &end, 10);
+			if (*optarg == '\0' || *end != '\0' || nworkers < 1 ||
+			    nworkers > MAX_WORKERS) {
+				fprintf(stderr, "baseline: -w %s: want 1 to %d "
+				    "workers\n", optarg, MAX_WORKERS);
+				return (2);
+			}
+			break;
 		default:
-			fprintf(stderr, "usage: baseline [-p port]\n");
-			return (2);
+			usage();
 		}
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -301,17 +569,21 @@ main(int argc, char *argv[])
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_child;
+	sigaction(SIGCHLD, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((s.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("epoll_create1");
-	s.lfd = server_listen((int)port);
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.fd = s.lfd;
-	if (epoll_ctl(s.epfd, EPOLL_CTL_ADD, s.lfd, &ev) == -1)
-		fatal("epoll_ctl");
+	nlfd = mode == ACCEPT_REUSEPORT ? (int)nworkers : 1;
+	lfds[0] = server_listen((int)port, mode == ACCEPT_REUSEPORT, &bound);
+	for (i = 1; i < nlfd; i++)
+		lfds[i] = server_listen(bound, 1, &bound);
+	if (nworkers > 1)
+		return (supervise(&s, (int)nworkers, lfds, nlfd, mode, bound));
+
+	server_init(&s, 1, lfds[0], mode);
+	say_port(bound);
 	server_loop(&s);
+	server_report(&s);
 	free(s.pend);
 	return (0);
 }

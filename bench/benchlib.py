@@ -19,11 +19,16 @@
 * Starting the two servers on 127.0.0.1, port 0, and learning the port
   and readiness from what they print: "port=N" from the baseline; from
   evinetd its log lines 'service "echo": listening on 127.0.0.1:N (tcp)'
-  and "ready".  No sleeps: every wait is a read with a deadline.
+  and "ready".  No sleeps: every wait is a read with a deadline.  The
+  baseline can run several workers (-w, -a); what each one says at exit
+  about its accepts is parsed.  evinetd serves echo, or another bundled
+  module (stats and chargen for the multi-core run), possibly next to
+  other services.
 * Reading a server's CPU time (utime + stime from /proc/PID/stat, at
   nanosecond resolution from schedstat) and RSS
   (VmRSS), summed over the process and its descendants, so evinetd's
-  supervisor and worker count together.
+  supervisor and worker count together; and each worker's CPU time on its
+  own, to show how the work is shared.
 * Running loadgen synchronised (-S), so CPU is sampled around the traffic
   only.
 
@@ -43,10 +48,12 @@ import time
 
 __all__ = [
     "BenchError", "Paths", "Baseline", "Evinetd", "run_loadgen",
-    "raise_nofile", "cpu_seconds", "rss_kb", "unoptimised", "machine_facts",
-    "parse_kv",
+    "raise_nofile", "cpu_seconds", "cpu_by_pid", "worker_pids", "rss_kb",
+    "unoptimised", "machine_facts", "parse_kv",
 ]
 
+WORKER_STATS_RE = re.compile(
+    r"^baseline: worker (?P<id>\d+): (?P<kv>accepted=.*)$")
 LISTEN_RE = re.compile(
     r'service "(?P<name>[^"]+)": listening on 127\.0\.0\.1:(?P<port>\d+) '
     r'\(tcp\)')
@@ -65,6 +72,7 @@ INFO_RES = [re.compile(p) for p in [
     r'^worker \d+ ',
     r'^descriptor limit \d+$',
     r'^serving as root, as "user = root" says',   # bench/callgrind only
+    WORKER_STATS_RE.pattern,            # the baseline's accept counts
     r'^==\d+==',                        # valgrind's own lines
     r'^\s*$',
 ]]
@@ -140,11 +148,12 @@ class Paths:
         self.baseline = os.path.abspath(baseline or
                                         os.path.join(b, "bench", "baseline"))
 
-    def check(self):
+    def check(self, modules=("echo",)):
         missing = [p for p in (self.daemon, self.loadgen, self.baseline)
                    if not os.access(p, os.X_OK)]
-        if not os.path.isfile(os.path.join(self.module_dir, "echo.so")):
-            missing.append(os.path.join(self.module_dir, "echo.so"))
+        for m in modules:
+            if not os.path.isfile(os.path.join(self.module_dir, m + ".so")):
+                missing.append(os.path.join(self.module_dir, m + ".so"))
         if missing:
             raise BenchError("not built: %s (run \"make bench\", or give "
                              "--builddir)" % ", ".join(missing))
@@ -180,15 +189,27 @@ def process_tree(pid):
     return out
 
 
+def worker_pids(pid):
+    """The processes that serve: PID's children if it has any (evinetd's
+    supervisor, or the baseline with -w), else PID itself."""
+    return _children(pid) or [pid]
+
+
 def cpu_seconds(pids):
-    """CPU time of PIDS in seconds: utime + stime from /proc/PID/stat.
+    """CPU time of PIDS in seconds, summed (see cpu_by_pid)."""
+    return sum(cpu_by_pid(pids).values())
+
+
+def cpu_by_pid(pids):
+    """CPU time of each of PIDS in seconds: utime + stime from
+    /proc/PID/stat.
 
     The kernel derives those two from the scheduler's runtime in
     nanoseconds, and /proc/PID/task/TID/schedstat shows that runtime
     itself; so we take the schedstat sum (ns resolution instead of 10 ms
     ticks) unless it is missing or disagrees, and utime + stime then."""
     tck = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    out = {}
     for p in pids:
         try:
             with open("/proc/%d/stat" % p) as f:
@@ -204,10 +225,10 @@ def cpu_seconds(pids):
         except (OSError, ValueError, IndexError):
             ns = -1
         if ns >= 0 and abs(ns / 1e9 - ticks) <= 2.0 / tck + 0.01 * ticks:
-            total += ns / 1e9
+            out[p] = ns / 1e9
         else:
-            total += ticks
-    return total
+            out[p] = ticks
+    return out
 
 
 def rss_kb(pids):
@@ -246,6 +267,21 @@ class Server:
 
     def pids(self):
         return process_tree(self.proc.pid)
+
+    def worker_pids(self):
+        return worker_pids(self.proc.pid)
+
+    def worker_stats(self):
+        """What the workers said about their accepts at exit, if they do
+        (the baseline): a list of dicts ordered by worker number."""
+        out = []
+        for ln in self.lines:
+            m = WORKER_STATS_RE.match(ln)
+            if m:
+                d = parse_kv(m.group("kv"))
+                d["worker"] = int(m.group("id"))
+                out.append(d)
+        return sorted(out, key=lambda d: d["worker"])
 
     def _drain(self, reader):
         # Keeps reading the server's output so it never blocks on a pipe.
@@ -296,17 +332,20 @@ class Server:
 
 
 class Baseline(Server):
-    """bench/baseline: prints "port=N" when it listens."""
+    """bench/baseline: prints "port=N" when it listens (and, with -w,
+    once all its workers are ready).  ARGS: more options, such as
+    ["-w", "2", "-a", "reuseport"]."""
 
     name = "baseline"
 
-    def __init__(self, paths, prefix=()):
+    def __init__(self, paths, prefix=(), args=()):
         super().__init__(prefix)
         self.paths = paths
+        self.args = list(args)
 
     def start(self):
         self.proc = subprocess.Popen(
-            self.prefix + [self.paths.baseline, "-p", "0"],
+            self.prefix + [self.paths.baseline, "-p", "0"] + self.args,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT)
         reader = LineReader(self.proc.stdout, "baseline")
@@ -325,27 +364,43 @@ class Baseline(Server):
 
 
 class Evinetd(Server):
-    """The daemon with the echo module and nothing but defaults."""
+    """The daemon with one service, the echo module by default (MODULE:
+    another bundled one, in a service of the same name), and nothing but
+    defaults.  GLOBAL_CONFIG goes before the service, SERVICE_CONFIG (whole
+    lines, such as "reuseport = yes\n") into it, EXTRA_CONFIG (more
+    service blocks, which must not be named MODULE) after it.  The port
+    is the first one MODULE's service listens on."""
 
     name = "evinetd"
-    CONFIG = ("# Written by bench: the echo module, defaults otherwise.\n"
-              "service echo {\n"
+    CONFIG = ("# Written by bench: the {module} module, defaults "
+              "otherwise.\n"
+              "service {module} {{\n"
               "    listen = 127.0.0.1:0\n"
-              "    module = echo\n"
-              "}\n")
+              "    module = {module}\n"
+              "{extra}"
+              "}}\n")
 
-    def __init__(self, paths, prefix=(), args=(), global_config=""):
+    def __init__(self, paths, prefix=(), args=(), global_config="",
+                 module="echo", service_config="", extra_config=""):
         super().__init__(prefix)
         self.paths = paths
         self.args = list(args)
         self.global_config = global_config
+        self.module = module
+        self.service_config = service_config
+        self.extra_config = extra_config
         self.tmp = None
 
     def start(self):
         self.tmp = tempfile.TemporaryDirectory(prefix="evinetd-bench.")
         conf = os.path.join(self.tmp.name, "evinetd.conf")
         with open(conf, "w") as f:
-            f.write(self.global_config + self.CONFIG)
+            f.write(self.global_config +
+                    self.CONFIG.format(
+                        module=self.module,
+                        extra="".join("    " + ln + "\n" for ln in
+                                      self.service_config.splitlines())) +
+                    self.extra_config)
         os.chmod(conf, 0o600)
         self.proc = subprocess.Popen(
             self.prefix + [self.paths.daemon, "-d", "-f", conf, "-M",
@@ -360,7 +415,7 @@ class Evinetd(Server):
                                  "\n".join(self.lines))
             self.lines.append(line)
             m = LISTEN_RE.search(line)
-            if m and m.group("name") == "echo":
+            if m and m.group("name") == self.module and self.port is None:
                 self.port = int(m.group("port"))
             if READY_RE.search(line):
                 break
@@ -382,7 +437,9 @@ class Evinetd(Server):
 def run_loadgen(paths, args, server=None, timeout=60.0):
     """Runs loadgen ARGS against SERVER.  With a server, the run is
     synchronised (-S) and the server's CPU seconds over the traffic are
-    added to the result as "server_cpu"."""
+    added to the result as "server_cpu", each worker's as the list
+    "worker_cpu" (in the order /proc lists them), and the wall seconds
+    between the two samples as "cpu_wall"."""
     cmd = [paths.loadgen] + list(args)
     if server is not None:
         cmd += ["-S"]
@@ -397,7 +454,9 @@ def run_loadgen(paths, args, server=None, timeout=60.0):
                 raise BenchError("loadgen: expected \"ready\", got %r" %
                                  line)
             pids = server.pids()
-            cpu0 = cpu_seconds(pids)
+            workers = [q for q in server.worker_pids() if q in pids]
+            t0 = time.monotonic()
+            cpu0 = cpu_by_pid(pids)
             p.stdin.write(b"go\n")
             p.stdin.flush()
         line = out.readline(timeout)
@@ -408,7 +467,10 @@ def run_loadgen(paths, args, server=None, timeout=60.0):
             if server.pids() != pids:
                 raise BenchError("%s's processes changed during the run "
                                  "(a worker restarted?)" % server.name)
-            res["server_cpu"] = cpu_seconds(pids) - cpu0
+            cpu1 = cpu_by_pid(pids)
+            res["cpu_wall"] = time.monotonic() - t0
+            res["server_cpu"] = sum(cpu1[q] - cpu0[q] for q in pids)
+            res["worker_cpu"] = [cpu1[q] - cpu0[q] for q in workers]
         p.stdin.close()
         p.wait(30)
         if p.returncode != 0 or res.get("verified") != "yes":

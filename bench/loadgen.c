@@ -31,6 +31,28 @@
  *	idle	  opens C connections, proves each is served with a one-byte
  *		  echo, prints "ready" and holds them until stdin reaches EOF
  *		  or a signal comes, so the runner can read the server's RSS.
+ *	sink	  C connections to a chargen server (RFC 864) only read, 64 KiB
+ *		  at a time: MB/s received.  The lightest client that still
+ *		  checks every byte, to measure a server's workers (it still
+ *		  pays the kernel's copy of each byte, as the server does).
+ *		  Every connection's stream starts at line 0 of the ring, as
+ *		  evinetd's chargen module sends it, so the expected byte at
+ *		  stream position p is that of a 7030-byte period at p % 7030.
+ *	http	  C keep-alive connections to an HTTP server (evinetd's stats
+ *		  module) each send "GET PATH HTTP/1.1" (PATH from -u, by
+ *		  default /metrics), read the whole response and send the
+ *		  next request: requests/s and latency percentiles.  The
+ *		  client's work per request is small (a 42-byte request, one
+ *		  read, a scan of the header lines) while the server parses
+ *		  the request and formats its whole Prometheus text each time,
+ *		  so a 2-core machine can show 2 server workers at work.  Each
+ *		  response must have the status line "HTTP/1.1 200 ...", one
+ *		  Content-Length, exactly that many bytes of body, no
+ *		  "Connection: close" or Transfer-Encoding, and a body that is
+ *		  Prometheus text (it starts with "# HELP " and ends with a
+ *		  newline); nothing may come before a request or after its
+ *		  response.  A response is kept whole in a per-connection
+ *		  buffer of at most HTTP_MAX bytes; a longer one is fatal.
  *
  * Each run ends with one line of key=value pairs on stdout.  With -S the
  * run is synchronised with a driver: once the connections are up loadgen
@@ -58,6 +80,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,9 +95,20 @@
 #define STREAM_WRITES	4		/* writes per readiness event */
 #define STREAM_READS	4		/* reads per readiness event */
 #define CONNRATE_SIZE	64
+#define CHARGEN_FIRST	0x20		/* the ring of RFC 864: ' ' to '~' */
+#define CHARGEN_CHARS	95
+#define CHARGEN_LINE	72
+#define CHARGEN_PERIOD	(CHARGEN_CHARS * (CHARGEN_LINE + 2))
 #define NS		1000000000ULL
+#define HTTP_MAX	(256 * 1024)	/* a whole response, headers and body */
+#define HTTP_FIRST	8192		/* a buffer's first size */
+#define HTTP_PATH_MAX	1024
+#define HTTP_BODY_START	"# HELP "	/* how stats' /metrics always begins */
 
-enum mode { MODE_PINGPONG, MODE_STREAM, MODE_CONNRATE, MODE_IDLE };
+enum mode {
+	MODE_PINGPONG, MODE_STREAM, MODE_CONNRATE, MODE_IDLE, MODE_SINK,
+	MODE_HTTP
+};
 
 enum conn_state {
 	CS_FREE,		/* no socket */
@@ -94,6 +128,13 @@ struct conn {
 	uint64_t	 rcvd;		/* bytes read back and verified */
 	uint64_t	 goal;		/* write up to here, then wait */
 	uint64_t	 t_req;		/* when the current request started */
+
+	/* http: sent counts the request's bytes, rcvd the responses'. */
+	char		*hbuf;		/* the response so far */
+	size_t		 hlen, hcap;
+	size_t		 need;		/* its whole length, once known */
+	size_t		 hdr;		/* where its body starts, then */
+	uint64_t	 nresp;		/* responses on this connection */
 };
 
 /* Everything a run needs, passed around instead of globals. */
@@ -106,6 +147,9 @@ struct loadgen {
 	double		 seconds;
 	long long	 limit;		/* pingpong: total requests, or -1 */
 	int		 sync;
+	const char	*path;		/* http: the target */
+	char		*req;		/* http: the one request, sent again */
+	size_t		 reqlen;
 	int		 epfd;
 	struct sockaddr_in sin;
 	struct conn	*conns;
@@ -129,6 +173,7 @@ struct loadgen {
 
 static volatile sig_atomic_t	 got_signal;
 static unsigned char		 pattern[2 * PATTERN_LEN];
+static unsigned char		 period[2 * CHARGEN_PERIOD];
 static unsigned char		 rbuf[READ_BUF];
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
@@ -154,7 +199,13 @@ usage(void)
 	    "[-d SECONDS] [-S]\n"
 	    "       loadgen connrate -p PORT [-c CLIENTS] [-d SECONDS] [-S]\n"
 	    "       loadgen idle     -p PORT [-c CONNS] [-d MAXHOLD]\n"
-	    "Connects to 127.0.0.1:PORT only; prints one key=value line.\n");
+	    "       loadgen sink     -p PORT [-c CONNS] [-d SECONDS] [-S]\n"
+	    "       loadgen http     -p PORT [-c CONNS] [-d SECONDS] [-S] "
+	    "[-u PATH]\n"
+	    "Connects to 127.0.0.1:PORT only; prints one key=value line.\n"
+	    "sink reads from a chargen (RFC 864) server, http scrapes "
+	    "Prometheus text from\nevinetd's stats module (PATH defaults to "
+	    "/metrics); the others want an echo\nserver.\n");
 	exit(2);
 }
 
@@ -221,35 +272,72 @@ pattern_init(void)
 	memcpy(pattern + PATTERN_LEN, pattern, PATTERN_LEN);
 }
 
-/* Checks received bytes against the pattern at the stream's offset. */
+/* Builds chargen's period twice over, so any offset has a period after. */
 static void
-verify(struct loadgen *lg, struct conn *c, const unsigned char *p, size_t n)
+period_init(void)
 {
-	uint64_t	off = c->base + c->rcvd;
-	size_t		done = 0, chunk, i, at;
+	unsigned char	*p = period;
+	int		 line, col;
 
-	if (c->rcvd + n > c->sent)
-		die("connection %d: %zu bytes back but only %llu of %llu "
-		    "sent are outstanding (%s)", (int)(c - lg->conns), n,
-		    (unsigned long long)(c->sent - c->rcvd),
-		    (unsigned long long)c->sent, lg->mode_name);
+	for (line = 0; line < 2 * CHARGEN_CHARS; line++) {
+		for (col = 0; col < CHARGEN_LINE; col++)
+			*p++ = (unsigned char)(CHARGEN_FIRST +
+			    (line + col) % CHARGEN_CHARS);
+		*p++ = '\r';
+		*p++ = '\n';
+	}
+}
+
+/*
+ * Compares n received bytes with a periodic reference stream (ref holds two
+ * periods, so any offset has a whole period after it) from stream offset
+ * off; the first difference is fatal, with its offset.
+ */
+static void
+check_bytes(struct loadgen *lg, struct conn *c, const unsigned char *p,
+    size_t n, const unsigned char *ref, size_t len, uint64_t off,
+    const char *hint)
+{
+	size_t	done = 0, chunk, i, at;
+
 	while (done < n) {
-		at = (size_t)((off + done) % PATTERN_LEN);
+		at = (size_t)((off + done) % len);
 		chunk = n - done;
-		if (chunk > PATTERN_LEN)
-			chunk = PATTERN_LEN;
-		if (memcmp(p + done, pattern + at, chunk) != 0) {
-			for (i = 0; p[done + i] == pattern[at + i]; i++)
+		if (chunk > len)
+			chunk = len;
+		if (memcmp(p + done, ref + at, chunk) != 0) {
+			for (i = 0; p[done + i] == ref[at + i]; i++)
 				;
 			die("connection %d: wrong byte at stream offset %llu: "
-			    "expected 0x%02x, got 0x%02x", (int)(c - lg->conns),
+			    "expected 0x%02x, got 0x%02x%s", (int)(c - lg->conns),
 			    (unsigned long long)(c->rcvd + done + i),
-			    pattern[at + i], p[done + i]);
+			    ref[at + i], p[done + i], hint);
 		}
 		done += chunk;
 	}
 	c->rcvd += n;
 	lg->bytes += n;
+}
+
+/* Sink: checks received bytes against chargen's stream from line 0. */
+static void
+sink_verify(struct loadgen *lg, struct conn *c, const unsigned char *p,
+    size_t n)
+{
+	check_bytes(lg, c, p, n, period, CHARGEN_PERIOD, c->rcvd,
+	    " (is this a chargen server?)");
+}
+
+/* Checks received bytes against the pattern at the stream's offset. */
+static void
+verify(struct loadgen *lg, struct conn *c, const unsigned char *p, size_t n)
+{
+	if (c->rcvd + n > c->sent)
+		die("connection %d: %zu bytes back but only %llu of %llu "
+		    "sent are outstanding (%s)", (int)(c - lg->conns), n,
+		    (unsigned long long)(c->sent - c->rcvd),
+		    (unsigned long long)c->sent, lg->mode_name);
+	check_bytes(lg, c, p, n, pattern, PATTERN_LEN, c->base + c->rcvd, "");
 }
 
 /* Registers or changes a connection's epoll mask, skipping no-op calls. */
@@ -320,6 +408,28 @@ conn_check_connect(struct loadgen *lg, struct conn *c)
 }
 
 /*
+ * One write of what a connection has to send: the bytes written, or 0 when
+ * the kernel pushes back; any other failure is fatal.
+ */
+static size_t
+conn_send(struct loadgen *lg, struct conn *c, const void *buf, size_t n)
+{
+	ssize_t	w;
+
+	for (;;) {
+		w = write(c->fd, buf, n);
+		if (w > 0)
+			return ((size_t)w);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1 && errno == EAGAIN)
+			return (0);
+		die("connection %d: write: %s", (int)(c - lg->conns),
+		    w == 0 ? "wrote nothing" : strerror(errno));
+	}
+}
+
+/*
  * Writes from the pattern until goal is reached or the kernel pushes back,
  * at most max_writes calls; EPOLLOUT is wanted only while data waits.
  */
@@ -327,8 +437,7 @@ static void
 conn_write(struct loadgen *lg, struct conn *c, int max_writes)
 {
 	uint64_t	off;
-	size_t		n;
-	ssize_t		w;
+	size_t		n, w;
 	int		i;
 
 	for (i = 0; i < max_writes && c->sent < c->goal; i++) {
@@ -336,19 +445,10 @@ conn_write(struct loadgen *lg, struct conn *c, int max_writes)
 		n = (size_t)(c->goal - c->sent);
 		if (n > lg->size)
 			n = lg->size;
-		w = write(c->fd, pattern + off, n);
-		if (w > 0) {
-			c->sent += (uint64_t)w;
-			if ((size_t)w < n)
-				break;
-			continue;
-		}
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w == -1 && errno == EAGAIN)
+		w = conn_send(lg, c, pattern + off, n);
+		c->sent += (uint64_t)w;
+		if (w < n)
 			break;
-		die("connection %d: write: %s", (int)(c - lg->conns),
-		    w == 0 ? "wrote nothing" : strerror(errno));
 	}
 	ep_set(lg, c, c->sent < c->goal ? EPOLLIN | EPOLLOUT : EPOLLIN);
 }
@@ -401,6 +501,240 @@ cr_next(struct loadgen *lg, struct conn *c)
 	conn_write(lg, c, 1);
 }
 
+/* HTTP: writes what is left of the request; EPOLLOUT only while some is. */
+static void
+http_send(struct loadgen *lg, struct conn *c)
+{
+	size_t	w;
+
+	while (c->sent < lg->reqlen) {
+		w = conn_send(lg, c, lg->req + c->sent, lg->reqlen -
+		    (size_t)c->sent);
+		if (w == 0)
+			break;
+		c->sent += (uint64_t)w;
+	}
+	ep_set(lg, c, c->sent < lg->reqlen ? EPOLLIN | EPOLLOUT : EPOLLIN);
+}
+
+/* HTTP: sends the next request if the run still wants one. */
+static void
+http_next(struct loadgen *lg, struct conn *c)
+{
+	if (lg->stopping) {
+		c->state = CS_DONE;
+		lg->active--;
+		ep_set(lg, c, EPOLLIN);
+		return;
+	}
+	lg->issued++;
+	c->state = CS_RUNNING;
+	c->sent = 0;
+	c->hlen = 0;
+	c->need = 0;
+	c->t_req = now_ns();
+	http_send(lg, c);
+}
+
+/* Does a comma-separated header value list the token, in any case? */
+static int
+http_has_token(const char *v, const char *end, const char *token)
+{
+	size_t		 tlen = strlen(token), n;
+	const char	*e;
+
+	while (v < end) {
+		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+			v++;
+		for (e = v; e < end && *e != ','; e++)
+			;
+		for (n = (size_t)(e - v); n > 0 && (v[n - 1] == ' ' ||
+		    v[n - 1] == '\t'); n--)
+			;
+		if (n == tlen && strncasecmp(v, token, tlen) == 0)
+			return (1);
+		v = e;
+	}
+	return (0);
+}
+
+/* The offset of the first CR LF at or after from, below end, or -1. */
+static ssize_t
+http_crlf(const char *buf, size_t from, size_t end)
+{
+	const char	*p;
+
+	while (from + 1 < end) {
+		if ((p = memchr(buf + from, '\r', end - from - 1)) == NULL)
+			return (-1);
+		from = (size_t)(p - buf);
+		if (buf[from + 1] == '\n')
+			return ((ssize_t)from);
+		from++;
+	}
+	return (-1);
+}
+
+/*
+ * Once the headers are all in (the first CR LF CR LF, looked for from a
+ * few bytes before what the last read added), checks the status line and
+ * the headers and learns the response's whole length.
+ */
+static void
+http_headers(struct loadgen *lg, struct conn *c, size_t old)
+{
+	const char	*b = c->hbuf, *v, *ve, *d, *colon;
+	size_t		 hend, p, n;
+	ssize_t		 e;
+	unsigned long long cl = 0;
+	int		 id = (int)(c - lg->conns), have_cl = 0;
+
+	for (p = old > 3 ? old - 3 : 0;; p = (size_t)e + 2) {
+		if ((e = http_crlf(b, p, c->hlen)) == -1)
+			return;			/* not all in yet */
+		if ((size_t)e + 3 < c->hlen && b[e + 2] == '\r' &&
+		    b[e + 3] == '\n')
+			break;
+	}
+	hend = (size_t)e + 2;		/* the end of the last header line */
+
+	e = http_crlf(b, 0, hend);	/* found: hend ends a line */
+	if ((size_t)e < 13 || memcmp(b, "HTTP/1.1 200 ", 13) != 0)
+		die("connection %d: status line \"%.*s\" for GET %s, not "
+		    "\"HTTP/1.1 200 ...\" (is this evinetd's stats module?)",
+		    id, (int)((size_t)e < 200 ? (size_t)e : 200), b, lg->path);
+	for (p = (size_t)e + 2; p < hend; p = (size_t)e + 2) {
+		e = http_crlf(b, p, hend);
+		n = (size_t)e - p;
+		if ((colon = memchr(b + p, ':', n)) == NULL || colon == b + p)
+			die("connection %d: malformed header line \"%.*s\"",
+			    id, (int)(n < 200 ? n : 200), b + p);
+		for (v = colon + 1; v < b + e && (*v == ' ' || *v == '\t');
+		    v++)
+			;
+		for (ve = b + e; ve > v && (ve[-1] == ' ' || ve[-1] == '\t');
+		    ve--)
+			;
+		n = (size_t)(colon - (b + p));
+#define IS(name) (n == sizeof(name) - 1 && \
+	strncasecmp(b + p, name, sizeof(name) - 1) == 0)
+		if (IS("Content-Length")) {
+			if (have_cl++)
+				die("connection %d: more than one "
+				    "Content-Length", id);
+			if (v == ve)
+				die("connection %d: empty Content-Length", id);
+			for (d = v; d < ve; d++) {
+				if (*d < '0' || *d > '9' || cl > HTTP_MAX)
+					die("connection %d: Content-Length "
+					    "\"%.*s\" is not a number up to "
+					    "%d", id, (int)(ve - v), v,
+					    HTTP_MAX);
+				cl = cl * 10 + (unsigned long long)(*d - '0');
+			}
+		} else if (IS("Transfer-Encoding"))
+			die("connection %d: Transfer-Encoding \"%.*s\" is not "
+			    "understood here; want Content-Length", id,
+			    (int)(ve - v), v);
+		else if (IS("Connection") && http_has_token(v, ve, "close"))
+			die("connection %d: the server closes after response "
+			    "%llu (Connection: close); keep-alive is wanted",
+			    id, (unsigned long long)c->nresp + 1);
+#undef IS
+	}
+	if (!have_cl)
+		die("connection %d: response %llu has no Content-Length", id,
+		    (unsigned long long)c->nresp + 1);
+	if (hend + 2 + cl > HTTP_MAX)
+		die("connection %d: a response of %llu bytes (Content-Length "
+		    "%llu) is more than the %d bytes a connection keeps", id,
+		    (unsigned long long)(hend + 2 + cl), cl, HTTP_MAX);
+	c->hdr = hend + 2;
+	c->need = c->hdr + (size_t)cl;
+}
+
+/* HTTP: the response is whole; checks its body. */
+static void
+http_body(struct loadgen *lg, struct conn *c)
+{
+	const char	*body = c->hbuf + c->hdr;
+	size_t		 blen = c->need - c->hdr;
+
+	if (blen < sizeof(HTTP_BODY_START) || memcmp(body, HTTP_BODY_START,
+	    sizeof(HTTP_BODY_START) - 1) != 0 || body[blen - 1] != '\n')
+		die("connection %d: response %llu: a body of %zu bytes that "
+		    "is not Prometheus text (it should start with \"%s\" and "
+		    "end with a newline): \"%.*s\"", (int)(c - lg->conns),
+		    (unsigned long long)c->nresp + 1, blen, HTTP_BODY_START,
+		    (int)(blen < 60 ? blen : 60), body);
+}
+
+/* HTTP: reads into the connection's buffer; a whole response moves on. */
+static void
+http_readable(struct loadgen *lg, struct conn *c)
+{
+	size_t	old, cap;
+	ssize_t	n;
+	int	id = (int)(c - lg->conns);
+
+	for (;;) {
+		if (c->hlen == c->hcap) {
+			if (c->hcap >= HTTP_MAX)
+				die("connection %d: no end of the headers in "
+				    "the first %d bytes of response %llu", id,
+				    HTTP_MAX, (unsigned long long)c->nresp + 1);
+			cap = c->hcap ? c->hcap * 2 : HTTP_FIRST;
+			if (c->need > cap)
+				cap = c->need;
+			if (cap > HTTP_MAX)
+				cap = HTTP_MAX;
+			if ((c->hbuf = realloc(c->hbuf, cap)) == NULL)
+				die("out of memory for a response buffer");
+			c->hcap = cap;
+		}
+		n = read(c->fd, c->hbuf + c->hlen, c->hcap - c->hlen);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0)
+			die("connection %d: %s by the server after %llu "
+			    "responses%s, %zu bytes into the next (http %s)",
+			    id, n == 0 ? "closed" : strerror(errno),
+			    (unsigned long long)c->nresp, c->state ==
+			    CS_RUNNING ? "" : " and no request outstanding",
+			    c->hlen, lg->path);
+		if (c->state != CS_RUNNING)
+			die("connection %d: %zd bytes from the server with no "
+			    "request outstanding", id, n);
+		old = c->hlen;
+		c->hlen += (size_t)n;
+		lg->bytes += (uint64_t)n;
+		if (c->need == 0)
+			http_headers(lg, c, old);
+		if (c->need != 0 && c->need > c->hcap) {
+			/* Room for the whole response, read on. */
+			if ((c->hbuf = realloc(c->hbuf, c->need)) == NULL)
+				die("out of memory for a response buffer");
+			c->hcap = c->need;
+		}
+		if (c->need == 0 || c->hlen < c->need)
+			continue;
+		if (c->hlen > c->need)
+			die("connection %d: %zu bytes after response %llu of "
+			    "%zu bytes, before the next request", id,
+			    c->hlen - c->need, (unsigned long long)c->nresp + 1,
+			    c->need);
+		http_body(lg, c);
+		c->nresp++;
+		c->rcvd += c->hlen;
+		lg->requests++;
+		lat_add(lg, now_ns() - c->t_req);
+		http_next(lg, c);
+		return;
+	}
+}
+
 /* Reads what is there, verifies it, and moves the connection along. */
 static void
 conn_readable(struct loadgen *lg, struct conn *c)
@@ -411,7 +745,10 @@ conn_readable(struct loadgen *lg, struct conn *c)
 	for (i = 0; i < STREAM_READS; i++) {
 		n = read(c->fd, rbuf, sizeof(rbuf));
 		if (n > 0) {
-			verify(lg, c, rbuf, (size_t)n);
+			if (lg->mode == MODE_SINK)
+				sink_verify(lg, c, rbuf, (size_t)n);
+			else
+				verify(lg, c, rbuf, (size_t)n);
 			if ((size_t)n < sizeof(rbuf))
 				break;
 			continue;
@@ -425,9 +762,10 @@ conn_readable(struct loadgen *lg, struct conn *c)
 			conn_reset(c);
 			return;
 		}
-		die("connection %d: %s by the server after %llu bytes echoed "
+		die("connection %d: %s by the server after %llu bytes %s "
 		    "(%s)", (int)(c - lg->conns), n == 0 ? "closed" :
 		    strerror(errno), (unsigned long long)c->rcvd,
+		    lg->mode == MODE_SINK ? "received" : "echoed",
 		    lg->mode_name);
 	}
 	if (c->rcvd < c->goal || c->state != CS_RUNNING) {
@@ -455,6 +793,8 @@ conn_readable(struct loadgen *lg, struct conn *c)
 		cr_next(lg, c);
 		break;
 	case MODE_IDLE:
+	case MODE_SINK:
+	case MODE_HTTP:
 		break;
 	}
 }
@@ -477,6 +817,14 @@ conn_event(struct loadgen *lg, struct conn *c, uint32_t events)
 			lg->ready++;
 			ep_set(lg, c, EPOLLIN);
 		}
+		return;
+	}
+	if (lg->mode == MODE_HTTP) {
+		if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			http_readable(lg, c);
+		if ((events & EPOLLOUT) && c->state == CS_RUNNING &&
+		    c->sent < lg->reqlen)
+			http_send(lg, c);
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
@@ -644,6 +992,13 @@ run_stop(struct loadgen *lg)
 	int		 i;
 
 	lg->stopping = 1;
+	if (lg->mode == MODE_SINK) {
+		/* An endless stream: stop reading, nothing to drain. */
+		for (i = 0; i < lg->nconns; i++)
+			lg->conns[i].state = CS_DONE;
+		lg->active = 0;
+		return;
+	}
 	if (lg->mode != MODE_STREAM)
 		return;
 	for (i = 0; i < lg->nconns; i++) {
@@ -670,6 +1025,7 @@ run_traffic(struct loadgen *lg)
 	lg->t_start = now_ns();
 	lg->deadline = lg->t_start + (uint64_t)(lg->seconds * NS);
 	lg->active = lg->nconns;
+	lg->bytes = 0;		/* sink: what setup read is not traffic */
 	for (i = 0; i < lg->nconns; i++) {
 		c = &lg->conns[i];
 		switch (lg->mode) {
@@ -684,6 +1040,12 @@ run_traffic(struct loadgen *lg)
 		case MODE_CONNRATE:
 			cr_next(lg, c);
 			break;
+		case MODE_SINK:
+			c->state = CS_RUNNING;
+			break;
+		case MODE_HTTP:
+			http_next(lg, c);
+			break;
 		case MODE_IDLE:
 			break;
 		}
@@ -696,13 +1058,17 @@ run_traffic(struct loadgen *lg)
 				break;
 		}
 		if (lg->stopping && now_ns() >= drain_end)
-			die("%d connections still wait for their echo %llu s "
-			    "after the end", lg->active,
+			die("%d connections still wait for their %s %llu s "
+			    "after the end", lg->active, lg->mode == MODE_HTTP ?
+			    "response" : "echo",
 			    (unsigned long long)(DRAIN_NS / NS));
 		poll_once(lg, ms_until(lg->stopping ? drain_end :
 		    lg->deadline));
 	}
 	lg->t_end = now_ns();
+	if (lg->mode == MODE_SINK && lg->bytes == 0)
+		die("%d connections received nothing in %.3f s (is this a "
+		    "chargen server?)", lg->nconns, lg->seconds);
 }
 
 /* Prints the run's one result line. */
@@ -725,6 +1091,17 @@ report(struct loadgen *lg)
 		    percentile(lg, 0.99), percentile(lg, 0.999),
 		    percentile(lg, 1.0));
 		break;
+	case MODE_HTTP:
+		qsort(lg->lat, lg->nlat, sizeof(*lg->lat), cmp_u32);
+		printf(" path=%s seconds=%.3f requests=%llu rps=%.0f "
+		    "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f "
+		    "bytes=%llu response_bytes=%.0f", lg->path, secs,
+		    (unsigned long long)lg->requests, lg->requests / secs,
+		    percentile(lg, 0.50), percentile(lg, 0.99),
+		    percentile(lg, 0.999), percentile(lg, 1.0),
+		    (unsigned long long)lg->bytes, lg->requests ?
+		    (double)lg->bytes / (double)lg->requests : 0.0);
+		break;
 	case MODE_STREAM:
 		printf(" write=%zu seconds=%.3f bytes=%llu mbps=%.1f",
 		    lg->size, secs, (unsigned long long)lg->bytes,
@@ -738,6 +1115,11 @@ report(struct loadgen *lg)
 	case MODE_IDLE:
 		printf(" setup_seconds=%.3f closed_early=%llu", secs,
 		    (unsigned long long)lg->early);
+		break;
+	case MODE_SINK:
+		printf(" read=%d seconds=%.3f bytes=%llu mbps=%.1f", READ_BUF,
+		    secs, (unsigned long long)lg->bytes,
+		    lg->bytes / secs / 1e6);
 		break;
 	}
 	printf(" client_cpu=%.3f verified=yes\n", self_cpu());
@@ -759,6 +1141,29 @@ hold(struct loadgen *lg)
 	say_ready();
 	while (!got_signal && now_ns() < end)
 		poll_once(lg, ms_until(end));
+}
+
+/* HTTP: checks -u and builds the one request every connection sends. */
+static void
+http_request(struct loadgen *lg)
+{
+	const char	*p;
+	int		 n;
+
+	if (lg->path[0] != '/' || strlen(lg->path) > HTTP_PATH_MAX)
+		die("-u %s: want an absolute path (starting with \"/\") of "
+		    "at most %d characters", lg->path, HTTP_PATH_MAX);
+	for (p = lg->path; *p != '\0'; p++) {
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
+			die("-u: a path has no spaces or control characters");
+	}
+	n = snprintf(NULL, 0, "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+	    lg->path);
+	if (n < 0 || (lg->req = malloc((size_t)n + 1)) == NULL)
+		die("out of memory for the request");
+	(void)snprintf(lg->req, (size_t)n + 1,
+	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", lg->path);
+	lg->reqlen = (size_t)n;
 }
 
 /* Lifts the descriptor soft limit to the hard one; checks it is enough. */
@@ -784,7 +1189,7 @@ main(int argc, char *argv[])
 {
 	struct loadgen		 lg;
 	struct sigaction	 sa;
-	int			 ch, i, have_d = 0, have_s = 0;
+	int			 ch, i, have_d = 0, have_s = 0, have_u = 0;
 
 	memset(&lg, 0, sizeof(lg));
 	lg.port = -1;
@@ -808,11 +1213,18 @@ main(int argc, char *argv[])
 		lg.mode = MODE_IDLE;
 		lg.nconns = 10000;
 		lg.seconds = MAX_SECONDS;
+	} else if (strcmp(argv[1], "sink") == 0) {
+		lg.mode = MODE_SINK;
+		lg.nconns = 16;
+	} else if (strcmp(argv[1], "http") == 0) {
+		lg.mode = MODE_HTTP;
+		lg.nconns = 16;
+		lg.path = "/metrics";
 	} else
 		usage();
 	argc--;
 	argv++;
-	while ((ch = getopt(argc, argv, "c:d:n:p:s:S")) != -1) {
+	while ((ch = getopt(argc, argv, "c:d:n:p:s:Su:")) != -1) {
 		switch (ch) {
 		case 'c':
 			lg.nconns = (int)number(optarg, 1, MAX_CONNS, ch);
@@ -834,6 +1246,10 @@ main(int argc, char *argv[])
 		case 'S':
 			lg.sync = 1;
 			break;
+		case 'u':
+			lg.path = optarg;
+			have_u = 1;
+			break;
 		default:
 			usage();
 		}
@@ -842,8 +1258,13 @@ main(int argc, char *argv[])
 		usage();
 	if (lg.limit >= 0 && lg.mode != MODE_PINGPONG)
 		die("-n is for pingpong only");
-	if (have_s && (lg.mode == MODE_CONNRATE || lg.mode == MODE_IDLE))
+	if (have_s && (lg.mode == MODE_CONNRATE || lg.mode == MODE_IDLE ||
+	    lg.mode == MODE_SINK || lg.mode == MODE_HTTP))
 		die("-s is not for %s", lg.mode_name);
+	if (have_u && lg.mode != MODE_HTTP)
+		die("-u is for http only");
+	if (lg.mode == MODE_HTTP)
+		http_request(&lg);
 	if (lg.limit >= 0 && !have_d)
 		lg.seconds = MAX_SECONDS;	/* the count ends the run */
 
@@ -856,6 +1277,7 @@ main(int argc, char *argv[])
 	raise_nofile(lg.nconns + 16);
 
 	pattern_init();
+	period_init();
 	lg.sin.sin_family = AF_INET;
 	lg.sin.sin_port = htons((uint16_t)lg.port);
 	lg.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -885,9 +1307,12 @@ main(int argc, char *argv[])
 		if (lg.sync)
 			(void)wait_stdin(1);
 	}
-	for (i = 0; i < lg.nconns; i++)
+	for (i = 0; i < lg.nconns; i++) {
 		conn_reset(&lg.conns[i]);
+		free(lg.conns[i].hbuf);
+	}
 	free(lg.conns);
+	free(lg.req);
 	free(lg.lat);
 	close(lg.epfd);
 	return (0);
