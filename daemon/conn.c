@@ -55,7 +55,7 @@
 
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
-static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_timer_cb(void *);
 static int	conn_settle(struct evi_conn *);
 static void	conn_timer_arm(struct evi_conn *);
 
@@ -124,7 +124,7 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	    conn_read_cb, c);
 	event_assign(&c->c_wev, svc->s_base, fd, EV_WRITE | EV_PERSIST,
 	    conn_write_cb, c);
-	evtimer_assign(&c->c_timer, svc->s_base, conn_timer_cb, c);
+	deadline_init(&c->c_deadline, conn_timer_cb, c);
 	event_base_gettimeofday_cached(svc->s_base, &c->c_start);
 	c->c_active = c->c_start;
 	TAILQ_INSERT_TAIL(&svc->s_conns, c, c_entry);
@@ -164,7 +164,7 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 	limits_release(svc, c->c_source);
 	event_del(&c->c_rev);
 	event_del(&c->c_wev);
-	event_del(&c->c_timer);
+	deadline_del(&svc->s_worker->w_timers, &c->c_deadline);
 	evbuffer_free(c->c_in);
 	evbuffer_free(c->c_out);
 	close(c->c_fd);
@@ -254,7 +254,7 @@ conn_shutdown(struct evi_conn *c)
 		event_add(&c->c_rev, NULL);
 		c->c_flags |= CONN_READING;
 	}
-	evtimer_add(&c->c_timer, &tv);
+	deadline_add(&c->c_svc->s_worker->w_timers, &c->c_deadline, &tv);
 	return (0);
 }
 
@@ -483,7 +483,7 @@ conn_timer_arm(struct evi_conn *c)
 		timerclear(&tv);
 	else
 		timersub(&deadline, &now, &tv);
-	evtimer_add(&c->c_timer, &tv);
+	deadline_add(&c->c_svc->s_worker->w_timers, &c->c_deadline, &tv);
 }
 
 /* Has the connection passed a deadline?  Then it is closed. */
@@ -512,12 +512,10 @@ conn_expired(struct evi_conn *c)
 
 /* A deadline came: linger is over, or a timeout may have passed. */
 static void
-conn_timer_cb(evutil_socket_t fd, short events, void *arg)
+conn_timer_cb(void *arg)
 {
 	struct evi_conn	*c = arg;
 
-	(void)fd;
-	(void)events;
 	if (c->c_flags & CONN_LINGERING)
 		conn_close(c, c->c_reason);
 	else if (conn_expired(c))

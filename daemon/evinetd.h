@@ -468,6 +468,30 @@ struct evi_service *service_new(struct worker *, struct service_conf *,
 void	service_free(struct evi_service *);
 int	service_check_init(struct service_conf *, char **);
 
+/* timerq.c */
+struct deadline {
+	uint64_t	  d_when;	/* monotonic ms */
+	size_t		  d_index;	/* in the heap, or SIZE_MAX */
+	void		(*d_cb)(void *);
+	void		 *d_arg;
+};
+struct timerq {
+	struct deadline	**tq_heap;
+	size_t		  tq_len;
+	size_t		  tq_cap;
+	int		  tq_fd;	/* timerfd */
+	int		  tq_firing;
+	uint64_t	  tq_armed;	/* when it goes off; 0: disarmed */
+	struct event	  tq_ev;
+};
+void	timerq_init(struct timerq *, struct event_base *);
+void	timerq_free(struct timerq *);
+void	deadline_init(struct deadline *, void (*)(void *), void *);
+void	deadline_add(struct timerq *, struct deadline *,
+	    const struct timeval *);
+void	deadline_del(struct timerq *, struct deadline *);
+int	deadline_pending(const struct deadline *);
+
 /* conn.c */
 #define CONN_IN_CALLBACK	0x01
 #define CONN_CLOSE_PENDING	0x02
@@ -489,7 +513,7 @@ struct evi_conn {
 	struct evbuffer		*c_out;
 	struct event		 c_rev;
 	struct event		 c_wev;
-	struct event		 c_timer;	/* linger */
+	struct deadline		 c_deadline;	/* timeouts, linger */
 	union sockunion		 c_peer;
 	union sockunion		 c_local;
 	struct timeval		 c_start;
@@ -561,7 +585,8 @@ struct worker {
 	char			 w_addrbuf[ADDR_STRLEN];
 	unsigned char		 w_dgrambuf[65536];
 	struct timeval		 w_start;
-	struct event		 w_tick;	/* limits housekeeping */
+	struct deadline		 w_tick;	/* limits housekeeping */
+	struct timerq		 w_timers;	/* deadlines */
 	struct global_stats	*w_global;	/* shared */
 	struct gen_stats	*w_stats;	/* shared, this generation */
 	size_t			 w_proc;	/* our slot in w_stats */

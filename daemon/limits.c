@@ -52,7 +52,7 @@
 
 #define LIMITS_MAX_SOURCES	65536
 
-static void	limits_tick(evutil_socket_t, short, void *);
+static void	limits_tick(void *);
 
 static uint64_t
 limits_now_ms(struct evi_service *svc)
@@ -171,8 +171,8 @@ limits_arm_tick(struct worker *w)
 {
 	struct timeval	tv = { 1, 0 };
 
-	if (w != NULL && !evtimer_pending(&w->w_tick, NULL))
-		evtimer_add(&w->w_tick, &tv);
+	if (w != NULL && !deadline_pending(&w->w_tick))
+		deadline_add(&w->w_timers, &w->w_tick, &tv);
 }
 
 /*
@@ -367,15 +367,13 @@ limits_sweep(struct evi_service *svc)
 
 /* The once-a-second housekeeping: refusal summaries, source sweeping. */
 static void
-limits_tick(evutil_socket_t fd, short events, void *arg)
+limits_tick(void *arg)
 {
 	struct worker		*w = arg;
 	struct evi_service	*svc;
 	struct timeval		 now;
 	int			 again = 0, i;
 
-	(void)fd;
-	(void)events;
 	event_base_gettimeofday_cached(w->w_base, &now);
 	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
 		for (i = 0; i < EVI_REFUSE_NREASONS; i++) {
@@ -395,7 +393,7 @@ limits_tick(evutil_socket_t fd, short events, void *arg)
 void
 limits_worker_init(struct worker *w)
 {
-	evtimer_assign(&w->w_tick, w->w_base, limits_tick, w);
+	deadline_init(&w->w_tick, limits_tick, w);
 }
 
 /* Frees a service's source table (its connections are all gone). */

@@ -79,6 +79,7 @@ worker_new(struct event_base *base, struct config *cf,
 	w->w_proc = ws->ws_proc;
 	TAILQ_INIT(&w->w_services);
 	evtimer_assign(&w->w_stop_timer, base, worker_stop_timeout, w);
+	timerq_init(&w->w_timers, base);
 	gettimeofday(&w->w_start, NULL);
 	limits_worker_init(w);
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
@@ -310,7 +311,7 @@ worker_free(struct worker *w)
 	w->w_stopping = 0;
 	worker_close_conns(w, EVI_CLOSE_SHUTDOWN);
 	event_del(&w->w_stop_timer);
-	event_del(&w->w_tick);
+	deadline_del(&w->w_timers, &w->w_tick);
 	TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
 		TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)
 			listener_detach(l);
@@ -319,5 +320,6 @@ worker_free(struct worker *w)
 		TAILQ_REMOVE(&w->w_services, svc, s_entry);
 		service_free(svc);
 	}
+	timerq_free(&w->w_timers);
 	free(w);
 }
