@@ -103,6 +103,7 @@ struct server {
 	unsigned long long eagain;	/* accept4 calls that said EAGAIN */
 	struct pending	*pend;		/* indexed by descriptor */
 	size_t		 npend;
+	sigset_t	 waitmask;	/* while in epoll_pwait */
 	char		 buf[BUF_SIZE];
 };
 
@@ -267,7 +268,11 @@ server_accept(struct server *s)
 	}
 }
 
-/* The event loop, until a signal says stop. */
+/*
+ * The event loop, until a signal says stop.  SIGINT and SIGTERM are
+ * blocked except inside epoll_pwait, so one that comes between the test
+ * of stop and the wait still ends the wait.
+ */
 static void
 server_loop(struct server *s)
 {
@@ -275,11 +280,11 @@ server_loop(struct server *s)
 	int			n, i, fd;
 
 	while (!stop) {
-		n = epoll_wait(s->epfd, evs, MAX_EVENTS, -1);
+		n = epoll_pwait(s->epfd, evs, MAX_EVENTS, -1, &s->waitmask);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("epoll_wait");
+			fatal("epoll_pwait");
 		}
 		for (i = 0; i < n; i++) {
 			fd = evs[i].data.fd;
@@ -376,8 +381,7 @@ worker_main(struct server *s, int id, int *lfds, int nlfd,
 	if (getppid() != parent)
 		return (1);		/* the parent died before prctl */
 	signal(SIGCHLD, SIG_DFL);
-	if (sigprocmask(SIG_SETMASK, mask, NULL) == -1)
-		fatal("sigprocmask");
+	s->waitmask = *mask;		/* signals stay blocked but there */
 	own = mode == ACCEPT_REUSEPORT ? id - 1 : 0;
 	for (i = 0; i < nlfd; i++) {
 		if (i != own)
@@ -518,6 +522,7 @@ main(int argc, char *argv[])
 	static struct server	 s;
 	struct sigaction	 sa;
 	struct rlimit		 rl;
+	sigset_t		 set;
 	enum accept_mode	 mode = ACCEPT_SHARED;
 	char			*end;
 	long			 port = 0, nworkers = 1;
@@ -580,6 +585,11 @@ main(int argc, char *argv[])
 	if (nworkers > 1)
 		return (supervise(&s, (int)nworkers, lfds, nlfd, mode, bound));
 
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, &s.waitmask) == -1)
+		fatal("sigprocmask");
 	server_init(&s, 1, lfds[0], mode);
 	say_port(bound);
 	server_loop(&s);
