@@ -463,6 +463,7 @@ config_size_key(struct parse_state *ps, const char *key, const char *val,
 	}
 }
 
+/* A yes/no service key: one value, and the same error wording for all. */
 static void
 config_service_bool(struct parse_state *ps, const char *key, struct token *v,
     int nv, int *out)
