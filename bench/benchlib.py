@@ -529,3 +529,18 @@ def machine_facts():
         "kernel": os.uname().release,
         "load": "%.2f %.2f %.2f" % os.getloadavg(),
     }
+
+
+def md_table(heads, rows, right):
+    """A Markdown table with padded columns; RIGHT: right-aligned ones."""
+    w = [max(len(str(r[i])) for r in [heads] + rows)
+         for i in range(len(heads))]
+    out = ["| " + " | ".join(str(h).ljust(w[i])
+                             for i, h in enumerate(heads)) + " |",
+           "|" + "|".join("-" * (w[i] + 1) + (":" if i in right else "-")
+                          for i in range(len(heads))) + "|"]
+    for r in rows:
+        out.append("| " + " | ".join(
+            str(c).rjust(w[i]) if i in right else str(c).ljust(w[i])
+            for i, c in enumerate(r)) + " |")
+    return "\n".join(out)
