@@ -61,8 +61,12 @@ static void	conn_timer_arm(struct evi_conn *);
 
 enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
 
-/* Calls one module callback; -1 from it schedules a module-error close. */
-static void
+/*
+ * Calls one module callback; -1 from it schedules a module-error close,
+ * whatever close the module asked for before it failed, and is returned
+ * so conn_accept can keep the conn_open contract.
+ */
+static int
 conn_call(struct evi_conn *c, enum conn_cb which)
 {
 	const struct evi_module	*m = c->c_svc->s_mod;
@@ -94,11 +98,10 @@ conn_call(struct evi_conn *c, enum conn_cb which)
 	c->c_flags &= ~CONN_IN_CALLBACK;
 	if (rv != 0) {
 		c->c_svc->s_stats->st_module_errors++;
-		if (!(c->c_flags & CONN_CLOSE_PENDING)) {
-			c->c_flags |= CONN_CLOSE_PENDING;
-			c->c_reason = EVI_CLOSE_MODULE_ERROR;
-		}
+		c->c_flags |= CONN_CLOSE_PENDING;
+		c->c_reason = EVI_CLOSE_MODULE_ERROR;
 	}
+	return (rv);
 }
 
 /* Sets up a connection the listener accepted and tells the module. */
@@ -132,9 +135,8 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	svc->s_stats->st_active++;
 	svc->s_worker->w_nconns++;
 
-	conn_call(c, CB_OPEN);
-	if (!(c->c_flags & CONN_CLOSE_PENDING) ||
-	    c->c_reason != EVI_CLOSE_MODULE_ERROR)
+	/* Only an open that succeeded gets a conn_close (the header's word). */
+	if (conn_call(c, CB_OPEN) == 0)
 		c->c_flags |= CONN_OPENED;
 	if (conn_settle(c) == 0)
 		conn_timer_arm(c);

@@ -301,7 +301,8 @@ struct module {
 	TAILQ_ENTRY(module)	 m_entry;
 	char			*m_path;
 	void			*m_handle;
-	const struct evi_module	*m_def;
+	const struct evi_module	*m_def;		/* &m_desc */
+	struct evi_module	 m_desc;	/* the module's, by its size */
 };
 char	*module_path(const char *, const char *, char **);
 struct module *module_load(const char *, char **);

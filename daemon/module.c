@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +39,13 @@
 
 #include "evinetd.h"
 
-/* The smallest descriptor of each minor of ABI 1, for the size check. */
-#define EVI_MODULE_SIZE_1_0	sizeof(struct evi_module)
+/*
+ * The size of a 1.0 descriptor: the end of its last member, frozen.  A
+ * later minor appends members, so sizeof(struct evi_module) grows while
+ * this stays; a module built against 1.0 declares exactly this size.
+ */
+#define EVI_MODULE_SIZE_1_0	(offsetof(struct evi_module, dgram) + \
+	sizeof(((struct evi_module *)NULL)->dgram))
 
 /* Maps a module name to a file: NAME is module_dir/NAME.so. */
 char *
@@ -105,6 +111,12 @@ static int
 module_check_def(const char *path, const struct evi_module *def,
     char **cause)
 {
+	if (def->magic == 0) {
+		xasprintf(cause, "module %s: \"%s\" has no magic number; its "
+		    "descriptor probably lacks EVI_MODULE_HEADER", path,
+		    EVI_MODULE_SYMBOL);
+		return (-1);
+	}
 	if (def->magic != EVI_MODULE_MAGIC) {
 		xasprintf(cause, "module %s: \"%s\" is garbled: expected magic "
 		    "0x%08x but saw 0x%08x; is this an evinetd module, built "
@@ -178,6 +190,24 @@ module_check_options(const char *path, const struct evi_module *def,
 	return (0);
 }
 
+/*
+ * Takes the module's descriptor into daemon memory, only as many bytes as
+ * the module says it has: members a newer daemon appended stay zero for
+ * an older module, and nothing after load reads the module's own copy.
+ */
+static void
+module_copy_def(struct module *m, const struct evi_module *def)
+{
+	size_t	n = def->size;
+
+	if (n > sizeof(m->m_desc))
+		n = sizeof(m->m_desc);
+	memset(&m->m_desc, 0, sizeof(m->m_desc));
+	memcpy(&m->m_desc, def, n);
+	m->m_desc.size = (uint32_t)n;
+	m->m_def = &m->m_desc;
+}
+
 /* Loads and checks one module file; NULL with *cause on any problem. */
 struct module *
 module_load(const char *path, char **cause)
@@ -213,7 +243,7 @@ module_load(const char *path, char **cause)
 	m = xcalloc(1, sizeof(*m));
 	m->m_path = xstrdup(path);
 	m->m_handle = handle;
-	m->m_def = def;
+	module_copy_def(m, def);
 	log_debug("module %s: loaded \"%s\", ABI %u.%u", path, def->name,
 	    def->abi_major, def->abi_minor);
 	return (m);

@@ -26,6 +26,8 @@
 #include <sys/stat.h>
 
 #include <check.h>
+#include <dlfcn.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -231,6 +233,15 @@ START_TEST(test_load_refuses_a_bad_magic_and_shows_both_values)
 }
 END_TEST
 
+START_TEST(test_load_says_a_zero_magic_means_a_missing_header)
+{
+	ck_assert_str_eq(load_error(TEST_MODULE_DIR "/nomagic.so"),
+	    "module " TEST_MODULE_DIR "/nomagic.so: \"evinetd_module\" has "
+	    "no magic number; its descriptor probably lacks "
+	    "EVI_MODULE_HEADER");
+}
+END_TEST
+
 START_TEST(test_load_refuses_a_newer_major_and_names_both_versions)
 {
 	ck_assert_str_eq(load_error(TEST_MODULE_DIR "/newmajor.so"),
@@ -266,6 +277,28 @@ START_TEST(test_load_accepts_the_echo_module)
 	ck_assert_uint_eq(m->m_def->protocols, EVI_PROTO_TCP | EVI_PROTO_UDP);
 	ck_assert_ptr_nonnull(m->m_def->conn_read);
 	ck_assert_ptr_nonnull(m->m_def->dgram);
+}
+END_TEST
+
+/*
+ * greet_abi10 is built against the frozen 1.0 header: it declares the 1.0
+ * size, and the daemon works from its own zero-filled copy of it.
+ */
+START_TEST(test_load_accepts_a_module_built_against_abi_1_0)
+{
+	const struct evi_module	*own;
+
+	m = module_load(TEST_MODULE_DIR "/greet_abi10.so", &cause);
+	ck_assert_msg(m != NULL, "greet_abi10 refused: %s", cause);
+	own = dlsym(m->m_handle, EVI_MODULE_SYMBOL);
+	ck_assert_ptr_nonnull(own);
+	ck_assert_uint_eq(own->abi_minor, 0);
+	ck_assert_uint_eq(own->size, offsetof(struct evi_module, dgram) +
+	    sizeof(own->dgram));
+	ck_assert_ptr_ne(m->m_def, own);
+	ck_assert_uint_eq(m->m_def->size, own->size);
+	ck_assert_str_eq(m->m_def->name, "greet");
+	ck_assert_ptr_eq(m->m_def->conn_read, own->conn_read);
 }
 END_TEST
 
@@ -349,6 +382,9 @@ module_suite(void)
 	tcase_add_test(tc,
 	    test_load_refuses_a_newer_minor_and_names_both_versions);
 	tcase_add_test(tc, test_load_accepts_the_echo_module);
+	tcase_add_test(tc, test_load_accepts_a_module_built_against_abi_1_0);
+	tcase_add_test(tc,
+	    test_load_says_a_zero_magic_means_a_missing_header);
 	tcase_add_test(tc, test_load_accepts_a_module_found_by_name);
 	suite_add_tcase(s, tc);
 

@@ -1,0 +1,371 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * evinetd module API.
+ *
+ * A module is a shared object that exports one const struct evi_module
+ * named "evinetd_module" (use EVI_MODULE_EXPORT).  The daemon checks the
+ * struct's magic, ABI version and size before it calls anything in the
+ * module, then calls init() once per configured service, and the stream
+ * or datagram callbacks for the traffic of that service.
+ *
+ * The daemon owns every socket, every event and every buffer it hands
+ * out; a module never closes a connection's fd or frees its buffers.  The
+ * module owns what it allocates: its service state (freed in fini) and its
+ * per-connection data (freed in conn_close).
+ *
+ * All callbacks run on the worker's event loop thread.  They must not
+ * block: use evi_handler_add() or the event_base from evi_service_base()
+ * to wait for anything.
+ *
+ * Build a module out of tree with:
+ *
+ *	cc -shared -fPIC $(pkg-config --cflags evinetd) mymod.c -o mymod.so
+ *
+ * and install it in $(pkg-config --variable=moduledir evinetd).  The
+ * bundled echo module (modules/echo.c) is the worked example.
+ *
+ * ABI changelog (major.minor, date, reason):
+ *	1.0	2026-11-29	First release: options, stream, datagram,
+ *				handler and read-only stats API.
+ *
+ * Rules: a new minor only appends members to struct evi_module (or to
+ * the stats structs, which the daemon owns) or adds functions; a module
+ * built against 1.N loads in any daemon 1.M, M >= N.
+ * Anything else is a new major, and modules must be rebuilt.
+ */
+
+#ifndef EVINETD_MODULE_H
+#define EVINETD_MODULE_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define EVI_ABI_MAJOR		1
+#define EVI_ABI_MINOR		0
+#define EVI_MODULE_MAGIC	0x45564d44U	/* "EVMD" */
+#define EVI_MODULE_SYMBOL	"evinetd_module"
+
+/* True when the daemon's header is at least version MAJOR.MINOR. */
+#define EVI_ABI_AT_LEAST(major, minor) \
+	(EVI_ABI_MAJOR > (major) || \
+	 (EVI_ABI_MAJOR == (major) && EVI_ABI_MINOR >= (minor)))
+
+#if defined(__GNUC__)
+#define EVI_PRINTF(f, a)	__attribute__((__format__(__printf__, f, a)))
+#define EVI_EXPORT		__attribute__((__visibility__("default")))
+#else
+#define EVI_PRINTF(f, a)
+#define EVI_EXPORT
+#endif
+
+/* Opaque handles; only the daemon knows what is inside. */
+struct evi_service;	/* one configured service (a "service NAME { }") */
+struct evi_conn;	/* one stream connection */
+struct evi_handler;	/* one fd watched for a module */
+
+/*
+ * Options.  A module lists the keys it accepts inside a service block; the
+ * daemon parses and checks them (type, range, choices), so a typo is a
+ * FILE:LINE error from "evinetd -n", not a surprise at run time.
+ */
+enum evi_option_type {
+	EVI_OPT_STRING,		/* any value */
+	EVI_OPT_INT,		/* decimal integer within [min, max] */
+	EVI_OPT_BOOL,		/* yes or no */
+	EVI_OPT_DURATION,	/* 250ms, 30s, 5m, 1h; read as milliseconds */
+	EVI_OPT_SIZE,		/* 512, 64k, 8m, 1g; read as bytes */
+	EVI_OPT_ENUM,		/* one of the words in choices */
+	EVI_OPT_PATH		/* a file name; a relative one is taken
+				   relative to the config file's directory */
+};
+
+#define EVI_OPT_REQUIRED	0x1	/* the service must set it */
+
+struct evi_option {
+	const char		*name;
+	enum evi_option_type	 type;
+	const char		*default_value;	/* config syntax, or NULL */
+	const char		*help;		/* one line, for docs and -n */
+	unsigned int		 flags;		/* EVI_OPT_* flags */
+	long long		 min;		/* INT, DURATION, SIZE bounds; */
+	long long		 max;		/* both 0 means unbounded */
+	const char		*choices;	/* ENUM: "word word word" */
+};
+
+/* The table ends with an entry whose name is NULL. */
+#define EVI_OPTION_END		{ NULL, EVI_OPT_STRING, NULL, NULL, 0, 0, 0, NULL }
+
+/*
+ * Option values of a service, by name.  Only names the module declared
+ * may be asked for.  A value that is neither set nor defaulted reads as
+ * NULL, 0 or 0.
+ */
+const char	*evi_opt_string(const struct evi_service *, const char *);
+long long	 evi_opt_int(const struct evi_service *, const char *);
+int		 evi_opt_bool(const struct evi_service *, const char *);
+int		 evi_opt_isset(const struct evi_service *, const char *);
+
+/* Why a connection ended; the daemon passes it to conn_close. */
+enum evi_close_reason {
+	EVI_CLOSE_EOF,		/* the peer closed and all output was sent */
+	EVI_CLOSE_RESET,	/* the peer reset the connection */
+	EVI_CLOSE_ERROR,	/* a socket error other than a reset */
+	EVI_CLOSE_TIMEOUT,	/* an idle or session timeout */
+	EVI_CLOSE_SHUTDOWN,	/* the daemon is stopping or reloading */
+	EVI_CLOSE_LIMIT,	/* a limit of the daemon was exceeded */
+	EVI_CLOSE_MODULE,	/* the module closed or finished it */
+	EVI_CLOSE_MODULE_ERROR	/* a module callback returned -1 */
+};
+#define EVI_CLOSE_NREASONS	8
+
+/* A short lower-case word for a reason ("eof", "reset", ...). */
+const char	*evi_close_reason_string(enum evi_close_reason);
+
+/* What a datagram callback receives. */
+struct evi_dgram {
+	const void		*data;
+	size_t			 len;
+	const struct sockaddr	*peer;
+	socklen_t		 peerlen;
+};
+
+/* The largest payload a UDP reply may carry (IPv4, no fragmentation limit). */
+#define EVI_DGRAM_MAX		65507
+
+/* Which protocols a module serves. */
+#define EVI_PROTO_TCP		0x1
+#define EVI_PROTO_UDP		0x2
+
+/*
+ * The module descriptor.  Fill it with EVI_MODULE_HEADER first, so the
+ * daemon can check what it is before it trusts anything else in it.
+ *
+ * Return values: 0 to go on, -1 for an error.  -1 from a connection
+ * callback closes that connection with EVI_CLOSE_MODULE_ERROR and is
+ * counted as a module error; -1 from init refuses the service (set the
+ * reason with evi_service_fail first).
+ */
+struct evi_module {
+	uint32_t		 magic;		/* EVI_MODULE_MAGIC */
+	uint16_t		 abi_major;	/* EVI_ABI_MAJOR */
+	uint16_t		 abi_minor;	/* EVI_ABI_MINOR */
+	uint32_t		 size;		/* sizeof(struct evi_module) */
+
+	const char		*name;		/* short name, as in configs */
+	const char		*description;	/* one line */
+	unsigned int		 protocols;	/* EVI_PROTO_* it supports */
+	const struct evi_option	*options;	/* may be NULL */
+
+	/*
+	 * Service lifecycle: init is called once per service instance
+	 * after its options are checked; *state is what evi_service_state
+	 * returns later.  fini releases it; it runs for every successful
+	 * init, in reverse order of init.  Both may be NULL.  init runs in
+	 * each worker before it drops privileges (as root, usually), so it
+	 * may open files only root can read; everything else runs as the
+	 * serving user.  "evinetd -n" and a reload also run a trial init
+	 * and fini, so init must not have lasting side effects of its own.
+	 */
+	int	(*init)(struct evi_service *, void **state);
+	void	(*fini)(struct evi_service *, void *state);
+
+	/*
+	 * Stream callbacks, any of which may be NULL.
+	 *
+	 * conn_open:    a client connected and passed the daemon's checks.
+	 * conn_read:    bytes arrived; consume what you use from "in".  It
+	 *               is not called while the output is over the
+	 *               service's max_output: that is the backpressure.
+	 * conn_drained: all output was handed to the kernel; write more.
+	 * conn_eof:     the peer half-closed.  If NULL, the daemon sends
+	 *               what is pending and closes (as evi_conn_finish).
+	 * conn_close:   the connection is gone; free your data.  It is
+	 *               called once for every conn_open that returned 0.
+	 */
+	int	(*conn_open)(struct evi_conn *);
+	int	(*conn_read)(struct evi_conn *, struct evbuffer *in);
+	int	(*conn_drained)(struct evi_conn *);
+	int	(*conn_eof)(struct evi_conn *);
+	void	(*conn_close)(struct evi_conn *, enum evi_close_reason);
+
+	/*
+	 * Datagram callback: one call per datagram received by a "udp"
+	 * service.  Reply with evi_dgram_reply.
+	 */
+	int	(*dgram)(struct evi_service *, const struct evi_dgram *);
+};
+
+#define EVI_MODULE_HEADER \
+	.magic = EVI_MODULE_MAGIC, \
+	.abi_major = EVI_ABI_MAJOR, \
+	.abi_minor = EVI_ABI_MINOR, \
+	.size = sizeof(struct evi_module)
+
+/* Declares the one symbol the daemon looks up. */
+#define EVI_MODULE_EXPORT \
+	EVI_EXPORT extern const struct evi_module evinetd_module; \
+	EVI_EXPORT const struct evi_module evinetd_module
+
+/* Services. */
+const char		*evi_service_name(const struct evi_service *);
+void			*evi_service_state(const struct evi_service *);
+struct event_base	*evi_service_base(const struct evi_service *);
+
+/* Sets init's error message and returns -1: return evi_service_fail(...). */
+int	evi_service_fail(struct evi_service *, const char *, ...)
+	    EVI_PRINTF(2, 3);
+
+/* Logs through the daemon, prefixed with the service name. */
+#define EVI_LOG_ERR	0
+#define EVI_LOG_WARN	1
+#define EVI_LOG_INFO	2
+#define EVI_LOG_DEBUG	3
+void	evi_log(const struct evi_service *, int, const char *, ...)
+	    EVI_PRINTF(3, 4);
+
+/* Connections. */
+struct evi_service	*evi_conn_service(const struct evi_conn *);
+void			*evi_conn_data(const struct evi_conn *);
+void			 evi_conn_set_data(struct evi_conn *, void *);
+const struct sockaddr	*evi_conn_peer(const struct evi_conn *, socklen_t *);
+const struct sockaddr	*evi_conn_local(const struct evi_conn *, socklen_t *);
+const char		*evi_conn_peer_string(const struct evi_conn *);
+
+/*
+ * Input not consumed yet: what conn_read was given and left, for a module
+ * that resumes work from conn_drained (pipelined requests, say).
+ */
+struct evbuffer	*evi_conn_input(struct evi_conn *);
+
+/*
+ * Output.  The write functions refuse (return -1, errno ENOBUFS) while
+ * the output already holds max_output bytes or more; wait for
+ * conn_drained.  evi_conn_write_buffer moves all of src without copying.
+ * evi_conn_output gives the buffer itself for zero-copy tricks
+ * (evbuffer_add_reference and the like): what you add there directly is
+ * not checked against max_output, so keeping it bounded is up to you.
+ */
+int		 evi_conn_write(struct evi_conn *, const void *, size_t);
+int		 evi_conn_printf(struct evi_conn *, const char *, ...)
+		    EVI_PRINTF(2, 3);
+int		 evi_conn_write_buffer(struct evi_conn *, struct evbuffer *);
+struct evbuffer	*evi_conn_output(struct evi_conn *);
+size_t		 evi_conn_output_length(const struct evi_conn *);
+
+/*
+ * Ending.  evi_conn_finish sends what is pending, then closes gracefully;
+ * no more conn_read calls are made.  evi_conn_close drops pending output
+ * and closes now.  Inside a callback of that connection, both take effect
+ * when the callback returns.  Elsewhere (from a timer or handler of
+ * yours) both act at once and may close the connection before they
+ * return (finish does when nothing is left to send): do not use the
+ * connection afterwards; conn_close tells you when it is gone.
+ */
+void	evi_conn_finish(struct evi_conn *);
+void	evi_conn_close(struct evi_conn *);
+
+/* Datagrams: answer the datagram being handled (at most EVI_DGRAM_MAX). */
+int	evi_dgram_reply(struct evi_service *, const struct evi_dgram *,
+	    const void *, size_t);
+
+/*
+ * Handlers: the IOLoop model for a module's own descriptors.  Watch fd for
+ * EVI_READ and/or EVI_WRITE; the callback gets the events that happened.
+ * An error or hang-up on the fd shows as readiness (as with poll(2)): the
+ * next read or write returns it.  Handlers persist until removed or
+ * updated to 0; remove every handler before fini returns (the daemon
+ * removes and logs any that are left).  The fd stays the module's.
+ */
+#define EVI_READ	0x1
+#define EVI_WRITE	0x2
+
+typedef void (*evi_handler_cb)(int fd, int events, void *arg);
+
+/*
+ * Counters, read-only, for modules that report on the daemon (the stats
+ * module serves them over HTTP).  The structs belong to the daemon and
+ * are valid only during the call that hands them out; a later ABI minor
+ * may append members, never reorder them.
+ */
+enum evi_refuse_reason {
+	EVI_REFUSE_ACL,			/* only_from / no_access */
+	EVI_REFUSE_MAX_CONNECTIONS,	/* service or global limit */
+	EVI_REFUSE_PER_SOURCE,		/* per-client connection limit */
+	EVI_REFUSE_RATE,		/* connection rate limit */
+	EVI_REFUSE_FD,			/* out of file descriptors */
+	EVI_REFUSE_REFLECTION		/* UDP reflection guard */
+};
+#define EVI_REFUSE_NREASONS	6
+
+/* A short lower-case word for a reason ("acl", "rate", ...). */
+const char	*evi_refuse_reason_string(enum evi_refuse_reason);
+
+struct evi_stats_service {
+	const char	*name;
+	const char	*module;
+	const char	*protocol;		/* "tcp" or "udp" */
+	uint64_t	 accepted;		/* connections */
+	uint64_t	 active;
+	uint64_t	 closed[EVI_CLOSE_NREASONS];
+	uint64_t	 refused[EVI_REFUSE_NREASONS];
+	uint64_t	 bytes_in;
+	uint64_t	 bytes_out;
+	uint64_t	 dgrams_in;
+	uint64_t	 dgrams_out;
+	uint64_t	 module_errors;
+};
+
+struct evi_stats_global {
+	uint64_t	 start_time;		/* Unix seconds */
+	uint64_t	 uptime_ms;
+	uint64_t	 reloads_ok;
+	uint64_t	 reloads_failed;
+	uint64_t	 worker_restarts;
+	uint64_t	 workers;
+	uint64_t	 open_fds;
+	uint64_t	 services;
+	const char	*version;		/* the daemon's */
+};
+
+typedef int (*evi_stats_cb)(const struct evi_stats_service *, void *arg);
+
+/* Calls cb for each service, in config order; stops early if cb != 0. */
+int	evi_stats_foreach(const struct evi_service *, evi_stats_cb, void *);
+/* Fills in a snapshot of the daemon-wide figures. */
+const struct evi_stats_global *evi_stats_global(const struct evi_service *);
+
+struct evi_handler	*evi_handler_add(struct evi_service *, int, int,
+			    evi_handler_cb, void *);
+int			 evi_handler_update(struct evi_handler *, int);
+void			 evi_handler_remove(struct evi_handler *);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* EVINETD_MODULE_H */
