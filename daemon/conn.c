@@ -440,7 +440,6 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 		return;		/* closed (-1), or still more to write */
 	if ((before > 0 || (c->c_flags & CONN_DRAINED_PENDING)) &&
 	    !(c->c_flags & CONN_FINISHING)) {
-		c->c_flags &= ~CONN_DRAINED_PENDING;
 		if (c->c_svc->s_mod->conn_drained != NULL)
 			conn_call(c, CB_DRAINED);
 	}

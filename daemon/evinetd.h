@@ -324,16 +324,16 @@ struct listener {
 	struct event		 l_pause;	/* EMFILE back-off */
 	int			 l_attached;
 	int			 l_claimed;	/* by the next generation */
+	int			 l_fd_paused;	/* EMFILE, no accept since */
 	time_t			 l_pause_logged;
 	uint64_t		 l_pauses;
 	struct evi_service	*l_svc;		/* serving instance */
 };
-int	listener_bind(struct config *, struct config *, struct service_conf *,
-	    char **);
 int	listener_bind_all(struct config *, struct config *);
 void	listener_attach(struct listener *, struct evi_service *);
 void	listener_detach(struct listener *);
 void	listener_close_all(struct config *);
+const char *listener_state(const struct listener *);
 
 /* limits.c */
 struct bucket {

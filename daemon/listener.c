@@ -120,6 +120,20 @@ listener_add(struct service_conf *sc, int fd, int protocol, int index)
 		    protocol == EVI_PROTO_UDP ? "udp" : "tcp");
 }
 
+/* Fills in the "*:PORT" pair of addresses. */
+static void
+listener_any_addrs(in_port_t port, union sockunion *su6, union sockunion *su4)
+{
+	memset(su6, 0, sizeof(*su6));
+	su6->sin6.sin6_family = AF_INET6;
+	su6->sin6.sin6_addr = in6addr_any;
+	su6->sin6.sin6_port = htons(port);
+	memset(su4, 0, sizeof(*su4));
+	su4->sin.sin_family = AF_INET;
+	su4->sin.sin_addr.s_addr = htonl(INADDR_ANY);
+	su4->sin.sin_port = htons(port);
+}
+
 /*
  * Binds "*:PORT": IPv6 and IPv4 sockets on the same port.  For port 0 the
  * IPv6 socket picks the port and IPv4 follows; if that port is taken for
@@ -137,10 +151,7 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 	int		 reuse = index != -1;
 
 	for (tries = 0; tries < 16; tries++) {
-		memset(&su6, 0, sizeof(su6));
-		su6.sin6.sin6_family = AF_INET6;
-		su6.sin6.sin6_addr = in6addr_any;
-		su6.sin6.sin6_port = htons(want);
+		listener_any_addrs(want, &su6, &su4);
 		fd6 = -1;
 		if (listener_socket(&su6, sizeof(su6.sin6), sc->sc_protocol,
 		    reuse, &fd6) == -1) {
@@ -160,9 +171,6 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 				fatal("getsockname");
 			port = ntohs(su6.sin6.sin6_port);
 		}
-		memset(&su4, 0, sizeof(su4));
-		su4.sin.sin_family = AF_INET;
-		su4.sin.sin_addr.s_addr = htonl(INADDR_ANY);
 		su4.sin.sin_port = htons(port);
 		if (listener_socket(&su4, sizeof(su4.sin), sc->sc_protocol,
 		    reuse, &fd4) == 0)
@@ -242,20 +250,6 @@ listener_reuse(struct config *old, struct service_conf *sc,
 		}
 	}
 	return (0);
-}
-
-/* Fills in the "*:PORT" pair of addresses. */
-static void
-listener_any_addrs(in_port_t port, union sockunion *su6, union sockunion *su4)
-{
-	memset(su6, 0, sizeof(*su6));
-	su6->sin6.sin6_family = AF_INET6;
-	su6->sin6.sin6_addr = in6addr_any;
-	su6->sin6.sin6_port = htons(port);
-	memset(su4, 0, sizeof(*su4));
-	su4->sin.sin_family = AF_INET;
-	su4->sin.sin_addr.s_addr = htonl(INADDR_ANY);
-	su4->sin.sin_port = htons(port);
 }
 
 /* Reuses the *:PORT pair of the previous generation, if it had one. */
@@ -353,15 +347,13 @@ listener_bind_one(struct config *cf, struct config *old,
  * with old, sockets of that generation are reused where addresses match
  * (never for port 0, which asks for a fresh port).
  */
-int
-listener_bind(struct config *cf, struct config *old, struct service_conf *sc,
-    char **cause)
+static int
+listener_bind(struct config *cf, struct config *old, struct service_conf *sc)
 {
 	struct listen_conf	*lc;
 	char			*why;
 	int			 failed = 0;
 
-	*cause = NULL;
 	TAILQ_FOREACH(lc, &sc->sc_listens, lc_entry) {
 		if (listener_bind_one(cf, old, sc, lc, &why) == 0)
 			continue;
@@ -370,12 +362,7 @@ listener_bind(struct config *cf, struct config *old, struct service_conf *sc,
 		free(why);
 		failed++;
 	}
-	if (failed) {
-		xasprintf(cause, "service \"%s\": %d listen address%s failed",
-		    sc->sc_name, failed, failed == 1 ? "" : "es");
-		return (-1);
-	}
-	return (0);
+	return (failed ? -1 : 0);
 }
 
 /* Binds all services; every failure is logged, not just the first. */
@@ -384,14 +371,11 @@ listener_bind_all(struct config *cf, struct config *old)
 {
 	struct service_conf	*sc;
 	struct listener		*l;
-	char			*cause;
 	int			 rv = 0;
 
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
-		if (listener_bind(cf, old, sc, &cause) != 0) {
-			free(cause);
+		if (listener_bind(cf, old, sc) != 0)
 			rv = -1;
-		}
 	}
 	if (old != NULL) {
 		TAILQ_FOREACH(sc, &old->c_services, sc_entry)
@@ -453,6 +437,7 @@ listener_pause(struct listener *l, int error)
 	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 }, now;
 
 	l->l_svc->s_stats->st_refused[EVI_REFUSE_FD]++;
+	l->l_fd_paused = 1;
 	if (evtimer_pending(&l->l_pause, NULL))
 		return;
 	event_del(&l->l_ev);
@@ -542,6 +527,24 @@ listener_accept(evutil_socket_t fd, short events, void *arg)
 				return;
 			}
 		}
+		l->l_fd_paused = 0;
 		listener_admit(l, s, &su.sa, len);
 	}
+}
+
+/*
+ * What the state dump says of a listener: the reason it does not
+ * accept, if any, since "paused" alone could mean a drain or a lack of
+ * descriptors, which call for different actions.
+ */
+const char *
+listener_state(const struct listener *l)
+{
+	if (l->l_fd == -1)
+		return (", another worker's");
+	if (!l->l_attached)
+		return (", detached (draining)");
+	if (l->l_fd_paused)
+		return (", paused (out of descriptors, retrying)");
+	return ("");
 }

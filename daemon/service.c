@@ -153,27 +153,44 @@ evi_service_fail(struct evi_service *svc, const char *fmt, ...)
 	return (-1);
 }
 
+/* A module's line at the syslog priority it asked for. */
+static void __attribute__((format(printf, 2, 3)))
+service_log(int pri, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	log_vmsg(pri, fmt, ap);
+	va_end(ap);
+}
+
 void
 evi_log(const struct evi_service *svc, int level, const char *fmt, ...)
 {
-	static const int pri[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char	*msg;
-	va_list	 ap;
+	const char	*name = evi_service_name(svc);
+	char		*msg;
+	va_list		 ap;
 
-	if (level < EVI_LOG_ERR || level > EVI_LOG_DEBUG)
-		level = EVI_LOG_ERR;
 	if (level == EVI_LOG_DEBUG && log_getverbose() < 1)
 		return;
 	va_start(ap, fmt);
 	xvasprintf(&msg, fmt, ap);
 	va_end(ap);
-	if (level == EVI_LOG_DEBUG)
-		log_debug("service \"%s\": %s", evi_service_name(svc), msg);
-	else if (level == EVI_LOG_INFO)
-		log_info("service \"%s\": %s", evi_service_name(svc), msg);
-	else
-		log_warnx("service \"%s\": %s%s", evi_service_name(svc),
-		    pri[level] == LOG_WARNING ? "warning: " : "", msg);
+	switch (level) {
+	case EVI_LOG_DEBUG:
+		service_log(LOG_DEBUG, "service \"%s\": %s", name, msg);
+		break;
+	case EVI_LOG_INFO:
+		service_log(LOG_INFO, "service \"%s\": %s", name, msg);
+		break;
+	case EVI_LOG_WARN:
+		service_log(LOG_WARNING, "service \"%s\": warning: %s", name,
+		    msg);
+		break;
+	default:
+		service_log(LOG_ERR, "service \"%s\": %s", name, msg);
+		break;
+	}
 	free(msg);
 }
 

@@ -317,7 +317,7 @@ stats_dump(struct worker *w)
 		TAILQ_FOREACH(l, &svc->s_conf->sc_listeners, l_entry)
 			log_info("state: service \"%s\": listener %s (%s)%s",
 			    s.name, l->l_name, s.protocol,
-			    l->l_attached ? "" : ", paused");
+			    listener_state(l));
 		TAILQ_FOREACH(c, &svc->s_conns, c_entry) {
 			addr_string(&c->c_peer.sa, peer, sizeof(peer));
 			log_info("state: service \"%s\": connection %s, age "

@@ -254,6 +254,10 @@ void			*evi_conn_data(const struct evi_conn *);
 void			 evi_conn_set_data(struct evi_conn *, void *);
 const struct sockaddr	*evi_conn_peer(const struct evi_conn *, socklen_t *);
 const struct sockaddr	*evi_conn_local(const struct evi_conn *, socklen_t *);
+/*
+ * The peer as "ADDR:PORT" ("[ADDR]:PORT" for IPv6), in a buffer of the
+ * worker's that the next call overwrites: copy it to keep it.
+ */
 const char		*evi_conn_peer_string(const struct evi_conn *);
 
 /*
@@ -306,6 +310,11 @@ int	evi_dgram_reply(struct evi_service *, const struct evi_dgram *,
 
 typedef void (*evi_handler_cb)(int fd, int events, void *arg);
 
+struct evi_handler	*evi_handler_add(struct evi_service *, int, int,
+			    evi_handler_cb, void *);
+int			 evi_handler_update(struct evi_handler *, int);
+void			 evi_handler_remove(struct evi_handler *);
+
 /*
  * Counters, read-only, for modules that report on the daemon (the stats
  * module serves them over HTTP).  The structs belong to the daemon and
@@ -356,13 +365,11 @@ typedef int (*evi_stats_cb)(const struct evi_stats_service *, void *arg);
 
 /* Calls cb for each service, in config order; stops early if cb != 0. */
 int	evi_stats_foreach(const struct evi_service *, evi_stats_cb, void *);
-/* Fills in a snapshot of the daemon-wide figures. */
+/*
+ * Fills in a snapshot of the daemon-wide figures.  NULL during the trial
+ * init that "evinetd -n" and a reload run, when no worker exists yet.
+ */
 const struct evi_stats_global *evi_stats_global(const struct evi_service *);
-
-struct evi_handler	*evi_handler_add(struct evi_service *, int, int,
-			    evi_handler_cb, void *);
-int			 evi_handler_update(struct evi_handler *, int);
-void			 evi_handler_remove(struct evi_handler *);
 
 #ifdef __cplusplus
 }

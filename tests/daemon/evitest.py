@@ -2,7 +2,7 @@
 
 Every daemon test suite (test_cli.py, test_echo.py, and the suites for the
 classic services, limits and metrics) builds on this module, so that they
-all follow the same rules (STYLE.md, "Tests"):
+all follow the same rules:
 
 * Each daemon gets its own temporary directory and config file, and runs
   in the foreground (``evinetd -d -f CONF -M MODULE_DIR``).

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""The command line, exit codes and signals of evinetd (DESIGN.md sections
-3 to 5): -n and its error report, -V, -h, usage errors, the pid file, bind
-failures, port 0, and the graceful stop on SIGTERM."""
+"""The command line, exit codes and signals of evinetd (evinetd(8)): -n
+and its error report, -V, -h, usage errors, the pid file, bind failures,
+port 0, and the graceful stop on SIGTERM."""
 
 import os
 import re

@@ -2,7 +2,7 @@
 """What "make install" gives a user: the files in their places, an
 installed daemon that checks and serves with the installed modules, and an
 out-of-tree module built with nothing but the installed header and
-evinetd.pc (DESIGN.md section 2).
+evinetd.pc (docs/design.md, "Module ABI").
 
 The suite installs the build tree it runs in ("make check" runs it with
 the build directory as its working directory) into a temporary DESTDIR,

@@ -18,11 +18,10 @@ whole of 127.0.0.0/8 is loopback.  Only ::1 exists for IPv6.
 
 The daemon serves from a worker process (one, by default); memory, CPU
 and SIGSTOP apply to it, found as the supervisor's child.  Closes and
-their reasons come from "log_connections = yes" rather than -v -v: with
--v the supervisor and the worker log at the same moment at startup, and
-their lines can interleave on the shared stderr (log.c writes a line and
-its newline separately).  For the same reason a test makes sure the
-worker has logged everything it will before it stops the daemon.
+their reasons come from "log_connections = yes" rather than -v -v, which
+would bury them among debug lines of both processes.  A test makes sure
+the worker has logged everything it will before it stops the daemon, so
+no line it waits for is cut off by the stop.
 """
 
 import os
@@ -853,6 +852,12 @@ class TestResources(evitest.TestCase):
         # says so at most once every 10 s: the line seen above was the
         # only one, however many times it paused in this window.
         self.assertEqual(lines, 0)
+        # The state dump tells this pause from a drain.
+        mark = d.mark()
+        d.send_signal(signal.SIGUSR1)
+        d.wait_log(r'^state: service "echo": listener 127\.0\.0\.1:%d '
+                   r'\(tcp\), paused \(out of descriptors, retrying\)$' %
+                   port, since=mark)
         clients.close()
         start = time.monotonic()
         with evitest.connect(port) as s:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The supervisor and its worker processes (DESIGN.md sections 1 and 5):
+"""The supervisor and its worker processes (docs/design.md, "Process shape"; evinetd(8), SIGNALS):
 reload as a new generation (live connections survive, sockets are reused,
 a replaced module .so serves new connections, a bad config or a bind
 failure keeps the old generation), graceful SIGTERM, crash isolation and
