@@ -1184,109 +1184,135 @@ raise_nofile(int need)
 		    (unsigned long long)rl.rlim_cur);
 }
 
-int
-main(int argc, char *argv[])
+/* Picks the mode named by the first argument and its defaults. */
+static void
+parse_mode(struct loadgen *lg, const char *name)
 {
-	struct loadgen		 lg;
-	struct sigaction	 sa;
-	int			 ch, i, have_d = 0, have_s = 0, have_u = 0;
+	static const struct {
+		const char	*name;
+		enum mode	 mode;
+		int		 nconns;
+		size_t		 size;
+		int		 seconds;
+	} modes[] = {
+		{ "pingpong", MODE_PINGPONG, 1, 64, 5 },
+		{ "stream", MODE_STREAM, 1, 16384, 5 },
+		{ "connrate", MODE_CONNRATE, 8, CONNRATE_SIZE, 5 },
+		{ "idle", MODE_IDLE, 10000, 64, MAX_SECONDS },
+		{ "sink", MODE_SINK, 16, 64, 5 },
+		{ "http", MODE_HTTP, 16, 64, 5 },
+	};
+	size_t	i;
 
-	memset(&lg, 0, sizeof(lg));
-	lg.port = -1;
-	lg.nconns = 1;
-	lg.size = 64;
-	lg.seconds = 5;
-	lg.limit = -1;
-	if (argc < 2)
-		usage();
-	lg.mode_name = argv[1];
-	if (strcmp(argv[1], "pingpong") == 0)
-		lg.mode = MODE_PINGPONG;
-	else if (strcmp(argv[1], "stream") == 0) {
-		lg.mode = MODE_STREAM;
-		lg.size = 16384;
-	} else if (strcmp(argv[1], "connrate") == 0) {
-		lg.mode = MODE_CONNRATE;
-		lg.nconns = 8;
-		lg.size = CONNRATE_SIZE;
-	} else if (strcmp(argv[1], "idle") == 0) {
-		lg.mode = MODE_IDLE;
-		lg.nconns = 10000;
-		lg.seconds = MAX_SECONDS;
-	} else if (strcmp(argv[1], "sink") == 0) {
-		lg.mode = MODE_SINK;
-		lg.nconns = 16;
-	} else if (strcmp(argv[1], "http") == 0) {
-		lg.mode = MODE_HTTP;
-		lg.nconns = 16;
-		lg.path = "/metrics";
-	} else
-		usage();
-	argc--;
-	argv++;
+	for (i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		if (strcmp(name, modes[i].name) != 0)
+			continue;
+		lg->mode_name = modes[i].name;
+		lg->mode = modes[i].mode;
+		lg->nconns = modes[i].nconns;
+		lg->size = modes[i].size;
+		lg->seconds = modes[i].seconds;
+		if (lg->mode == MODE_HTTP)
+			lg->path = "/metrics";
+		return;
+	}
+	usage();
+}
+
+/* Reads the flags, and refuses the ones that make no sense for the mode. */
+static void
+parse_args(struct loadgen *lg, int argc, char *argv[])
+{
+	int	ch, have_d = 0, have_s = 0, have_u = 0;
+
 	while ((ch = getopt(argc, argv, "c:d:n:p:s:Su:")) != -1) {
 		switch (ch) {
 		case 'c':
-			lg.nconns = (int)number(optarg, 1, MAX_CONNS, ch);
+			lg->nconns = (int)number(optarg, 1, MAX_CONNS, ch);
 			break;
 		case 'd':
-			lg.seconds = seconds(optarg);
+			lg->seconds = seconds(optarg);
 			have_d = 1;
 			break;
 		case 'n':
-			lg.limit = number(optarg, 0, LLONG_MAX / 2, ch);
+			lg->limit = number(optarg, 0, LLONG_MAX / 2, ch);
 			break;
 		case 'p':
-			lg.port = (int)number(optarg, 1, 65535, ch);
+			lg->port = (int)number(optarg, 1, 65535, ch);
 			break;
 		case 's':
-			lg.size = (size_t)number(optarg, 1, PATTERN_LEN, ch);
+			lg->size = (size_t)number(optarg, 1, PATTERN_LEN, ch);
 			have_s = 1;
 			break;
 		case 'S':
-			lg.sync = 1;
+			lg->sync = 1;
 			break;
 		case 'u':
-			lg.path = optarg;
+			lg->path = optarg;
 			have_u = 1;
 			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc || lg.port == -1)
+	if (optind != argc || lg->port == -1)
 		usage();
-	if (lg.limit >= 0 && lg.mode != MODE_PINGPONG)
+	if (lg->limit >= 0 && lg->mode != MODE_PINGPONG)
 		die("-n is for pingpong only");
-	if (have_s && (lg.mode == MODE_CONNRATE || lg.mode == MODE_IDLE ||
-	    lg.mode == MODE_SINK || lg.mode == MODE_HTTP))
-		die("-s is not for %s", lg.mode_name);
-	if (have_u && lg.mode != MODE_HTTP)
+	if (have_s && (lg->mode == MODE_CONNRATE || lg->mode == MODE_IDLE ||
+	    lg->mode == MODE_SINK || lg->mode == MODE_HTTP))
+		die("-s is not for %s", lg->mode_name);
+	if (have_u && lg->mode != MODE_HTTP)
 		die("-u is for http only");
-	if (lg.mode == MODE_HTTP)
-		http_request(&lg);
-	if (lg.limit >= 0 && !have_d)
-		lg.seconds = MAX_SECONDS;	/* the count ends the run */
+	if (lg->limit >= 0 && !have_d)
+		lg->seconds = MAX_SECONDS;	/* the count ends the run */
+}
 
+/* Signals, descriptors, the pattern and the connection slots. */
+static void
+prepare(struct loadgen *lg)
+{
+	struct sigaction	sa;
+	int			i;
+
+	if (lg->mode == MODE_HTTP)
+		http_request(lg);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile(lg.nconns + 16);
+	raise_nofile(lg->nconns + 16);
 
 	pattern_init();
 	period_init();
-	lg.sin.sin_family = AF_INET;
-	lg.sin.sin_port = htons((uint16_t)lg.port);
-	lg.sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if ((lg.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+	lg->sin.sin_family = AF_INET;
+	lg->sin.sin_port = htons((uint16_t)lg->port);
+	lg->sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((lg->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
 		die("epoll_create1: %s", strerror(errno));
-	if ((lg.conns = calloc((size_t)lg.nconns, sizeof(*lg.conns))) == NULL)
-		die("out of memory for %d connections", lg.nconns);
-	for (i = 0; i < lg.nconns; i++)
-		lg.conns[i].fd = -1;
+	if ((lg->conns = calloc((size_t)lg->nconns, sizeof(*lg->conns))) ==
+	    NULL)
+		die("out of memory for %d connections", lg->nconns);
+	for (i = 0; i < lg->nconns; i++)
+		lg->conns[i].fd = -1;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct loadgen	lg;
+	int		i;
+
+	memset(&lg, 0, sizeof(lg));
+	lg.port = -1;
+	lg.limit = -1;
+	if (argc < 2)
+		usage();
+	parse_mode(&lg, argv[1]);
+	parse_args(&lg, argc - 1, argv + 1);
+	prepare(&lg);
 
 	if (lg.mode == MODE_IDLE) {
 		lg.t_start = now_ns();
