@@ -128,8 +128,7 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	event_assign(&c->c_wev, svc->s_base, fd, EV_WRITE | EV_PERSIST,
 	    conn_write_cb, c);
 	deadline_init(&c->c_deadline, conn_timer_cb, c);
-	event_base_gettimeofday_cached(svc->s_base, &c->c_start);
-	c->c_active = c->c_start;
+	c->c_start = c->c_active = timerq_now();
 	TAILQ_INSERT_TAIL(&svc->s_conns, c, c_entry);
 	svc->s_stats->st_accepted++;
 	svc->s_stats->st_active++;
@@ -409,7 +408,7 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	c->c_bytes_in += got;
 	svc->s_stats->st_bytes_in += got;
 	if (got > 0) {
-		event_base_gettimeofday_cached(svc->s_base, &c->c_active);
+		c->c_active = timerq_now();
 		conn_call(c, CB_READ);
 		if (c->c_flags & CONN_CLOSE_PENDING) {
 			conn_close(c, c->c_reason);
@@ -434,7 +433,7 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 	(void)fd;
 	(void)events;
 	/* Activity for the idle timeout: reads stamp it, and so do these. */
-	event_base_gettimeofday_cached(c->c_svc->s_base, &c->c_active);
+	c->c_active = timerq_now();
 	before = evbuffer_get_length(c->c_out);
 	if (conn_flush(c, before) != 0)
 		return;		/* closed (-1), or still more to write */
@@ -457,33 +456,24 @@ static void
 conn_timer_arm(struct evi_conn *c)
 {
 	const struct limits_conf	*lim = &c->c_svc->s_conf->sc_limits;
-	struct timeval			 now, deadline, t, tv;
-	int				 have = 0;
+	struct timeval			 tv;
+	uint64_t			 deadline = UINT64_MAX, t, now;
 
 	if (c->c_flags & CONN_LINGERING)
 		return;
-	if (lim->lim_idle_ms > 0) {
-		tv.tv_sec = (time_t)(lim->lim_idle_ms / 1000);
-		tv.tv_usec = (suseconds_t)((lim->lim_idle_ms % 1000) * 1000);
-		timeradd(&c->c_active, &tv, &deadline);
-		have = 1;
-	}
+	if (lim->lim_idle_ms > 0)
+		deadline = c->c_active + (uint64_t)lim->lim_idle_ms;
 	if (lim->lim_session_ms > 0) {
-		tv.tv_sec = (time_t)(lim->lim_session_ms / 1000);
-		tv.tv_usec = (suseconds_t)((lim->lim_session_ms % 1000) *
-		    1000);
-		timeradd(&c->c_start, &tv, &t);
-		if (!have || timercmp(&t, &deadline, <))
+		t = c->c_start + (uint64_t)lim->lim_session_ms;
+		if (t < deadline)
 			deadline = t;
-		have = 1;
 	}
-	if (!have)
+	if (deadline == UINT64_MAX)
 		return;
-	event_base_gettimeofday_cached(c->c_svc->s_base, &now);
-	if (timercmp(&deadline, &now, <=))
-		timerclear(&tv);
-	else
-		timersub(&deadline, &now, &tv);
+	now = timerq_now();
+	t = deadline > now ? deadline - now : 0;
+	tv.tv_sec = (time_t)(t / 1000);
+	tv.tv_usec = (suseconds_t)(t % 1000) * 1000;
 	deadline_add(&c->c_svc->s_worker->w_timers, &c->c_deadline, &tv);
 }
 
@@ -492,22 +482,14 @@ static int
 conn_expired(struct evi_conn *c)
 {
 	const struct limits_conf	*lim = &c->c_svc->s_conf->sc_limits;
-	struct timeval			 now, d;
-	long long			 ms;
+	uint64_t			 now = timerq_now();
 
-	event_base_gettimeofday_cached(c->c_svc->s_base, &now);
-	if (lim->lim_session_ms > 0) {
-		timersub(&now, &c->c_start, &d);
-		ms = (long long)d.tv_sec * 1000 + d.tv_usec / 1000;
-		if (ms >= lim->lim_session_ms)
-			return (1);
-	}
-	if (lim->lim_idle_ms > 0) {
-		timersub(&now, &c->c_active, &d);
-		ms = (long long)d.tv_sec * 1000 + d.tv_usec / 1000;
-		if (ms >= lim->lim_idle_ms)
-			return (1);
-	}
+	if (lim->lim_session_ms > 0 &&
+	    now - c->c_start >= (uint64_t)lim->lim_session_ms)
+		return (1);
+	if (lim->lim_idle_ms > 0 &&
+	    now - c->c_active >= (uint64_t)lim->lim_idle_ms)
+		return (1);
 	return (0);
 }
 

@@ -485,6 +485,8 @@ struct timerq {
 	uint64_t	  tq_armed;	/* when it goes off; 0: disarmed */
 	struct event	  tq_ev;
 };
+uint64_t timerq_now(void);
+void	timerq_set_clock(uint64_t (*)(void));
 void	timerq_init(struct timerq *, struct event_base *);
 void	timerq_free(struct timerq *);
 void	deadline_init(struct deadline *, void (*)(void *), void *);
@@ -517,8 +519,8 @@ struct evi_conn {
 	struct deadline		 c_deadline;	/* timeouts, linger */
 	union sockunion		 c_peer;
 	union sockunion		 c_local;
-	struct timeval		 c_start;
-	struct timeval		 c_active;	/* last byte either way */
+	uint64_t		 c_start;	/* timerq_now() ms */
+	uint64_t		 c_active;	/* last byte either way */
 	struct source		*c_source;	/* per-source accounting */
 	uint64_t		 c_bytes_in;
 	uint64_t		 c_bytes_out;

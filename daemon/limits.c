@@ -54,13 +54,12 @@
 
 static void	limits_tick(void *);
 
+/* Buckets and log throttles run on the worker's monotonic clock. */
 static uint64_t
 limits_now_ms(struct evi_service *svc)
 {
-	struct timeval	tv;
-
-	event_base_gettimeofday_cached(svc->s_base, &tv);
-	return ((uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000);
+	(void)svc;
+	return (timerq_now());
 }
 
 /* Refills a bucket for the time passed; a new bucket starts full. */
@@ -280,16 +279,15 @@ limits_refused(struct evi_service *svc, int reason, const struct sockaddr *sa,
     const char *detail)
 {
 	struct refusal_log	*rl = &svc->s_refusals[reason];
-	struct timeval		 now;
+	time_t			 now = (time_t)(timerq_now() / 1000);
 
 	svc->s_stats->st_refused[reason]++;
 	addr_string(sa, rl->rl_peer, sizeof(rl->rl_peer));
 	rl->rl_detail = detail;
-	event_base_gettimeofday_cached(svc->s_base, &now);
-	if (now.tv_sec != rl->rl_logged && rl->rl_pending == 0) {
+	if (now != rl->rl_logged && rl->rl_pending == 0) {
 		rl->rl_pending = 1;
 		limits_log(svc, reason);
-		rl->rl_logged = now.tv_sec;
+		rl->rl_logged = now;
 		return;
 	}
 	rl->rl_pending++;
@@ -371,15 +369,14 @@ limits_tick(void *arg)
 {
 	struct worker		*w = arg;
 	struct evi_service	*svc;
-	struct timeval		 now;
+	time_t			 now = (time_t)(timerq_now() / 1000);
 	int			 again = 0, i;
 
-	event_base_gettimeofday_cached(w->w_base, &now);
 	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
 		for (i = 0; i < EVI_REFUSE_NREASONS; i++) {
 			if (svc->s_refusals[i].rl_pending > 0) {
 				limits_log(svc, i);
-				svc->s_refusals[i].rl_logged = now.tv_sec;
+				svc->s_refusals[i].rl_logged = now;
 				again = 1;
 			}
 		}

@@ -434,7 +434,8 @@ listener_close_all(struct config *cf)
 static void
 listener_pause(struct listener *l, int error)
 {
-	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 }, now;
+	struct timeval	tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	time_t		now = (time_t)(timerq_now() / 1000);
 
 	l->l_svc->s_stats->st_refused[EVI_REFUSE_FD]++;
 	l->l_fd_paused = 1;
@@ -444,14 +445,13 @@ listener_pause(struct listener *l, int error)
 	evtimer_add(&l->l_pause, &tv);
 	/* While it lasts, say so once every 10 s, with the count. */
 	l->l_pauses++;
-	event_base_gettimeofday_cached(l->l_svc->s_base, &now);
-	if (now.tv_sec - l->l_pause_logged < 10)
+	if (l->l_pause_logged != 0 && now - l->l_pause_logged < 10)
 		return;
 	log_warnx("service \"%s\": accept on %s: %s; pausing this listener "
 	    "for %d ms (%llu pause%s since the last report)", l->l_sc->sc_name,
 	    l->l_name, strerror(error), ACCEPT_PAUSE_MS,
 	    (unsigned long long)l->l_pauses, l->l_pauses == 1 ? "" : "s");
-	l->l_pause_logged = now.tv_sec;
+	l->l_pause_logged = now;
 	l->l_pauses = 0;
 }
 

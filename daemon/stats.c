@@ -322,7 +322,7 @@ stats_dump(struct worker *w)
 			addr_string(&c->c_peer.sa, peer, sizeof(peer));
 			log_info("state: service \"%s\": connection %s, age "
 			    "%llds, bytes in %llu, out %llu%s", s.name, peer,
-			    (long long)(now.tv_sec - c->c_start.tv_sec),
+			    (long long)((timerq_now() - c->c_start) / 1000),
 			    (unsigned long long)c->c_bytes_in,
 			    (unsigned long long)c->c_bytes_out,
 			    (c->c_flags & CONN_LINGERING) ? ", closing" : "");
@@ -349,16 +349,13 @@ void
 stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
-	struct timeval		 now, d;
 	char			 peer[ADDR_STRLEN];
 
-	event_base_gettimeofday_cached(svc->s_base, &now);
-	timersub(&now, &c->c_start, &d);
 	addr_string(&c->c_peer.sa, peer, sizeof(peer));
 	log_info("event=close service=%s proto=tcp peer=%s local_port=%u "
 	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s",
 	    svc->s_conf->sc_name, peer, stats_port(evi_conn_local(c, NULL)),
-	    (long long)d.tv_sec * 1000 + d.tv_usec / 1000,
+	    (long long)(timerq_now() - c->c_start),
 	    (unsigned long long)c->c_bytes_in,
 	    (unsigned long long)c->c_bytes_out,
 	    evi_close_reason_string(reason));

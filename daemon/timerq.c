@@ -49,13 +49,33 @@ static void	timerq_fire(evutil_socket_t, short, void *);
 
 /* Milliseconds on the monotonic clock, which no date change moves. */
 static uint64_t
-timerq_now(void)
+timerq_monotonic(void)
 {
 	struct timespec	ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
 		fatal("clock_gettime");
 	return ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000);
+}
+
+static uint64_t	(*timerq_clock)(void) = timerq_monotonic;
+
+/*
+ * The worker's one clock, in milliseconds: deadlines, connection ages and
+ * idle times, token buckets and log throttles all read it, so a step of
+ * the wall clock moves none of them, and they always agree.
+ */
+uint64_t
+timerq_now(void)
+{
+	return (timerq_clock());
+}
+
+/* Replaces the clock (unit tests); NULL puts the monotonic one back. */
+void
+timerq_set_clock(uint64_t (*clock)(void))
+{
+	timerq_clock = clock != NULL ? clock : timerq_monotonic;
 }
 
 /* Sets the timerfd to go off at when (absolute), or disarms it for 0. */
