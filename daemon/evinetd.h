@@ -453,7 +453,7 @@ struct evi_service {
 	void			*s_state;
 	int			 s_inited;
 	char			*s_error;	/* from evi_service_fail */
-	TAILQ_HEAD(, evi_conn)	 s_conns;
+	TAILQ_HEAD(evi_conns, evi_conn) s_conns;
 	TAILQ_HEAD(, evi_handler) s_handlers;
 	struct svc_stats	*s_stats;	/* this worker's, shared */
 	size_t			 s_index;	/* in the config */
