@@ -484,6 +484,7 @@ struct timerq {
 	uint64_t	  tq_armed;	/* when it goes off; 0: disarmed */
 	struct event	  tq_ev;
 };
+uint64_t timerq_now(void);
 void	timerq_init(struct timerq *, struct event_base *);
 void	timerq_free(struct timerq *);
 void	deadline_init(struct deadline *, void (*)(void *), void *);
@@ -591,6 +592,8 @@ struct worker {
 	struct gen_stats	*w_stats;	/* shared, this generation */
 	size_t			 w_proc;	/* our slot in w_stats */
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
+	uint64_t		 w_nfds;	/* open fds, as last counted */
+	uint64_t		 w_nfds_when;	/* monotonic ms; 0: never */
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {

@@ -48,7 +48,7 @@
 static void	timerq_fire(evutil_socket_t, short, void *);
 
 /* Milliseconds on the monotonic clock, which no date change moves. */
-static uint64_t
+uint64_t
 timerq_now(void)
 {
 	struct timespec	ts;

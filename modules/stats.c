@@ -225,7 +225,7 @@ stats_prometheus(struct evi_service *svc, struct evbuffer *b)
 	prom_header(b, "evinetd_workers", "gauge", "Worker processes.");
 	evbuffer_add_printf(b, "evinetd_workers %" PRIu64 "\n", g->workers);
 	prom_header(b, "evinetd_open_fds", "gauge",
-	    "File descriptors open in the serving process.");
+	    "File descriptors open in the serving process, at most 1 s ago.");
 	evbuffer_add_printf(b, "evinetd_open_fds %" PRIu64 "\n", g->open_fds);
 }
 

@@ -1024,10 +1024,50 @@ class EchoProbe:
 
 class TestFlood(evitest.TestCase):
     """One client's pipelined requests must not stall the worker for its
-    other clients: the module answers a bounded batch per turn of the
-    event loop."""
+    other clients: the descriptor count is not redone for every request,
+    and the module answers a bounded batch per turn of the event loop."""
 
+    NIDLE = 5000
     NREQ = 1800
+
+    def hold_idle(self, d, n):
+        """N idle connections to echo, held until the test ends; returns
+        once the worker has accepted them all."""
+        if evitest.raise_nofile(n + 200) < n + 200:
+            self.skipTest("RLIMIT_NOFILE too low for %d clients" % n)
+        socks = []
+        self.addCleanup(close_all, socks)
+        port = d.port("echo")
+        for i in range(n):
+            socks.append(evitest.connect(port))
+        deadline = time.monotonic() + IO_TIMEOUT
+        while scrape(d.port("stats")).count("evinetd_connections_active",
+                                            service="echo") < n:
+            self.assertLess(time.monotonic(), deadline,
+                            "the worker did not accept %d clients" % n)
+            time.sleep(0.05)
+        return socks
+
+    def test_the_descriptor_count_follows_the_connections(self):
+        # It is cached for up to a second, never for longer.
+        d = self.daemon(FLOOD_CONF)
+        base = scrape(d.port("stats")).count("evinetd_open_fds")
+
+        def wait_fds(want):
+            deadline = time.monotonic() + IO_TIMEOUT
+            while True:
+                n = scrape(d.port("stats")).count("evinetd_open_fds")
+                if want(n):
+                    return
+                self.assertLess(time.monotonic(), deadline,
+                                "open_fds %d (%d before)" % (n, base))
+                time.sleep(0.1)
+
+        socks = self.hold_idle(d, 100)
+        wait_fds(lambda n: n >= base + 100)
+        close_all(socks)
+        wait_fds(lambda n: n <= base + 2)
+        self.assertEqual(d.stop(), 0)
 
     def flood(self, d, what):
         """Sends NREQ pipelined HEADs to stats in one send of about 63 KB
@@ -1057,6 +1097,19 @@ class TestFlood(evitest.TestCase):
             self.assertEqual(r.header("Content-Type"), "text/plain"
                              if r.status == 404 else PROM_TYPE)
         return took, max(rtts)
+
+    @unittest.skipIf(evitest.under_valgrind(), "measures time; valgrind "
+                     "slows everything down")
+    def test_a_flood_with_many_idle_clients_does_not_stall_echo(self):
+        # It cost a count of /proc/self/fd (5000 entries) per request:
+        # 2.4 s, all in one turn of the event loop.
+        d = self.daemon(FLOOD_CONF)
+        idle = self.hold_idle(d, self.NIDLE)
+        took, rtt = self.flood(d, "%d idle connections" % self.NIDLE)
+        self.assertLess(took, 1.0)
+        self.assertLess(rtt, 1.0)
+        close_all(idle)
+        self.assertEqual(d.stop(), 0)
 
     @unittest.skipIf(evitest.under_valgrind(), "measures latency; valgrind "
                      "slows everything down")
