@@ -594,6 +594,8 @@ struct worker {
 	struct gen_stats	*w_stats;	/* shared, this generation */
 	size_t			 w_proc;	/* our slot in w_stats */
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
+	uint64_t		 w_nfds;	/* open fds, as last counted */
+	uint64_t		 w_nfds_when;	/* monotonic ms; 0: never */
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {

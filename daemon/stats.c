@@ -40,6 +40,8 @@
 
 #include "evinetd.h"
 
+#define STATS_FDS_MS	1000	/* how long a descriptor count is reused */
+
 const char *
 evi_refuse_reason_string(enum evi_refuse_reason reason)
 {
@@ -203,12 +205,13 @@ evi_stats_foreach(const struct evi_service *self, evi_stats_cb cb, void *arg)
 }
 
 /*
- * Counts our open descriptors, only on demand.  /proc/self/fd is the easy
- * way, but a worker that changed uid is not dumpable and cannot read it;
- * then one poll(2) over every possible descriptor tells which are open.
+ * Counts our open descriptors.  /proc/self/fd is the easy way, but a
+ * worker that changed uid is not dumpable and cannot read it; then one
+ * poll(2) over every possible descriptor tells which are open.  Either
+ * way costs time in proportion to the descriptors: see stats_open_fds.
  */
 static uint64_t
-stats_open_fds(void)
+stats_count_fds(void)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -244,6 +247,23 @@ stats_open_fds(void)
 	return (n);
 }
 
+/*
+ * The descriptor count for reports, redone at most once a second.  In a
+ * worker with thousands of connections a count takes milliseconds, and a
+ * client that pipelines scrapes must not buy one per request.
+ */
+static uint64_t
+stats_open_fds(struct worker *w)
+{
+	uint64_t	now = timerq_now();
+
+	if (w->w_nfds_when == 0 || now - w->w_nfds_when >= STATS_FDS_MS) {
+		w->w_nfds = stats_count_fds();
+		w->w_nfds_when = now;
+	}
+	return (w->w_nfds);
+}
+
 const struct evi_stats_global *
 evi_stats_global(const struct evi_service *self)
 {
@@ -266,7 +286,7 @@ evi_stats_global(const struct evi_service *self)
 	g->worker_restarts = gl->gl_restarts;
 	g->workers = gl->gl_workers ? gl->gl_workers : 1;
 	g->version = PACKAGE_VERSION;
-	g->open_fds = stats_open_fds();
+	g->open_fds = stats_open_fds(w);
 	g->services = w->w_stats->gs_nservices;
 	return (g);
 }

@@ -24,14 +24,19 @@
  * how a module carries a real request/response protocol: it parses
  * requests as they arrive (modules/stats_http.c, with a size cap), answers
  * pipelined requests in order, keeps connections alive as HTTP/1.1 wants,
- * stops parsing while its output is over the daemon's mark (resuming from
- * conn_drained), and closes idle keep-alive connections from a timer of
- * its own on the worker's event base.
+ * and closes idle keep-alive connections from a timer of its own on the
+ * worker's event base.  Pipelined requests are answered a bounded batch
+ * at a time (STATS_BATCH requests or STATS_WORK bytes rendered), and not
+ * at all while the output holds the service's max_output (the daemon's
+ * mark: the write functions refuse); the rest waits in the input for
+ * conn_drained.  So neither the memory a connection holds nor the time
+ * one client takes from the worker grows with what it sends.
  *
  * Limit who may scrape with the service's listen address (loopback by
  * default in the example configs).
  */
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +45,9 @@
 #include <evinetd/module.h>
 
 #include "stats_http.h"
+
+#define STATS_BATCH	16		/* requests answered per callback, */
+#define STATS_WORK	(64 * 1024)	/* or bytes rendered, if fewer */
 
 struct stats_conn {
 	struct evi_conn	*c;
@@ -217,7 +225,7 @@ stats_prometheus(struct evi_service *svc, struct evbuffer *b)
 	prom_header(b, "evinetd_workers", "gauge", "Worker processes.");
 	evbuffer_add_printf(b, "evinetd_workers %" PRIu64 "\n", g->workers);
 	prom_header(b, "evinetd_open_fds", "gauge",
-	    "File descriptors open in the serving process.");
+	    "File descriptors open in the serving process, at most 1 s ago.");
 	evbuffer_add_printf(b, "evinetd_open_fds %" PRIu64 "\n", g->open_fds);
 }
 
@@ -283,77 +291,103 @@ status_text(int status)
 	return ("Error");
 }
 
-/* Queues one response; the body buffer is moved, not copied. */
+/*
+ * Queues one response whole, or nothing of it: 0 when it is queued (the
+ * body buffer is moved, not copied), 1 when the output is full and the
+ * request must wait for conn_drained, -1 on error.
+ */
 static int
 stats_respond(struct evi_conn *c, int status, const char *type,
     struct evbuffer *body, int head, int keep_alive)
 {
-	struct evbuffer	*out = evi_conn_output(c);
-	size_t		 len = evbuffer_get_length(body);
+	char	hdr[256];
+	size_t	len = evbuffer_get_length(body);
+	int	n;
 
-	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n%s%s\r\n", status, status_text(status),
-	    type, len, status == 405 ? "Allow: GET, HEAD\r\n" : "",
+	n = snprintf(hdr, sizeof(hdr), "HTTP/1.1 %d %s\r\nContent-Type: %s"
+	    "\r\nContent-Length: %zu\r\n%s%s\r\n", status,
+	    status_text(status), type, len,
+	    status == 405 ? "Allow: GET, HEAD\r\n" : "",
 	    keep_alive ? "" : "Connection: close\r\n");
+	if (n < 0 || (size_t)n >= sizeof(hdr))
+		return (-1);
 	if (head)
 		evbuffer_drain(body, len);
-	else
-		evbuffer_add_buffer(out, body);
+	if (evbuffer_prepend(body, hdr, (size_t)n) != 0)
+		return (-1);
+	if (evi_conn_write_buffer(c, body) == -1)
+		return (errno == ENOBUFS ? 1 : -1);
 	if (!keep_alive)
 		evi_conn_finish(c);
 	return (0);
 }
 
-/* Answers one parsed request. */
+/*
+ * Answers one parsed request; returns as stats_respond does.  The bytes
+ * rendered (a HEAD's too) are added to *work, the measure of its cost.
+ */
 static int
-stats_answer(struct evi_conn *c, const struct http_request *req)
+stats_answer(struct evi_conn *c, const struct http_request *req,
+    size_t *work)
 {
 	struct evi_service	*svc = evi_conn_service(c);
 	struct evbuffer		*body;
-	int			 head, rv;
+	const char		*type = "text/plain";
+	int			 head, status = 200, rv;
 
 	if ((body = evbuffer_new()) == NULL)
 		return (-1);
 	head = strcmp(req->method, "HEAD") == 0;
 	if (!head && strcmp(req->method, "GET") != 0) {
+		status = 405;
 		evbuffer_add_printf(body, "only GET and HEAD are served\n");
-		rv = stats_respond(c, 405, "text/plain", body, 0,
-		    req->keep_alive);
 	} else if (strcmp(req->path, "/metrics") == 0) {
+		type = "text/plain; version=0.0.4; charset=utf-8";
 		stats_prometheus(svc, body);
-		rv = stats_respond(c, 200, "text/plain; version=0.0.4; "
-		    "charset=utf-8", body, head, req->keep_alive);
 	} else if (strcmp(req->path, "/metrics.json") == 0) {
+		type = "application/json";
 		stats_json(svc, body);
-		rv = stats_respond(c, 200, "application/json", body, head,
-		    req->keep_alive);
 	} else {
+		status = 404;
 		evbuffer_add_printf(body, "not found; try /metrics or "
 		    "/metrics.json\n");
-		rv = stats_respond(c, 404, "text/plain", body, head,
-		    req->keep_alive);
 	}
+	*work += evbuffer_get_length(body);
+	rv = stats_respond(c, status, type, body, head, req->keep_alive);
 	evbuffer_free(body);
 	return (rv);
 }
 
-/* Refuses a request we cannot parse, and closes: framing is lost. */
+/*
+ * Refuses a request we cannot parse, and closes: framing is lost.
+ * Returns as stats_respond does.
+ */
 static int
 stats_refuse(struct evi_conn *c, const struct http_request *req)
 {
 	struct evbuffer	*body;
+	int		 rv;
 
-	evi_log(evi_conn_service(c), EVI_LOG_DEBUG, "%s: %d %s",
-	    evi_conn_peer_string(c), req->status, req->reason);
 	if ((body = evbuffer_new()) == NULL)
 		return (-1);
 	evbuffer_add_printf(body, "%s\n", req->reason);
-	stats_respond(c, req->status, "text/plain", body, 0, 0);
+	rv = stats_respond(c, req->status, "text/plain", body, 0, 0);
 	evbuffer_free(body);
-	return (0);
+	if (rv == 0)
+		evi_log(evi_conn_service(c), EVI_LOG_DEBUG, "%s: %d %s",
+		    evi_conn_peer_string(c), req->status, req->reason);
+	return (rv);
 }
 
-/* Handles every complete request in the input, while output has room. */
+/*
+ * Answers the complete requests in the input, in order: at most
+ * STATS_BATCH of them or STATS_WORK bytes of rendering (a scrape costs in
+ * proportion to the services), and only while the output has room.  A
+ * request leaves the input once its answer is queued, so what is left
+ * waits for conn_drained, which the daemon calls when the answers are out
+ * (or on a later turn of the event loop, so that other connections are
+ * served in between).
+ */
 static int
 stats_process(struct evi_conn *c)
 {
@@ -361,11 +395,12 @@ stats_process(struct evi_conn *c)
 	struct stats_conn	*sc = evi_conn_data(c);
 	struct evbuffer		*in = evi_conn_input(c);
 	struct http_request	 req;
-	size_t			 len;
+	size_t			 len, work = 0;
 	const char		*p;
+	int			 n, rv = 0;
 
-	while ((len = evbuffer_get_length(in)) > 0 &&
-	    evi_conn_output_length(c) < 65536) {
+	for (n = 0; n < STATS_BATCH && work < STATS_WORK && rv == 0 &&
+	    (len = evbuffer_get_length(in)) > 0; n++) {
 		if (len > (size_t)st->max_request)
 			len = (size_t)st->max_request;
 		if ((p = (const char *)evbuffer_pullup(in, (ev_ssize_t)len)) ==
@@ -377,20 +412,25 @@ stats_process(struct evi_conn *c)
 				evi_conn_finish(c);	/* it never will be */
 			return (0);
 		case HTTP_ERROR:
-			evbuffer_drain(in, evbuffer_get_length(in));
-			return (stats_refuse(c, &req));
-		case HTTP_PARSED:
-			evbuffer_drain(in, req.length);
-			if (stats_answer(c, &req) != 0)
-				return (-1);
-			if (!req.keep_alive) {
+			if ((rv = stats_refuse(c, &req)) == 0) {
 				evbuffer_drain(in, evbuffer_get_length(in));
 				return (0);
 			}
 			break;
+		case HTTP_PARSED:
+			if ((rv = stats_answer(c, &req, &work)) != 0)
+				break;
+			if (!req.keep_alive) {
+				evbuffer_drain(in, evbuffer_get_length(in));
+				return (0);
+			}
+			evbuffer_drain(in, req.length);
+			break;
 		}
 	}
-	if (len == 0 && sc->peer_eof) {
+	if (rv == -1)
+		return (-1);
+	if (evbuffer_get_length(in) == 0 && sc->peer_eof) {
 		evi_conn_finish(c);
 		return (0);
 	}
@@ -438,8 +478,8 @@ stats_read(struct evi_conn *c, struct evbuffer *in)
 
 /*
  * The peer half-closed.  What it pipelined before that is still answered
- * (from conn_drained, if the output is over the mark now); the connection
- * is finished once no whole request is left.
+ * (the rest of it from conn_drained); the connection is finished once no
+ * whole request is left.
  */
 static int
 stats_eof(struct evi_conn *c)

@@ -14,6 +14,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 import unittest
 
@@ -252,8 +253,15 @@ class HTTP:
     """A raw HTTP/1.x client connection with bounded waits, that reads
     responses one at a time so keep-alive and pipelining can be seen."""
 
-    def __init__(self, port, timeout=IO_TIMEOUT):
-        self.sock = evitest.connect(port, timeout=timeout)
+    def __init__(self, port, timeout=IO_TIMEOUT, rcvbuf=None):
+        if rcvbuf is None:
+            self.sock = evitest.connect(port, timeout=timeout)
+        else:
+            # Before connect(), so the window is small from the start.
+            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(timeout)
+            self.sock.connect(("127.0.0.1", port))
         self.timeout = timeout
         self.buf = bytearray()
         self.eof = False
@@ -809,8 +817,8 @@ class TestHTTP(evitest.TestCase):
         self.finish()
 
     def test_many_pipelined_requests_are_all_answered_in_order(self):
-        # More output than the module queues at once (64 KiB): it stops,
-        # and goes on from conn_drained.
+        # More output than the module queues at once (max_output, 256
+        # KiB): it stops, and goes on from conn_drained.
         n = 60
         with HTTP(self.port) as h:
             h.send(b"".join(get("/metrics?%d" % i) if i % 3 else
@@ -819,6 +827,25 @@ class TestHTTP(evitest.TestCase):
         self.assertEqual([r.status for r in rs],
                          [404 if i % 3 == 0 else 200 for i in range(n)])
         self.assertGreater(sum(len(r.body) for r in rs), 4 * 65536)
+        self.finish()
+
+    def test_a_pipelining_client_that_reads_late_is_not_cut_off(self):
+        # 140 KB of requests, sent before a byte is read through a small
+        # window: the module answers until the output holds max_output
+        # (256 KiB), where the daemon stops reading too, and goes on as
+        # the client reads.  It used to stop at 64 KiB of output while
+        # the daemon read on, and max_input filled with requests it had
+        # not answered: "closing, the module left 65536 bytes of input
+        # unread".
+        n = 4000
+        with HTTP(self.port, rcvbuf=4096) as h:
+            h.send(get("/metrics") * n)
+            # Two echo round trips: the worker has had its turns at the
+            # requests before the first answer is read.
+            for i in range(2):
+                self.assertEqual(echo_once(self.d), b"still here")
+            rs = [h.response() for i in range(n)]
+        self.assertEqual([r.status for r in rs], [200] * n)
         self.finish()
 
     def test_a_client_that_half_closes_after_its_requests_gets_answers(self):
@@ -931,6 +958,172 @@ class TestHTTP(evitest.TestCase):
             self.assertEqual(r.status, 200)
             json.loads(r.body.decode())
         self.finish()
+
+
+FLOOD_CONF = """
+    workers = 1
+    service echo {
+        listen = 127.0.0.1:0
+        module = echo
+    }
+    service stats {
+        listen = 127.0.0.1:0
+        module = stats
+    }
+    """
+
+
+def close_all(socks):
+    """Closes every socket in the list SOCKS, and empties it."""
+    for s in socks:
+        s.close()
+    del socks[:]
+
+
+class EchoProbe:
+    """Round trips through echo, one every 10 ms from a thread of its own,
+    each timed, until stop(); so a stall of the worker shows as one long
+    round trip."""
+
+    def __init__(self, port):
+        self.sock = evitest.connect(port)
+        self.rtts = []
+        self.error = None
+        self.started = threading.Event()
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        if not self.started.wait(IO_TIMEOUT):
+            raise AssertionError("no first echo round trip: %r" % self.error)
+
+    def _run(self):
+        try:
+            while not self.done.is_set():
+                start = time.monotonic()
+                self.sock.sendall(b"ping")
+                if evitest.recv_exact(self.sock, 4) != b"ping":
+                    raise AssertionError("echo answered something else")
+                self.rtts.append(time.monotonic() - start)
+                self.started.set()
+                self.done.wait(0.010)
+        except Exception as e:      # reported by stop()
+            self.error = e
+            self.started.set()
+
+    def stop(self):
+        """Ends the probe; returns the round trip times, in seconds."""
+        self.done.set()
+        self.thread.join(2 * IO_TIMEOUT)
+        self.sock.close()
+        if self.thread.is_alive():
+            raise AssertionError("the echo probe did not finish")
+        if self.error is not None:
+            raise self.error
+        return self.rtts
+
+
+class TestFlood(evitest.TestCase):
+    """One client's pipelined requests must not stall the worker for its
+    other clients: the descriptor count is not redone for every request,
+    and the module answers a bounded batch per turn of the event loop."""
+
+    NIDLE = 5000
+    NREQ = 1800
+
+    def hold_idle(self, d, n):
+        """N idle connections to echo, held until the test ends; returns
+        once the worker has accepted them all."""
+        if evitest.raise_nofile(n + 200) < n + 200:
+            self.skipTest("RLIMIT_NOFILE too low for %d clients" % n)
+        socks = []
+        self.addCleanup(close_all, socks)
+        port = d.port("echo")
+        for i in range(n):
+            socks.append(evitest.connect(port))
+        deadline = time.monotonic() + IO_TIMEOUT
+        while scrape(d.port("stats")).count("evinetd_connections_active",
+                                            service="echo") < n:
+            self.assertLess(time.monotonic(), deadline,
+                            "the worker did not accept %d clients" % n)
+            time.sleep(0.05)
+        return socks
+
+    def test_the_descriptor_count_follows_the_connections(self):
+        # It is cached for up to a second, never for longer.
+        d = self.daemon(FLOOD_CONF)
+        base = scrape(d.port("stats")).count("evinetd_open_fds")
+
+        def wait_fds(want):
+            deadline = time.monotonic() + IO_TIMEOUT
+            while True:
+                n = scrape(d.port("stats")).count("evinetd_open_fds")
+                if want(n):
+                    return
+                self.assertLess(time.monotonic(), deadline,
+                                "open_fds %d (%d before)" % (n, base))
+                time.sleep(0.1)
+
+        socks = self.hold_idle(d, 100)
+        wait_fds(lambda n: n >= base + 100)
+        close_all(socks)
+        wait_fds(lambda n: n <= base + 2)
+        self.assertEqual(d.stop(), 0)
+
+    def flood(self, d, what):
+        """Sends NREQ pipelined HEADs to stats in one send of about 63 KB
+        (every tenth a 404, so that the order of the answers shows) while
+        an EchoProbe runs; checks every answer, in order.  Returns the
+        seconds they took and the longest echo round trip."""
+        flood = b"".join(b"HEAD /nope HTTP/1.1\r\nHost: x\r\n\r\n"
+                         if i % 10 == 9 else
+                         b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+                         for i in range(self.NREQ))
+        self.assertGreater(len(flood), 60000)
+        with HTTP(d.port("stats")) as h:
+            probe = EchoProbe(d.port("echo"))
+            start = time.monotonic()
+            h.send(flood)
+            rs = [h.response(head=True) for i in range(self.NREQ)]
+            took = time.monotonic() - start
+            rtts = probe.stop()
+        print("%d pipelined HEADs, %s: answered in %.3f s; echo round trip "
+              "max %.1f ms over %d" % (self.NREQ, what, took,
+                                       max(rtts) * 1000, len(rtts)),
+              flush=True)
+        self.assertEqual([r.status for r in rs],
+                         [404 if i % 10 == 9 else 200
+                          for i in range(self.NREQ)])
+        for r in rs:
+            self.assertEqual(r.header("Content-Type"), "text/plain"
+                             if r.status == 404 else PROM_TYPE)
+        return took, max(rtts)
+
+    @unittest.skipIf(evitest.under_valgrind(), "measures time; valgrind "
+                     "slows everything down")
+    def test_a_flood_with_many_idle_clients_does_not_stall_echo(self):
+        # It cost a count of /proc/self/fd (5000 entries) per request:
+        # 2.4 s, all in one turn of the event loop.
+        d = self.daemon(FLOOD_CONF)
+        idle = self.hold_idle(d, self.NIDLE)
+        took, rtt = self.flood(d, "%d idle connections" % self.NIDLE)
+        self.assertLess(took, 1.0)
+        self.assertLess(rtt, 1.0)
+        close_all(idle)
+        self.assertEqual(d.stop(), 0)
+
+    @unittest.skipIf(evitest.under_valgrind(), "measures latency; valgrind "
+                     "slows everything down")
+    def test_a_flood_of_costly_scrapes_does_not_stall_echo(self):
+        # With 200 services a scrape renders 245 KB (for a HEAD too), and
+        # the module used to answer every request it had in one turn of
+        # the event loop: over a second.  It now yields after a bounded
+        # amount of work, so echo is served in between.
+        d = self.daemon(FLOOD_CONF + "".join(
+            "service s%d {\n listen = 127.0.0.1:0\n module = echo\n}\n" % i
+            for i in range(200)))
+        took, rtt = self.flood(d, "200 services")
+        self.assertLess(rtt, 0.5)
+        self.assertEqual(d.stop(), 0)
 
 
 class TestIdle(evitest.TestCase):
