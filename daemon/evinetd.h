@@ -371,6 +371,18 @@ void	priv_check(struct config *);
 int	priv_startup_check(struct config *, char **);
 int	priv_drop(struct config *, char **);
 
+/*
+ * Daemon-wide figures.  The supervisor keeps them and copies them to
+ * memory shared with the workers, which stats.c reads for reports.
+ */
+struct global_stats {
+	struct timeval	 gl_start;
+	uint64_t	 gl_reloads_ok;
+	uint64_t	 gl_reloads_failed;
+	uint64_t	 gl_restarts;
+	uint64_t	 gl_workers;
+};
+
 /* supervisor.c */
 struct wproc {
 	TAILQ_ENTRY(wproc)	 p_entry;
@@ -380,6 +392,8 @@ struct wproc {
 	size_t			 p_index;	/* within its group */
 	pid_t			 p_pid;		/* 0: not running */
 	int			 p_ready;
+	int			 p_readyfd;	/* its own pipe until ready */
+	struct event		 p_readyev;
 	unsigned int		 p_failures;
 	struct timeval		 p_started;
 	struct event		 p_restart;
@@ -394,8 +408,6 @@ struct generation {
 	TAILQ_HEAD(, wproc)	 g_procs;
 	size_t			 g_nprocs;
 	size_t			 g_nready;
-	int			 g_ready[2];	/* workers say "ready" */
-	struct event		 g_readyev;
 	int			 g_announced;
 	int			 g_draining;
 	int			 g_failed;
@@ -407,7 +419,8 @@ struct supervisor {
 	struct generation	*s_cur;		/* serving */
 	struct generation	*s_next;	/* starting after SIGHUP */
 	unsigned int		 s_gen_ids;
-	struct global_stats	*s_global;
+	struct global_stats	*s_global;	/* shared: we only write it */
+	struct global_stats	 s_gl;		/* ours, copied to s_global */
 	const char		*s_config_path;
 	const char		*s_module_dir;
 	int			 s_module_dir_forced;
@@ -419,7 +432,10 @@ struct supervisor {
 	struct worker		*s_worker;	/* in a worker process */
 	pid_t			 s_pid;
 };
-/* What a worker writes on the ready pipe: atomic, under PIPE_BUF. */
+/*
+ * What a worker writes on its ready pipe: atomic, under PIPE_BUF.  The
+ * supervisor believes it only if both match the child it forked.
+ */
 struct ready_msg {
 	size_t		 rm_slot;
 	pid_t		 rm_pid;
@@ -544,27 +560,24 @@ void	handler_remove_all(struct evi_service *);
 void	dgram_recv(evutil_socket_t, short, void *);
 
 /* stats.c */
-/* Daemon-wide figures, in memory shared by the supervisor and workers. */
-struct global_stats {
-	struct timeval	 gl_start;
-	uint64_t	 gl_reloads_ok;
-	uint64_t	 gl_reloads_failed;
-	uint64_t	 gl_restarts;
-	uint64_t	 gl_workers;
-};
-
-/* A generation's counters: one slot per worker process and service. */
+/*
+ * A generation's counters: one slot per worker process and service.  The
+ * slots are shared; this layout is private to every process (workers
+ * inherit the supervisor's copy), so nothing a worker writes says where
+ * anyone else reads, writes or unmaps.
+ */
 struct gen_stats {
 	size_t		 gs_nprocs;
 	size_t		 gs_nservices;
 	size_t		 gs_size;		/* of the mapping */
-	struct svc_stats gs_slots[];
+	struct svc_stats *gs_slots;		/* the shared mapping */
 };
 
 struct global_stats *stats_global_new(void);
 struct gen_stats *stats_gen_new(size_t, size_t);
 void	stats_gen_free(struct gen_stats *);
-struct svc_stats *stats_slot(struct gen_stats *, size_t, size_t);
+struct svc_stats *stats_slot(const struct gen_stats *, size_t, size_t);
+void	stats_proc_gone(const struct gen_stats *, size_t);
 uint64_t stats_active(const struct evi_service *);
 uint64_t stats_active_total(const struct worker *);
 void	stats_service(const struct evi_service *, struct evi_stats_service *);

@@ -80,34 +80,54 @@ stats_global_new(void)
 /*
  * A generation's counters: every worker process increments its own slots
  * (single writer, plain increments), and whoever reports sums the slots
- * of all processes.  Shared memory made before fork needs no IPC.
+ * of all processes.  Shared memory made before fork needs no IPC.  Only
+ * the slots are shared: the layout stays in the caller's private memory,
+ * since the supervisor runs as root and the workers may not be trusted.
  */
 struct gen_stats *
 stats_gen_new(size_t nprocs, size_t nservices)
 {
 	struct gen_stats	*gs;
-	size_t			 n, size;
+	size_t			 nsvc = nservices ? nservices : 1;
 
-	n = (nprocs ? nprocs : 1) * (nservices ? nservices : 1);
-	size = sizeof(*gs) + n * sizeof(gs->gs_slots[0]);
-	gs = stats_map(size);
+	gs = xcalloc(1, sizeof(*gs));
 	gs->gs_nprocs = nprocs ? nprocs : 1;
 	gs->gs_nservices = nservices;
-	gs->gs_size = size;
+	if (gs->gs_nprocs > SIZE_MAX / nsvc / sizeof(gs->gs_slots[0]))
+		fatalx("too many counters: %zu workers, %zu services", nprocs,
+		    nservices);
+	gs->gs_size = gs->gs_nprocs * nsvc * sizeof(gs->gs_slots[0]);
+	gs->gs_slots = stats_map(gs->gs_size);
 	return (gs);
 }
 
 void
 stats_gen_free(struct gen_stats *gs)
 {
-	if (gs != NULL)
-		munmap(gs, gs->gs_size);
+	if (gs == NULL)
+		return;
+	munmap(gs->gs_slots, gs->gs_size);
+	free(gs);
 }
 
 struct svc_stats *
-stats_slot(struct gen_stats *gs, size_t proc, size_t service)
+stats_slot(const struct gen_stats *gs, size_t proc, size_t service)
 {
 	return (&gs->gs_slots[proc * gs->gs_nservices + service]);
+}
+
+/*
+ * A worker process is gone: the connections it counted are too.  Called
+ * by the supervisor when it reaps one, so that neither its restarted
+ * successor nor another generation's limits count them any more.
+ */
+void
+stats_proc_gone(const struct gen_stats *gs, size_t proc)
+{
+	size_t	i;
+
+	for (i = 0; i < gs->gs_nservices; i++)
+		stats_slot(gs, proc, i)->st_active = 0;
 }
 
 /* Connections open for a service in all worker processes together. */
