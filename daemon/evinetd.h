@@ -573,11 +573,22 @@ struct gen_stats {
 	struct svc_stats *gs_slots;		/* the shared mapping */
 };
 
+/*
+ * Another generation running when a worker was forked (a reload's old one
+ * draining, or a new one starting): its open connections count against
+ * the worker's limits too.  Both are the supervisor's private copies.
+ */
+struct stats_other {
+	const struct gen_stats	*so_stats;
+	const struct config	*so_config;
+};
+
 struct global_stats *stats_global_new(void);
 struct gen_stats *stats_gen_new(size_t, size_t);
 void	stats_gen_free(struct gen_stats *);
 struct svc_stats *stats_slot(const struct gen_stats *, size_t, size_t);
 void	stats_proc_gone(const struct gen_stats *, size_t);
+void	stats_others_init(struct worker *, const struct stats_other *, size_t);
 uint64_t stats_active(const struct evi_service *);
 uint64_t stats_active_total(const struct worker *);
 void	stats_service(const struct evi_service *, struct evi_stats_service *);
@@ -603,6 +614,9 @@ struct worker {
 	struct global_stats	*w_global;	/* shared */
 	struct gen_stats	*w_stats;	/* shared, this generation */
 	size_t			 w_proc;	/* our slot in w_stats */
+	const struct gen_stats	**w_others;	/* other generations */
+	size_t			 w_nothers;
+	size_t			*w_other_index;	/* [other][service]: theirs */
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
 };
 /* What a worker process serves, and where it counts. */
@@ -613,6 +627,8 @@ struct worker_spec {
 	struct gen_stats	*ws_stats;
 	size_t			 ws_proc;
 	size_t			 ws_index;	/* within its group */
+	const struct stats_other *ws_others;	/* counted by our limits */
+	size_t			 ws_nothers;
 };
 int		 worker_serves(const struct service_conf *,
 		    const struct service_conf *, int);

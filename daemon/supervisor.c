@@ -223,6 +223,29 @@ sup_worker_close(struct wproc *p)
 }
 
 /*
+ * The other generations a new worker's limits count: all that run beside
+ * its own (a reload's), as the supervisor's private copies describe them.
+ */
+static struct stats_other *
+sup_worker_others(struct wproc *p, size_t *np)
+{
+	struct generation	*og;
+	struct stats_other	*so = NULL;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(og, &p->p_gen->g_sup->s_gens, g_entry) {
+		if (og == p->p_gen || og->g_failed)
+			continue;
+		so = xreallocarray(so, n + 1, sizeof(*so));
+		so[n].so_stats = og->g_stats;
+		so[n].so_config = og->g_cf;
+		n++;
+	}
+	*np = n;
+	return (so);
+}
+
+/*
  * In a new worker process: forget the supervisor's loop and what only it
  * uses, then load modules, initialise services, drop privileges, report
  * ready on readyfd, and serve until told to stop.
@@ -235,6 +258,7 @@ sup_worker_main(struct wproc *p, int readyfd)
 	struct config		*cf = g->g_cf;
 	struct worker_spec	 ws;
 	struct event_base	*base;
+	struct stats_other	*others;
 	char			*cause;
 
 	/* The epoll instance is shared with the parent until reinit. */
@@ -259,10 +283,12 @@ sup_worker_main(struct wproc *p, int readyfd)
 	ws.ws_stats = g->g_stats;
 	ws.ws_proc = p->p_slot;
 	ws.ws_index = p->p_index;
+	ws.ws_others = others = sup_worker_others(p, &ws.ws_nothers);
 	if ((sup->s_worker = worker_new(base, cf, &ws, &cause)) == NULL) {
 		log_warnx("%s", cause);
 		_exit(EVINETD_EXIT_CONFIG);
 	}
+	free(others);
 	if (priv_drop(cf, &cause) != 0) {
 		log_warnx("worker: %s", cause);
 		_exit(EVINETD_EXIT_RUNTIME);

@@ -11,6 +11,10 @@ it, so it survives a reload (which unmaps the old generation's counters)
 and a worker restart (which zeroes the dead worker's counters), and keeps
 serving.
 
+After a reload, max_connections (per service and in total) counts the
+connections the draining generation still has, so a limit of 2 means 2
+while old clients finish.
+
 Every wait is bounded and learns what it waits for from the daemon's
 log, /proc or a connection.
 """
@@ -18,10 +22,13 @@ log, /proc or a connection.
 import os
 import re
 import signal
+import socket
 
 import evitest
 import test_supervisor
 
+from test_limits import EXPECT_REFUSALS, ClientSet, serve_soon, served, \
+    wait_refusals
 from test_supervisor import echo_once, children, reload, state, \
     wait_until, worker_pids
 
@@ -112,6 +119,133 @@ class TestHostileWorker(test_supervisor.SupervisorCase):
         wait_settled(self, d, 2)
         self.assertEqual(echo_once(ports["hostile"], b"hi"), b"hi")
         self.assertEqual(echo_once(ports["echo"], b"hi"), b"hi")
+        self.assertEqual(d.stop(), 0)
+
+
+# Limits while a reload drains.
+
+LIMIT_CONF = """
+    drain_timeout = 20s
+    refuse_banner = busy
+    service echo {
+        listen = 127.0.0.1:$echo
+        module = echo
+        max_connections = 2
+    }
+    """
+
+GLOBAL_CONF = """
+    drain_timeout = 20s
+    refuse_banner = busy
+    max_connections = 2
+    service a {
+        listen = 127.0.0.1:$a
+        module = echo
+    }
+    service b {
+        listen = 127.0.0.1:$b
+        module = echo
+    }
+    """
+
+
+def assert_busy(test, port, what):
+    """A client is refused with the banner, not served."""
+    with evitest.connect(port) as s:
+        try:
+            got = evitest.recv_until_eof(s, timeout=5.0)
+        except socket.timeout:
+            test.fail("%s: served instead of refused" % what)
+    test.assertEqual(got, b"busy\r\n", what)
+
+
+class TestDrainLimits(test_supervisor.SupervisorCase):
+
+    def hold(self, port, n):
+        held = ClientSet(self)
+        for i in range(n):
+            self.assertTrue(served(held.add(evitest.connect(port))),
+                            "client %d of %d not served" % (i + 1, n))
+        return held
+
+    def test_service_limit_counts_the_draining_generation(self):
+        d, ports = self.start_pinned(LIMIT_CONF, ["echo"],
+                                     expect=EXPECT_REFUSALS)
+        port = ports["echo"]
+        held = self.hold(port, 2)
+        mark = d.mark()
+        reload(d)
+        # Generation 2 drains with both clients; generation 3 counts them.
+        assert_busy(self, port, "third client")
+        assert_busy(self, port, "fourth client")
+        d.wait_log(r'^service "echo": refused 1 connection '
+                   r'\(max_connections\), last from 127\.0\.0\.1:\d+: '
+                   r'service max_connections reached$', since=mark)
+        wait_refusals(self, d, "echo", "max_connections", 2, since=mark)
+        for s in held.socks:
+            self.assertTrue(served(s), "a draining client lost service")
+        # Once they leave, their places serve new clients, two of them.
+        held.close()
+        d.wait_log(r"^all connections finished$", since=mark)
+        s, tries, _ = serve_soon(self, lambda: evitest.connect(port))
+        new = ClientSet(self)
+        new.add(s)
+        self.assertTrue(served(new.add(evitest.connect(port))))
+        assert_busy(self, port, "third new client")
+        wait_refusals(self, d, "echo", "max_connections", 3 + tries,
+                      since=mark)
+        new.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_global_limit_counts_the_draining_generation(self):
+        d, ports = self.start_pinned(GLOBAL_CONF, ["a", "b"],
+                                     expect=EXPECT_REFUSALS)
+        held = self.hold(ports["a"], 2)
+        mark = d.mark()
+        reload(d)
+        assert_busy(self, ports["b"], "a client of b")
+        assert_busy(self, ports["a"], "a third client of a")
+        d.wait_log(r'^service "b": refused 1 connection \(max_connections\)'
+                   r', last from 127\.0\.0\.1:\d+: global max_connections '
+                   r'reached$', since=mark)
+        held.close()
+        d.wait_log(r"^all connections finished$", since=mark)
+        s, tries, _ = serve_soon(self, lambda: evitest.connect(ports["b"]))
+        new = ClientSet(self)
+        new.add(s)
+        self.assertTrue(served(new.add(evitest.connect(ports["a"]))))
+        assert_busy(self, ports["a"], "a third new client")
+        wait_refusals(self, d, "b", "max_connections", 1 + tries,
+                      since=mark)
+        wait_refusals(self, d, "a", "max_connections", 2, since=mark)
+        new.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_killed_draining_worker_no_longer_counts(self):
+        killed = (r"^worker (\d+) \(generation 2, shared\) killed by signal "
+                  r"9 \(Killed\)$")
+        d, ports = self.start_pinned(LIMIT_CONF, ["echo"],
+                                     expect=EXPECT_REFUSALS + [killed])
+        port = ports["echo"]
+        held = self.hold(port, 2)
+        mark = d.mark()
+        reload(d)
+        assert_busy(self, port, "third client")
+        _, workers = state(d, 2)
+        (old,) = [pid for (g, pid, _, draining) in workers if draining]
+        # Its connections die with it, uncounted by anyone: the supervisor
+        # zeroes a dead worker's counters.
+        os.kill(old, signal.SIGKILL)
+        d.wait_log(killed, since=mark)
+        s, tries, _ = serve_soon(self, lambda: evitest.connect(port))
+        new = ClientSet(self)
+        new.add(s)
+        self.assertTrue(served(new.add(evitest.connect(port))))
+        assert_busy(self, port, "third new client")
+        wait_refusals(self, d, "echo", "max_connections", 2 + tries,
+                      since=mark)
+        held.close()
+        new.close()
         self.assertEqual(d.stop(), 0)
 
 
