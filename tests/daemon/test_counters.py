@@ -168,6 +168,18 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
                             "client %d of %d not served" % (i + 1, n))
         return held
 
+    def fill_again(self, first, second, third):
+        """Once the old clients are gone: a client of port FIRST is
+        served (soon: their close is asynchronous), then one of SECOND,
+        and one more, of THIRD, is refused.  Returns (the served clients,
+        the refusals on the way)."""
+        s, tries, _ = serve_soon(self, lambda: evitest.connect(first))
+        new = ClientSet(self)
+        new.add(s)
+        self.assertTrue(served(new.add(evitest.connect(second))))
+        assert_busy(self, third, "a client over the limit again")
+        return new, tries
+
     def test_service_limit_counts_the_draining_generation(self):
         d, ports = self.start_pinned(LIMIT_CONF, ["echo"],
                                      expect=EXPECT_REFUSALS)
@@ -187,11 +199,7 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
         # Once they leave, their places serve new clients, two of them.
         held.close()
         d.wait_log(r"^all connections finished$", since=mark)
-        s, tries, _ = serve_soon(self, lambda: evitest.connect(port))
-        new = ClientSet(self)
-        new.add(s)
-        self.assertTrue(served(new.add(evitest.connect(port))))
-        assert_busy(self, port, "third new client")
+        new, tries = self.fill_again(port, port, port)
         wait_refusals(self, d, "echo", "max_connections", 3 + tries,
                       since=mark)
         new.close()
@@ -210,11 +218,7 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
                    r'reached$', since=mark)
         held.close()
         d.wait_log(r"^all connections finished$", since=mark)
-        s, tries, _ = serve_soon(self, lambda: evitest.connect(ports["b"]))
-        new = ClientSet(self)
-        new.add(s)
-        self.assertTrue(served(new.add(evitest.connect(ports["a"]))))
-        assert_busy(self, ports["a"], "a third new client")
+        new, tries = self.fill_again(ports["b"], ports["a"], ports["a"])
         wait_refusals(self, d, "b", "max_connections", 1 + tries,
                       since=mark)
         wait_refusals(self, d, "a", "max_connections", 2, since=mark)
@@ -237,11 +241,7 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
         # zeroes a dead worker's counters.
         os.kill(old, signal.SIGKILL)
         d.wait_log(killed, since=mark)
-        s, tries, _ = serve_soon(self, lambda: evitest.connect(port))
-        new = ClientSet(self)
-        new.add(s)
-        self.assertTrue(served(new.add(evitest.connect(port))))
-        assert_busy(self, port, "third new client")
+        new, tries = self.fill_again(port, port, port)
         wait_refusals(self, d, "echo", "max_connections", 2 + tries,
                       since=mark)
         held.close()
