@@ -372,6 +372,18 @@ void	priv_check(struct config *);
 int	priv_startup_check(struct config *, char **);
 int	priv_drop(struct config *, char **);
 
+/*
+ * Daemon-wide figures.  The supervisor keeps them and copies them to
+ * memory shared with the workers, which stats.c reads for reports.
+ */
+struct global_stats {
+	struct timeval	 gl_start;
+	uint64_t	 gl_reloads_ok;
+	uint64_t	 gl_reloads_failed;
+	uint64_t	 gl_restarts;
+	uint64_t	 gl_workers;
+};
+
 /* supervisor.c */
 struct wproc {
 	TAILQ_ENTRY(wproc)	 p_entry;
@@ -381,6 +393,8 @@ struct wproc {
 	size_t			 p_index;	/* within its group */
 	pid_t			 p_pid;		/* 0: not running */
 	int			 p_ready;
+	int			 p_readyfd;	/* its own pipe until ready */
+	struct event		 p_readyev;
 	unsigned int		 p_failures;
 	struct timeval		 p_started;
 	struct event		 p_restart;
@@ -395,8 +409,6 @@ struct generation {
 	TAILQ_HEAD(, wproc)	 g_procs;
 	size_t			 g_nprocs;
 	size_t			 g_nready;
-	int			 g_ready[2];	/* workers say "ready" */
-	struct event		 g_readyev;
 	int			 g_announced;
 	int			 g_draining;
 	int			 g_failed;
@@ -408,7 +420,8 @@ struct supervisor {
 	struct generation	*s_cur;		/* serving */
 	struct generation	*s_next;	/* starting after SIGHUP */
 	unsigned int		 s_gen_ids;
-	struct global_stats	*s_global;
+	struct global_stats	*s_global;	/* shared: we only write it */
+	struct global_stats	 s_gl;		/* ours, copied to s_global */
 	const char		*s_config_path;
 	const char		*s_module_dir;
 	int			 s_module_dir_forced;
@@ -420,7 +433,10 @@ struct supervisor {
 	struct worker		*s_worker;	/* in a worker process */
 	pid_t			 s_pid;
 };
-/* What a worker writes on the ready pipe: atomic, under PIPE_BUF. */
+/*
+ * What a worker writes on its ready pipe: atomic, under PIPE_BUF.  The
+ * supervisor believes it only if both match the child it forked.
+ */
 struct ready_msg {
 	size_t		 rm_slot;
 	pid_t		 rm_pid;
@@ -547,27 +563,35 @@ void	handler_remove_all(struct evi_service *);
 void	dgram_recv(evutil_socket_t, short, void *);
 
 /* stats.c */
-/* Daemon-wide figures, in memory shared by the supervisor and workers. */
-struct global_stats {
-	struct timeval	 gl_start;
-	uint64_t	 gl_reloads_ok;
-	uint64_t	 gl_reloads_failed;
-	uint64_t	 gl_restarts;
-	uint64_t	 gl_workers;
-};
-
-/* A generation's counters: one slot per worker process and service. */
+/*
+ * A generation's counters: one slot per worker process and service.  The
+ * slots are shared; this layout is private to every process (workers
+ * inherit the supervisor's copy), so nothing a worker writes says where
+ * anyone else reads, writes or unmaps.
+ */
 struct gen_stats {
 	size_t		 gs_nprocs;
 	size_t		 gs_nservices;
 	size_t		 gs_size;		/* of the mapping */
-	struct svc_stats gs_slots[];
+	struct svc_stats *gs_slots;		/* the shared mapping */
+};
+
+/*
+ * Another generation running when a worker was forked (a reload's old one
+ * draining, or a new one starting): its open connections count against
+ * the worker's limits too.  Both are the supervisor's private copies.
+ */
+struct stats_other {
+	const struct gen_stats	*so_stats;
+	const struct config	*so_config;
 };
 
 struct global_stats *stats_global_new(void);
 struct gen_stats *stats_gen_new(size_t, size_t);
 void	stats_gen_free(struct gen_stats *);
-struct svc_stats *stats_slot(struct gen_stats *, size_t, size_t);
+struct svc_stats *stats_slot(const struct gen_stats *, size_t, size_t);
+void	stats_proc_gone(const struct gen_stats *, size_t);
+void	stats_others_init(struct worker *, const struct stats_other *, size_t);
 uint64_t stats_active(const struct evi_service *);
 uint64_t stats_active_total(const struct worker *);
 void	stats_service(const struct evi_service *, struct evi_stats_service *);
@@ -593,6 +617,9 @@ struct worker {
 	struct global_stats	*w_global;	/* shared */
 	struct gen_stats	*w_stats;	/* shared, this generation */
 	size_t			 w_proc;	/* our slot in w_stats */
+	const struct gen_stats	**w_others;	/* other generations */
+	size_t			 w_nothers;
+	size_t			*w_other_index;	/* [other][service]: theirs */
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
 	uint64_t		 w_nfds;	/* open fds, as last counted */
 	uint64_t		 w_nfds_when;	/* monotonic ms; 0: never */
@@ -605,6 +632,8 @@ struct worker_spec {
 	struct gen_stats	*ws_stats;
 	size_t			 ws_proc;
 	size_t			 ws_index;	/* within its group */
+	const struct stats_other *ws_others;	/* counted by our limits */
+	size_t			 ws_nothers;
 };
 int		 worker_serves(const struct service_conf *,
 		    const struct service_conf *, int);

@@ -82,48 +82,133 @@ stats_global_new(void)
 /*
  * A generation's counters: every worker process increments its own slots
  * (single writer, plain increments), and whoever reports sums the slots
- * of all processes.  Shared memory made before fork needs no IPC.
+ * of all processes.  Shared memory made before fork needs no IPC.  Only
+ * the slots are shared: the layout stays in the caller's private memory,
+ * since the supervisor runs as root and the workers may not be trusted.
  */
 struct gen_stats *
 stats_gen_new(size_t nprocs, size_t nservices)
 {
 	struct gen_stats	*gs;
-	size_t			 n, size;
+	size_t			 nsvc = nservices ? nservices : 1;
 
-	n = (nprocs ? nprocs : 1) * (nservices ? nservices : 1);
-	size = sizeof(*gs) + n * sizeof(gs->gs_slots[0]);
-	gs = stats_map(size);
+	gs = xcalloc(1, sizeof(*gs));
 	gs->gs_nprocs = nprocs ? nprocs : 1;
 	gs->gs_nservices = nservices;
-	gs->gs_size = size;
+	if (gs->gs_nprocs > SIZE_MAX / nsvc / sizeof(gs->gs_slots[0]))
+		fatalx("too many counters: %zu workers, %zu services", nprocs,
+		    nservices);
+	gs->gs_size = gs->gs_nprocs * nsvc * sizeof(gs->gs_slots[0]);
+	gs->gs_slots = stats_map(gs->gs_size);
 	return (gs);
 }
 
 void
 stats_gen_free(struct gen_stats *gs)
 {
-	if (gs != NULL)
-		munmap(gs, gs->gs_size);
+	if (gs == NULL)
+		return;
+	munmap(gs->gs_slots, gs->gs_size);
+	free(gs);
 }
 
 struct svc_stats *
-stats_slot(struct gen_stats *gs, size_t proc, size_t service)
+stats_slot(const struct gen_stats *gs, size_t proc, size_t service)
 {
 	return (&gs->gs_slots[proc * gs->gs_nservices + service]);
 }
 
-/* Connections open for a service in all worker processes together. */
+/*
+ * A worker process is gone: the connections it counted are too.  Called
+ * by the supervisor when it reaps one, so that neither its restarted
+ * successor nor another generation's limits count them any more.
+ */
+void
+stats_proc_gone(const struct gen_stats *gs, size_t proc)
+{
+	size_t	i;
+
+	for (i = 0; i < gs->gs_nservices; i++)
+		stats_slot(gs, proc, i)->st_active = 0;
+}
+
+/* One service's open connections in all processes of a generation. */
+static uint64_t
+stats_gen_active(const struct gen_stats *gs, size_t service)
+{
+	uint64_t	n = 0;
+	size_t		p;
+
+	for (p = 0; p < gs->gs_nprocs; p++)
+		n += stats_slot(gs, p, service)->st_active;
+	return (n);
+}
+
+/* All open connections of a generation. */
+static uint64_t
+stats_gen_total(const struct gen_stats *gs)
+{
+	uint64_t	n = 0;
+	size_t		i;
+
+	for (i = 0; i < gs->gs_nprocs * gs->gs_nservices; i++)
+		n += gs->gs_slots[i].st_active;
+	return (n);
+}
+
+/*
+ * Learns where other generations count the services we serve, matched by
+ * name, so that limits hold while a reload drains.  A service they do not
+ * have gets SIZE_MAX.
+ */
+void
+stats_others_init(struct worker *w, const struct stats_other *so, size_t n)
+{
+	const struct service_conf	*sc, *osc;
+	size_t				 nsvc = w->w_config->c_nservices, o, i;
+
+	if (n == 0 || nsvc == 0)
+		return;
+	w->w_nothers = n;
+	w->w_others = xreallocarray(NULL, n, sizeof(*w->w_others));
+	w->w_other_index = xreallocarray(NULL, n, nsvc * sizeof(size_t));
+	for (o = 0; o < n; o++) {
+		w->w_others[o] = so[o].so_stats;
+		TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
+			i = SIZE_MAX;
+			TAILQ_FOREACH(osc, &so[o].so_config->c_services,
+			    sc_entry) {
+				if (strcmp(osc->sc_name, sc->sc_name) == 0 &&
+				    osc->sc_index < so[o].so_stats->gs_nservices) {
+					i = osc->sc_index;
+					break;
+				}
+			}
+			w->w_other_index[o * nsvc + sc->sc_index] = i;
+		}
+	}
+}
+
+/*
+ * Connections open for a service in all worker processes together, and
+ * in the other generations still running.
+ */
 uint64_t
 stats_active(const struct evi_service *svc)
 {
-	struct gen_stats	*gs = svc->s_worker->w_stats;
-	uint64_t		 n = 0;
-	size_t			 p;
+	const struct worker	*w = svc->s_worker;
+	size_t			 nsvc = w->w_config->c_nservices, o, i;
+	uint64_t		 n;
 
-	if (gs->gs_nprocs == 1)
-		return (svc->s_stats->st_active);
-	for (p = 0; p < gs->gs_nprocs; p++)
-		n += stats_slot(gs, p, svc->s_index)->st_active;
+	if (w->w_stats->gs_nprocs == 1)
+		n = svc->s_stats->st_active;
+	else
+		n = stats_gen_active(w->w_stats, svc->s_index);
+	for (o = 0; o < w->w_nothers; o++) {
+		i = w->w_other_index[o * nsvc + svc->s_index];
+		if (i != SIZE_MAX)
+			n += stats_gen_active(w->w_others[o], i);
+	}
 	return (n);
 }
 
@@ -131,14 +216,15 @@ stats_active(const struct evi_service *svc)
 uint64_t
 stats_active_total(const struct worker *w)
 {
-	struct gen_stats	*gs = w->w_stats;
-	uint64_t		 n = 0;
-	size_t			 i;
+	uint64_t	n;
+	size_t		o;
 
-	if (gs->gs_nprocs == 1)
-		return (w->w_nconns);
-	for (i = 0; i < gs->gs_nprocs * gs->gs_nservices; i++)
-		n += gs->gs_slots[i].st_active;
+	if (w->w_stats->gs_nprocs == 1)
+		n = w->w_nconns;
+	else
+		n = stats_gen_total(w->w_stats);
+	for (o = 0; o < w->w_nothers; o++)
+		n += stats_gen_total(w->w_others[o]);
 	return (n);
 }
 

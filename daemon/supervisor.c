@@ -65,6 +65,7 @@
 static void	sup_spawn(struct wproc *);
 static void	sup_restart_cb(evutil_socket_t, short, void *);
 static void	sup_ready_cb(evutil_socket_t, short, void *);
+static void	sup_ready_close(struct wproc *);
 static void	gen_free(struct supervisor *, struct generation *);
 
 static const char *
@@ -73,14 +74,39 @@ gen_group_name(const struct wproc *p)
 	return (p->p_group != NULL ? p->p_group->sc_name : "shared");
 }
 
+/*
+ * Copies our daemon-wide figures to the memory workers read them from.
+ * We only ever write there: a worker can write it too.
+ */
+static void
+sup_publish(struct supervisor *sup)
+{
+	*sup->s_global = sup->s_gl;
+}
+
+static void
+gen_add_proc(struct generation *g, const struct service_conf *group,
+    size_t index)
+{
+	struct wproc	*p;
+
+	p = xcalloc(1, sizeof(*p));
+	p->p_gen = g;
+	p->p_group = group;
+	p->p_slot = g->g_nprocs++;
+	p->p_index = index;
+	p->p_readyfd = -1;
+	evtimer_assign(&p->p_restart, g->g_sup->s_base, sup_restart_cb, p);
+	TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
+}
+
 /* Splits a config into worker processes: the shared group, then isolated. */
 static struct generation *
 gen_new(struct supervisor *sup, struct config *cf)
 {
 	struct generation	*g;
 	struct service_conf	*sc;
-	struct wproc		*p;
-	size_t			 nshared = 0, i, slot = 0;
+	size_t			 nshared = 0, i;
 
 	g = xcalloc(1, sizeof(*g));
 	g->g_sup = sup;
@@ -91,34 +117,15 @@ gen_new(struct supervisor *sup, struct config *cf)
 		if (!sc->sc_isolate)
 			nshared = config_procs(cf, sc);
 	}
-	for (i = 0; i < nshared; i++) {
-		p = xcalloc(1, sizeof(*p));
-		p->p_gen = g;
-		p->p_slot = slot++;
-		p->p_index = i;
-		TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
-	}
+	for (i = 0; i < nshared; i++)
+		gen_add_proc(g, NULL, i);
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		if (!sc->sc_isolate)
 			continue;
-		for (i = 0; i < config_procs(cf, sc); i++) {
-			p = xcalloc(1, sizeof(*p));
-			p->p_gen = g;
-			p->p_group = sc;
-			p->p_slot = slot++;
-			p->p_index = i;
-			TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
-		}
+		for (i = 0; i < config_procs(cf, sc); i++)
+			gen_add_proc(g, sc, i);
 	}
-	g->g_nprocs = slot;
-	g->g_stats = stats_gen_new(slot, cf->c_nservices);
-	if (pipe2(g->g_ready, O_CLOEXEC | O_NONBLOCK) == -1)
-		fatal("pipe2");
-	event_assign(&g->g_readyev, sup->s_base, g->g_ready[0],
-	    EV_READ | EV_PERSIST, sup_ready_cb, g);
-	event_add(&g->g_readyev, NULL);
-	TAILQ_FOREACH(p, &g->g_procs, p_entry)
-		evtimer_assign(&p->p_restart, sup->s_base, sup_restart_cb, p);
+	g->g_stats = stats_gen_new(g->g_nprocs, cf->c_nservices);
 	TAILQ_INSERT_TAIL(&sup->s_gens, g, g_entry);
 	return (g);
 }
@@ -156,11 +163,9 @@ gen_free(struct supervisor *sup, struct generation *g)
 	while ((p = TAILQ_FIRST(&g->g_procs)) != NULL) {
 		TAILQ_REMOVE(&g->g_procs, p, p_entry);
 		event_del(&p->p_restart);
+		sup_ready_close(p);
 		free(p);
 	}
-	event_del(&g->g_readyev);
-	close(g->g_ready[0]);
-	close(g->g_ready[1]);
 	stats_gen_free(g->g_stats);
 	config_free(g->g_cf);
 	free(g);
@@ -183,39 +188,27 @@ gen_drain(struct supervisor *sup, struct generation *g)
 }
 
 /*
- * In a new worker process: forget the supervisor's loop and every socket
- * this worker does not serve, then load modules, initialise services,
- * drop privileges, report ready, and serve until told to stop.
+ * In a new worker process: closes what only the supervisor uses, and
+ * every socket this worker does not serve.
  */
-static __attribute__((noreturn)) void
-sup_worker_main(struct wproc *p)
+static void
+sup_worker_close(struct wproc *p)
 {
 	struct generation	*g = p->p_gen, *og;
 	struct supervisor	*sup = g->g_sup;
-	struct config		*cf = g->g_cf;
 	struct service_conf	*sc;
 	struct listener		*l;
-	struct worker_spec	 ws;
-	struct event_base	*base;
-	char			*cause;
-	size_t			 i;
+	struct wproc		*op;
 
-	/* The epoll instance is shared with the parent until reinit. */
-	if (event_reinit(sup->s_base) == -1)
-		fatalx("event_reinit failed");
-	event_base_free(sup->s_base);
-	sup->s_base = NULL;
-	signal(SIGHUP, SIG_IGN);
-	signal(SIGINT, SIG_IGN);
-	signal(SIGCHLD, SIG_DFL);
 	if (sup->s_pidfd != -1)
 		close(sup->s_pidfd);
 	if (sup->s_readyfd != -1)
 		close(sup->s_readyfd);
 	TAILQ_FOREACH(og, &sup->s_gens, g_entry) {
-		close(og->g_ready[0]);
-		if (og != g)
-			close(og->g_ready[1]);
+		TAILQ_FOREACH(op, &og->g_procs, p_entry) {
+			if (op->p_readyfd != -1)
+				close(op->p_readyfd);
+		}
 		TAILQ_FOREACH(sc, &og->g_cf->c_services, sc_entry) {
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry) {
 				if (og == g && worker_serves(sc, p->p_group,
@@ -227,9 +220,56 @@ sup_worker_main(struct wproc *p)
 			}
 		}
 	}
-	/* Connections a crashed predecessor had are gone. */
-	for (i = 0; i < g->g_stats->gs_nservices; i++)
-		stats_slot(g->g_stats, p->p_slot, i)->st_active = 0;
+}
+
+/*
+ * The other generations a new worker's limits count: all that run beside
+ * its own (a reload's), as the supervisor's private copies describe them.
+ */
+static struct stats_other *
+sup_worker_others(struct wproc *p, size_t *np)
+{
+	struct generation	*og;
+	struct stats_other	*so = NULL;
+	size_t			 n = 0;
+
+	TAILQ_FOREACH(og, &p->p_gen->g_sup->s_gens, g_entry) {
+		if (og == p->p_gen || og->g_failed)
+			continue;
+		so = xreallocarray(so, n + 1, sizeof(*so));
+		so[n].so_stats = og->g_stats;
+		so[n].so_config = og->g_cf;
+		n++;
+	}
+	*np = n;
+	return (so);
+}
+
+/*
+ * In a new worker process: forget the supervisor's loop and what only it
+ * uses, then load modules, initialise services, drop privileges, report
+ * ready on readyfd, and serve until told to stop.
+ */
+static __attribute__((noreturn)) void
+sup_worker_main(struct wproc *p, int readyfd)
+{
+	struct generation	*g = p->p_gen;
+	struct supervisor	*sup = g->g_sup;
+	struct config		*cf = g->g_cf;
+	struct worker_spec	 ws;
+	struct event_base	*base;
+	struct stats_other	*others;
+	char			*cause;
+
+	/* The epoll instance is shared with the parent until reinit. */
+	if (event_reinit(sup->s_base) == -1)
+		fatalx("event_reinit failed");
+	event_base_free(sup->s_base);
+	sup->s_base = NULL;
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGCHLD, SIG_DFL);
+	sup_worker_close(p);
 
 	if (config_load_modules(cf, p->p_group, 0) != 0) {
 		config_log_errors(cf);
@@ -243,10 +283,12 @@ sup_worker_main(struct wproc *p)
 	ws.ws_stats = g->g_stats;
 	ws.ws_proc = p->p_slot;
 	ws.ws_index = p->p_index;
+	ws.ws_others = others = sup_worker_others(p, &ws.ws_nothers);
 	if ((sup->s_worker = worker_new(base, cf, &ws, &cause)) == NULL) {
 		log_warnx("%s", cause);
 		_exit(EVINETD_EXIT_CONFIG);
 	}
+	free(others);
 	if (priv_drop(cf, &cause) != 0) {
 		log_warnx("worker: %s", cause);
 		_exit(EVINETD_EXIT_RUNTIME);
@@ -255,17 +297,27 @@ sup_worker_main(struct wproc *p)
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 ||
 	    getppid() != sup->s_pid)
 		_exit(EVINETD_EXIT_RUNTIME);
-	exit(worker_run(sup->s_worker, g->g_ready[1], p->p_slot, 0));
+	exit(worker_run(sup->s_worker, readyfd, p->p_slot, 0));
 }
 
-/* Forks one worker process for a slot. */
+/*
+ * Forks one worker process for a slot, with a pipe of its own to say it
+ * is ready: what arrives there can only be from this child.
+ */
 static void
 sup_spawn(struct wproc *p)
 {
 	struct supervisor	*sup = p->p_gen->g_sup;
 	sigset_t		 set, oset;
 	pid_t			 pid;
+	int			 fds[2];
 
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
+		log_warn("pipe for worker %zu", p->p_slot);
+		p->p_failures++;
+		sup_schedule_restart(p);
+		return;
+	}
 	/*
 	 * Until event_reinit the child runs our libevent signal handler,
 	 * which writes to our signal pipe (a forwarded signal comes back to
@@ -281,18 +333,27 @@ sup_spawn(struct wproc *p)
 	switch (pid) {
 	case -1:
 		log_warn("fork for worker %zu", p->p_slot);
+		close(fds[0]);
+		close(fds[1]);
 		p->p_failures++;
 		sup_schedule_restart(p);
 		return;
 	case 0:
-		sup_worker_main(p);
+		close(fds[0]);
+		sup_worker_main(p, fds[1]);
 	default:
 		break;
 	}
+	close(fds[1]);
+	p->p_readyfd = fds[0];
+	event_assign(&p->p_readyev, sup->s_base, p->p_readyfd,
+	    EV_READ | EV_PERSIST, sup_ready_cb, p);
+	event_add(&p->p_readyev, NULL);
 	p->p_pid = pid;
 	p->p_ready = 0;
 	gettimeofday(&p->p_started, NULL);
-	sup->s_global->gl_workers++;
+	sup->s_gl.gl_workers++;
+	sup_publish(sup);
 	log_debug("worker %ld started (generation %u, %s)", (long)pid,
 	    p->p_gen->g_id, gen_group_name(p));
 }
@@ -324,7 +385,8 @@ sup_restart_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	p->p_gen->g_sup->s_global->gl_restarts++;
+	p->p_gen->g_sup->s_gl.gl_restarts++;
+	sup_publish(p->p_gen->g_sup);
 	sup_spawn(p);
 }
 
@@ -359,7 +421,8 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	}
 	sup->s_cur = g;
 	sup->s_next = NULL;
-	sup->s_global->gl_reloads_ok++;
+	sup->s_gl.gl_reloads_ok++;
+	sup_publish(sup);
 	log_info("reload: generation %u serving %zu service%s in %zu "
 	    "worker%s; older workers are draining", g->g_id,
 	    g->g_cf->c_nservices, g->g_cf->c_nservices == 1 ? "" : "s",
@@ -368,27 +431,50 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	    g->g_cf->c_nservices);
 }
 
-/* Workers write their slot and pid down the generation's pipe when ready. */
+/* A worker's ready pipe has served, or the worker is gone. */
+static void
+sup_ready_close(struct wproc *p)
+{
+	if (p->p_readyfd == -1)
+		return;
+	event_del(&p->p_readyev);
+	close(p->p_readyfd);
+	p->p_readyfd = -1;
+}
+
+/*
+ * A worker writes its slot and pid down its own pipe when ready.  That
+ * is data from a process we do not trust: one whole message naming the
+ * slot and the pid we forked for it, or the worker is lying and goes.
+ * One that died before we read this is not ready (its pipe is closed).
+ */
 static void
 sup_ready_cb(evutil_socket_t fd, short events, void *arg)
 {
-	struct generation	*g = arg;
-	struct wproc		*p;
+	struct wproc		*p = arg;
+	struct generation	*g = p->p_gen;
 	struct ready_msg	 msg;
+	ssize_t			 n;
 
 	(void)events;
-	while (read(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg)) {
-		TAILQ_FOREACH(p, &g->g_procs, p_entry) {
-			/* A worker that died before we read this is not ready. */
-			if (p->p_slot == msg.rm_slot && p->p_pid == msg.rm_pid &&
-			    !p->p_ready) {
-				p->p_ready = 1;
-				g->g_nready++;
-			}
-		}
+	n = read(fd, &msg, sizeof(msg));
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	sup_ready_close(p);
+	if (n == (ssize_t)sizeof(msg) && msg.rm_slot == p->p_slot &&
+	    msg.rm_pid == p->p_pid && p->p_pid > 0 && !p->p_ready) {
+		p->p_ready = 1;
+		g->g_nready++;
+		if (!g->g_announced && g->g_nready == g->g_nprocs)
+			sup_gen_ready(g->g_sup, g);
+		return;
 	}
-	if (!g->g_announced && g->g_nready == g->g_nprocs)
-		sup_gen_ready(g->g_sup, g);
+	if (n != 0 && p->p_pid > 0) {
+		log_warnx("worker %ld (generation %u, %s) sent a bad ready "
+		    "message; killing it", (long)p->p_pid, g->g_id,
+		    gen_group_name(p));
+		(void)kill(p->p_pid, SIGKILL);
+	}
 }
 
 static struct wproc *
@@ -421,7 +507,8 @@ sup_gen_failed(struct supervisor *sup, struct generation *g, int status)
 		return;
 	}
 	sup->s_next = NULL;
-	sup->s_global->gl_reloads_failed++;
+	sup->s_gl.gl_reloads_failed++;
+	sup_publish(sup);
 	log_warnx("reload failed: a worker of generation %u did not start; "
 	    "generation %u serves on", g->g_id, sup->s_cur->g_id);
 	notify_state("READY=1", "reload failed, serving the old config");
@@ -445,7 +532,10 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 			continue;
 		g = p->p_gen;
 		p->p_pid = 0;
-		sup->s_global->gl_workers--;
+		sup_ready_close(p);
+		stats_proc_gone(g->g_stats, p->p_slot);
+		sup->s_gl.gl_workers--;
+		sup_publish(sup);
 		if (WIFSIGNALED(status))
 			log_warnx("worker %ld (generation %u, %s) killed by "
 			    "signal %d (%s)", (long)pid, g->g_id,
@@ -592,7 +682,8 @@ sup_sighup(evutil_socket_t sig, short events, void *arg)
 	}
 	if (cf->c_nerrors > 0) {
 		config_log_errors(cf);
-		sup->s_global->gl_reloads_failed++;
+		sup->s_gl.gl_reloads_failed++;
+		sup_publish(sup);
 		log_warnx("reload failed: %d error%s in %s; generation %u "
 		    "serves on", cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s",
 		    cf->c_path, sup->s_cur->g_id);
@@ -602,7 +693,8 @@ sup_sighup(evutil_socket_t sig, short events, void *arg)
 	}
 	config_unload_modules(cf);
 	if (listener_bind_all(cf, sup->s_cur->g_cf) != 0) {
-		sup->s_global->gl_reloads_failed++;
+		sup->s_gl.gl_reloads_failed++;
+		sup_publish(sup);
 		log_warnx("reload failed: could not bind every listener; "
 		    "generation %u serves on", sup->s_cur->g_id);
 		config_free(cf);
@@ -619,7 +711,7 @@ sup_sigusr1(evutil_socket_t sig, short events, void *arg)
 	struct supervisor	*sup = arg;
 	struct generation	*g;
 	struct wproc		*p;
-	struct global_stats	*gl = sup->s_global;
+	struct global_stats	*gl = &sup->s_gl;
 
 	(void)sig;
 	(void)events;
@@ -670,6 +762,8 @@ sup_run(struct supervisor *sup, struct config *cf)
 
 	TAILQ_INIT(&sup->s_gens);
 	sup->s_pid = getpid();
+	/* No worker exists yet: the shared figures are still ours alone. */
+	sup->s_gl = *sup->s_global;
 	evtimer_assign(&sup->s_kill, sup->s_base, sup_kill_cb, sup);
 	for (i = 0; i < 5; i++) {
 		if ((ev[i] = evsignal_new(sup->s_base, sigs[i], cbs[i],

@@ -77,6 +77,7 @@ worker_new(struct event_base *base, struct config *cf,
 	w->w_global = ws->ws_global;
 	w->w_stats = ws->ws_stats;
 	w->w_proc = ws->ws_proc;
+	stats_others_init(w, ws->ws_others, ws->ws_nothers);
 	TAILQ_INIT(&w->w_services);
 	evtimer_assign(&w->w_stop_timer, base, worker_stop_timeout, w);
 	timerq_init(&w->w_timers, base);
@@ -321,5 +322,7 @@ worker_free(struct worker *w)
 		service_free(svc);
 	}
 	timerq_free(&w->w_timers);
+	free(w->w_others);
+	free(w->w_other_index);
 	free(w);
 }
