@@ -402,6 +402,7 @@ listener_bind_all(struct config *cf, struct config *old)
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)
 				l->l_claimed = 0;
 	}
+	dgram_guard_build(cf);
 	return (rv);
 }
 
@@ -448,6 +449,7 @@ listener_close_all(struct config *cf)
 			free(l);
 		}
 	}
+	dgram_guard_free(cf);
 }
 
 /* Out of descriptors: stop watching this socket for a moment. */

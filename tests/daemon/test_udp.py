@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """UDP services under attack, through the real daemon: another user
 cannot bind a UDP service's port and steal its datagrams (and reloads
-still take over the sockets).
+still take over the sockets); a datagram spoofed from one of our own
+UDP services' ports starts no endless loop between two services; the
+per-source reply budget withholds what a source asks beyond it; and a
+flood of 66,000 spoofed sources cannot lock a fresh client out of a
+service with per_source_rate.
 
 Spoofed datagrams are built by hand and sent from raw sockets (the
 tests run as root), from addresses in 127.0.0.0/8, which is all
@@ -246,6 +250,253 @@ class TestHijack(evitest.TestCase):
         results = bind_as_nobody([("127.0.0.1", p, ["SO_REUSEADDR"])
                                   for p in ports.values()])
         self.assertEqual(results, ["EADDRINUSE"] * len(ports))
+        self.assertEqual(d.stop(), 0)
+
+
+# 6: loops between our own services, and the reply budget.
+
+LOOP_CONF = """
+    service echo-udp {
+        listen = 127.0.0.1:0
+        protocol = udp
+        module = echo
+    }
+    service chargen-udp {
+        listen = *:0
+        protocol = udp
+        module = chargen
+    }
+    service stats {
+        listen = 127.0.0.1:0
+        module = stats
+    }
+    """
+
+OWN_PORT = "source is a local port of one of our UDP services"
+
+
+class TestReflection(evitest.TestCase):
+
+    def assert_no_loop(self, d, spoof, source):
+        """SPOOF() sends one datagram to echo-udp from chargen-udp's
+        port; echo-udp must drop it, and over a fixed window neither
+        service may send anything."""
+        mark = d.mark()
+        before = metrics(d)
+        spoof()
+        wait_metrics(d, "the spoofed datagram", lambda m:
+                     m["echo-udp"]["datagrams_in"] ==
+                     before["echo-udp"]["datagrams_in"] + 1)
+        d.wait_log(r'^service "echo-udp": dropped 1 datagram \(reflection '
+                   r'guard\), last from %s: %s$' % (re.escape(source),
+                                                    OWN_PORT), since=mark)
+        t0 = metrics(d)
+        # A loop runs at tens of thousands of datagrams a second: over
+        # half a second it would be unmistakable.
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            time.sleep(0.05)
+        t1 = metrics(d)
+        for m in (t0, t1):
+            for name in ("echo-udp", "chargen-udp"):
+                self.assertEqual(m[name]["datagrams_out"],
+                                 before[name]["datagrams_out"], (name, m))
+            self.assertEqual(m["chargen-udp"]["datagrams_in"],
+                             before["chargen-udp"]["datagrams_in"])
+            self.assertEqual(m["echo-udp"]["refused"]["reflection"],
+                             before["echo-udp"]["refused"]["reflection"] + 1)
+
+    def test_a_datagram_from_another_services_port_starts_no_loop(self):
+        d = self.daemon(LOOP_CONF, expect=[REFUSAL_RE])
+        echo, chargen = d.port("echo-udp"), d.port("chargen-udp")
+        with self.subTest(source="127.0.0.1"):
+            self.assert_no_loop(d, lambda: spoof4("127.0.0.1", chargen, echo),
+                                "127.0.0.1:%d" % chargen)
+        # Any loopback address is ours, not just the one bound.
+        with self.subTest(source="127.9.9.9"):
+            self.assert_no_loop(d, lambda: spoof4("127.9.9.9", chargen, echo),
+                                "127.9.9.9:%d" % chargen)
+        # chargen-udp listens on *, so this host's own address is ours.
+        addr = host_address()
+        if addr is not None:
+            with self.subTest(source=addr):
+                self.assert_no_loop(d, lambda: spoof4(addr, chargen, echo),
+                                    "%s:%d" % (addr, chargen))
+        # A client on another port is served as before.
+        self.assertEqual(udp_ask(echo, b"hello"), b"hello")
+        self.assertEqual(d.stop(), 0)
+
+    @unittest.skipUnless(HAVE6, "no IPv6 on this host")
+    def test_a_loop_over_ipv6_is_stopped_too(self):
+        d = self.daemon("""
+            service echo6 {
+                listen = [::1]:0
+                protocol = udp
+                module = echo
+            }
+            service echo6-peer {
+                listen = [::1]:0
+                protocol = udp
+                module = echo
+            }
+            service stats {
+                listen = 127.0.0.1:0
+                module = stats
+            }
+            """, expect=[REFUSAL_RE])
+        a, b = d.port("echo6"), d.port("echo6-peer")
+        spoof6(b, a)
+        m = wait_metrics(d, "the spoofed datagram",
+                         lambda m: m["echo6"]["datagrams_in"] == 1)
+        d.wait_log(r'^service "echo6": dropped 1 datagram \(reflection '
+                   r'guard\), last from \[::1\]:%d: %s$' % (b, OWN_PORT))
+        end = time.monotonic() + 0.5
+        while time.monotonic() < end:
+            time.sleep(0.05)
+        m = metrics(d)
+        self.assertEqual((m["echo6"]["datagrams_out"],
+                          m["echo6-peer"]["datagrams_in"]), (0, 0), m)
+        self.assertEqual(m["echo6"]["refused"]["reflection"], 1)
+        self.assertEqual(udp_ask(a, b"v6", host="::1"), b"v6")
+        self.assertEqual(d.stop(), 0)
+
+
+BUDGET_CONF = """
+    udp_reply_budget = 1000
+    service echo-udp {
+        listen = 127.0.0.1:0
+        protocol = udp
+        module = echo
+    }
+    service echo-free {
+        listen = 127.0.0.1:0
+        protocol = udp
+        module = echo
+        udp_reply_budget = 0
+    }
+    service stats {
+        listen = 127.0.0.1:0
+        module = stats
+    }
+    """
+
+
+class TestReplyBudget(evitest.TestCase):
+
+    def test_a_source_over_its_budget_gets_fewer_replies(self):
+        d = self.daemon(BUDGET_CONF, expect=[REFUSAL_RE])
+        budget, free = d.port("echo-udp"), d.port("echo-free")
+        payload = b"b" * 200
+        clients = {}
+        for name, src in (("greedy", "127.0.0.1"), ("modest", "127.0.0.2"),
+                          ("free", "127.0.0.1")):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.addCleanup(s.close)
+            s.bind((src, 0))
+            clients[name] = s
+        # All of it reaches the worker at one instant, so the bucket
+        # does not refill in between: 1000 bytes allow 5 replies of 200.
+        with Burst(d):
+            for i in range(20):
+                clients["greedy"].sendto(payload, ("127.0.0.1", budget))
+                clients["free"].sendto(payload, ("127.0.0.1", free))
+            for i in range(2):
+                clients["modest"].sendto(payload, ("127.0.0.1", budget))
+        m = wait_metrics(d, "all 62 datagrams", lambda m:
+                         m["echo-udp"]["datagrams_in"] == 22 and
+                         m["echo-free"]["datagrams_in"] == 20)
+        wait_refusals(self, d, "echo-udp", "rate", 15)
+        d.wait_log(r'^service "echo-udp": dropped \d+ datagrams? \(rate\), '
+                   r'last from 127\.0\.0\.1:\d+: udp_reply_budget exceeded$')
+        m = metrics(d)
+        self.assertEqual(m["echo-udp"]["datagrams_out"], 7)
+        self.assertEqual(m["echo-udp"]["refused"]["rate"], 15)
+        self.assertEqual(m["echo-free"]["datagrams_out"], 20)
+        for s in clients.values():
+            s.setblocking(False)
+        # Replies are sent before the counters move, so all are here.
+        self.assertEqual(len(drain(clients["greedy"])), 5)
+        self.assertEqual(len(drain(clients["modest"])), 2)
+        self.assertEqual(len(drain(clients["free"])), 20)
+        self.assertEqual(refusals(d, "echo-free"), 0)
+        self.assertEqual(d.stop(), 0)
+
+
+# 7: a full per-source table.
+
+class TestSourceTable(evitest.TestCase):
+
+    NSOURCES = 66000
+    WINDOW = 64         # spoofed datagrams in flight: well under rcvbuf
+
+    def flood(self, d, port, sink):
+        """Sends one datagram from each of NSOURCES addresses of 127/8,
+        all from SINK's port, keeping at most WINDOW unanswered; returns
+        how many were answered (at SINK, bound to 0.0.0.0).  Stops early
+        if the daemon stops answering new sources."""
+        sport = sink.getsockname()[1]
+        sent = answered = 0
+        with raw4() as r:
+            stalled = None
+            while sent < self.NSOURCES or answered < sent:
+                while sent < self.NSOURCES and sent - answered < self.WINDOW:
+                    a = 0x7f010000 + sent   # 127.1.0.0 on
+                    r.sendto(ipv4_udp(socket.inet_ntoa(struct.pack(
+                        "!I", a)), sport, "127.0.0.1", port, b"s"),
+                        ("127.0.0.1", 0))
+                    sent += 1
+                try:
+                    sink.recv(64)
+                    answered += 1
+                    stalled = None
+                except socket.timeout:
+                    if stalled is None:
+                        stalled = time.monotonic()
+                    elif time.monotonic() - stalled > 2.0:
+                        break
+        return sent, answered
+
+    def test_66000_spoofed_sources_cannot_lock_out_a_fresh_client(self):
+        d = self.daemon("""
+            service echo-udp {
+                listen = 127.0.0.1:0
+                protocol = udp
+                module = echo
+                per_source_rate = 1/m 1
+            }
+            service stats {
+                listen = 127.0.0.1:0
+                module = stats
+            }
+            """, expect=[REFUSAL_RE, EVICT_RE])
+        port = d.port("echo-udp")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+            sink.bind(("0.0.0.0", 0))
+            sink.settimeout(0.1)
+            start = time.monotonic()
+            sent, answered = self.flood(d, port, sink)
+            took = time.monotonic() - start
+        print("%d spoofed sources answered of %d sent in %.1f s" % (
+            answered, sent, took), flush=True)
+        self.assertEqual((sent, answered), (self.NSOURCES, self.NSOURCES),
+                         "the daemon stopped answering new sources")
+        # A fresh client is served at once, not after the flood's buckets
+        # refill (a minute here).
+        self.assertEqual(udp_ask(port, b"fresh"), b"fresh")
+        self.assertEqual(udp_ask(port, b"again", src="127.0.0.2"), b"again")
+        d.wait_log(EVICT_RE)
+        # The table still limits: the last spoofed source is remembered,
+        # and its second datagram is refused by its empty bucket.
+        last = socket.inet_ntoa(struct.pack("!I", 0x7f010000 +
+                                            self.NSOURCES - 1))
+        before = metrics(d)["echo-udp"]
+        spoof4(last, 40000, port)
+        m = wait_metrics(d, "the second datagram", lambda m:
+                         m["echo-udp"]["datagrams_in"] ==
+                         before["datagrams_in"] + 1)["echo-udp"]
+        self.assertEqual(m["refused"]["rate"], before["refused"]["rate"] + 1)
+        self.assertEqual(m["refused"]["per_source"], 0)
+        self.assertEqual(m["datagrams_out"], self.NSOURCES + 2)
         self.assertEqual(d.stop(), 0)
 
 
