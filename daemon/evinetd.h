@@ -373,6 +373,7 @@ int	limits_reply(struct evi_service *, struct source *,
 void	limits_refused(struct evi_service *, int, const struct sockaddr *,
 	    const char *);
 void	limits_log(struct evi_service *, int);
+void	limits_unread(struct evi_service *, const char *, size_t);
 void	limits_worker_init(struct worker *);
 void	limits_service_free(struct evi_service *);
 
@@ -480,6 +481,7 @@ struct evi_service {
 	struct source		*s_dgram_src;	/* its source, if tracked */
 	struct bucket		 s_bucket;	/* the service's rate */
 	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS];
+	struct refusal_log	 s_unread;	/* closes for max_input */
 };
 struct evi_service *service_new(struct worker *, struct service_conf *,
 	    char **);

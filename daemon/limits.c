@@ -51,6 +51,7 @@
 #include <netinet/in.h>
 
 #include <search.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -389,6 +390,45 @@ limits_log(struct evi_service *svc, int reason)
 	rl->rl_pending = 0;
 }
 
+/*
+ * Logs a connection closed because its module left max_input bytes
+ * unread, as refusals are logged: a module that never reads would
+ * otherwise write a line per client.
+ */
+void
+limits_unread(struct evi_service *svc, const char *peer, size_t len)
+{
+	struct refusal_log	*rl = &svc->s_unread;
+	struct timeval		 now;
+
+	event_base_gettimeofday_cached(svc->s_base, &now);
+	if (now.tv_sec != rl->rl_logged && rl->rl_pending == 0) {
+		log_warnx("service \"%s\": %s: closing, the module left %zu "
+		    "bytes of input unread (max_input %lld)",
+		    svc->s_conf->sc_name, peer, len,
+		    svc->s_conf->sc_max_input);
+		rl->rl_logged = now.tv_sec;
+		return;
+	}
+	(void)snprintf(rl->rl_peer, sizeof(rl->rl_peer), "%s", peer);
+	rl->rl_pending++;
+	limits_arm_tick(svc->s_worker);
+}
+
+/* The summary of the unread-input closes that were not logged yet. */
+static void
+limits_log_unread(struct evi_service *svc)
+{
+	struct refusal_log	*rl = &svc->s_unread;
+
+	log_warnx("service \"%s\": closed %llu more connection%s whose "
+	    "module left input unread (max_input %lld), last from %s",
+	    svc->s_conf->sc_name, (unsigned long long)rl->rl_pending,
+	    rl->rl_pending == 1 ? "" : "s", svc->s_conf->sc_max_input,
+	    rl->rl_peer);
+	rl->rl_pending = 0;
+}
+
 /* Collects sources that may go: no connections and full buckets. */
 struct sweep {
 	struct evi_service	*sw_svc;
@@ -455,6 +495,11 @@ limits_tick(void *arg)
 				svc->s_refusals[i].rl_logged = now.tv_sec;
 				again = 1;
 			}
+		}
+		if (svc->s_unread.rl_pending > 0) {
+			limits_log_unread(svc);
+			svc->s_unread.rl_logged = now.tv_sec;
+			again = 1;
 		}
 		if (svc->s_evicted > 0) {
 			log_warnx("service \"%s\": per-source table full (%zu "

@@ -3,9 +3,10 @@
 cannot bind a UDP service's port and steal its datagrams (and reloads
 still take over the sockets); a datagram spoofed from one of our own
 UDP services' ports starts no endless loop between two services; the
-per-source reply budget withholds what a source asks beyond it; and a
-flood of 66,000 spoofed sources cannot lock a fresh client out of a
-service with per_source_rate.
+per-source reply budget withholds what a source asks beyond it; a flood
+of 66,000 spoofed sources cannot lock a fresh client out of a service
+with per_source_rate; and a module that leaves input unread cannot
+flood the log.
 
 Spoofed datagrams are built by hand and sent from raw sockets (the
 tests run as root), from addresses in 127.0.0.0/8, which is all
@@ -497,6 +498,57 @@ class TestSourceTable(evitest.TestCase):
         self.assertEqual(m["refused"]["rate"], before["refused"]["rate"] + 1)
         self.assertEqual(m["refused"]["per_source"], 0)
         self.assertEqual(m["datagrams_out"], self.NSOURCES + 2)
+        self.assertEqual(d.stop(), 0)
+
+
+# The log under a flood of unread-input closes.
+
+UNREAD_RE = re.compile(
+    r'^service "hoard": (?:127\.0\.0\.1:\d+: closing, the module left \d+ '
+    r'bytes of input unread \(max_input 1024\)|closed (?P<n>\d+) more '
+    r'connections? whose module left input unread \(max_input 1024\), '
+    r'last from 127\.0\.0\.1:\d+)$')
+
+
+class TestUnreadLog(evitest.TestCase):
+
+    def unread_closes(self, d):
+        lines = [l for l in d.log_lines() if UNREAD_RE.search(l)]
+        total = sum(int(UNREAD_RE.search(l).group("n") or 1) for l in lines)
+        return lines, total
+
+    def test_a_flood_of_unread_input_closes_gives_few_lines(self):
+        d = self.daemon("""
+            service hoard {
+                listen = 127.0.0.1:0
+                module = hoard
+                max_input = 1k
+            }
+            """, module_dir=evitest.TESTMOD_DIR, expect=[UNREAD_RE])
+        port = d.port("hoard")
+        nflood = 300
+        start = time.monotonic()
+        for i in range(nflood):
+            # About 1.5 s in all, so that the flood spans summaries.
+            time.sleep(0.005)
+            with evitest.connect(port) as s:
+                try:
+                    s.sendall(b"u" * 2048)
+                    evitest.recv_until_eof(s)
+                except (ConnectionResetError, BrokenPipeError):
+                    pass
+        deadline = time.monotonic() + 5.0
+        while self.unread_closes(d)[1] < nflood and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        total_s = time.monotonic() - start
+        lines, total = self.unread_closes(d)
+        print("%d unread-input closes: %d log lines" % (nflood, len(lines)),
+              flush=True)
+        self.assertEqual(total, nflood, "\n".join(lines))
+        self.assertLessEqual(len(lines), 2 * (int(total_s) + 1) + 2,
+                             "\n".join(lines))
+        self.assertRegex(lines[0], r"closing, the module left \d+ bytes")
         self.assertEqual(d.stop(), 0)
 
 
