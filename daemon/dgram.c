@@ -338,7 +338,8 @@ evi_dgram_reply(struct evi_service *svc, const struct evi_dgram *d,
 		return (-1);
 	}
 	/* Withheld by the budget: lost, as the network may lose it. */
-	if (!limits_reply(svc, svc->s_dgram_src, d->peer, len))
+	if (svc->s_dgram_src != NULL &&
+	    !limits_reply(svc, svc->s_dgram_src, d->peer, len))
 		return (0);
 	n = sendto(l->l_fd, data, len, 0, d->peer, d->peerlen);
 	if (n == -1)
