@@ -60,14 +60,15 @@ static const char *core_service_keys =
     "listen, module, protocol, max_input, max_output, reflection_guard, "
     "log_connections, only_from, no_access, max_connections, per_source, "
     "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
-    "session_timeout, refuse_banner, isolate, workers, reuseport";
+    "session_timeout, refuse_banner, isolate, workers, reuseport, "
+    "udp_reply_budget";
 
 static const char *global_keys =
     "module_dir, include, user, group, workers, pidfile, core_dumps, "
     "shutdown_timeout, "
     "drain_timeout, max_connections, only_from, no_access, per_source, "
     "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
-    "session_timeout, refuse_banner";
+    "session_timeout, refuse_banner, udp_reply_budget";
 
 struct config *
 config_new(const char *path, const char *module_dir)
@@ -194,6 +195,8 @@ limits_inherit(struct limits_conf *lim, const struct limits_conf *def)
 		lim->lim_idle_ms = def->lim_idle_ms;
 	if (take & LIM_SESSION)
 		lim->lim_session_ms = def->lim_session_ms;
+	if (take & LIM_REPLY_BUDGET)
+		lim->lim_reply_budget = def->lim_reply_budget;
 	if ((take & LIM_BANNER) && def->lim_banner != NULL) {
 		free(lim->lim_banner);
 		lim->lim_banner = xstrdup(def->lim_banner);
@@ -543,7 +546,7 @@ config_limits_key(struct parse_state *ps, struct limits_conf *lim,
 	struct config	*cf = ps->ps_cf;
 	unsigned int	 bit;
 	long long	*num = NULL, min = 0, max = 0;
-	int		 duration = 0;
+	int		 duration = 0, size = 0;
 	char		*cause;
 
 	if (strcmp(key, "only_from") == 0) {
@@ -592,12 +595,18 @@ config_limits_key(struct parse_state *ps, struct limits_conf *lim,
 			num = &lim->lim_session_ms;
 			bit = LIM_SESSION;
 			duration = 1;
+		} else if (strcmp(key, "udp_reply_budget") == 0) {
+			num = &lim->lim_reply_budget;
+			bit = LIM_REPLY_BUDGET;
+			size = 1;
+			max = 1LL << 30;
 		} else
 			return (0);
 		if (!config_one_value(ps, key, nv))
 			return (1);
 		if ((duration ? value_duration(v[0].text, 0,
-		    30LL * 24 * 3600 * 1000, num, &cause) :
+		    30LL * 24 * 3600 * 1000, num, &cause) : size ?
+		    value_size(v[0].text, min, max, num, &cause) :
 		    value_int(v[0].text, min, max, num, &cause)) != 0) {
 			config_error(cf, ps->ps_file, ps->ps_line, "%s: %s",
 			    key, cause);

@@ -298,11 +298,8 @@ conn_settle(struct evi_conn *c)
 	if (!(c->c_flags & (CONN_LINGERING | CONN_PEER_EOF)) &&
 	    (long long)evbuffer_get_length(c->c_in) >=
 	    c->c_svc->s_conf->sc_max_input) {
-		log_warnx("service \"%s\": %s: closing, the module left %zu "
-		    "bytes of input unread (max_input %lld)",
-		    c->c_svc->s_conf->sc_name, evi_conn_peer_string(c),
-		    evbuffer_get_length(c->c_in),
-		    c->c_svc->s_conf->sc_max_input);
+		limits_unread(c->c_svc, evi_conn_peer_string(c),
+		    evbuffer_get_length(c->c_in));
 		conn_close(c, EVI_CLOSE_LIMIT);
 		return (-1);
 	}

@@ -59,6 +59,7 @@
 
 struct worker;
 struct listener;
+struct dgram_guard;
 
 /* An IPv4 or IPv6 socket address, no bigger than it needs to be. */
 union sockunion {
@@ -154,6 +155,7 @@ struct rate_conf {
 #define LIM_IDLE		0x080
 #define LIM_SESSION		0x100
 #define LIM_BANNER		0x200
+#define LIM_REPLY_BUDGET	0x400
 
 /* Limits of a service, or the global defaults services inherit. */
 struct limits_conf {
@@ -168,6 +170,7 @@ struct limits_conf {
 	long long	 lim_idle_ms;	/* 0: none */
 	long long	 lim_session_ms;
 	char		*lim_banner;
+	long long	 lim_reply_budget;	/* udp bytes/s per source; 0 */
 };
 
 #define DEFAULT_IDLE_MS		(5 * 60 * 1000)
@@ -262,6 +265,7 @@ struct config {
 	size_t			 c_nservices;
 	struct limits_conf	 c_defaults;
 	struct service_confs	 c_services;
+	struct dgram_guard	*c_guard;	/* after listener_bind_all */
 	TAILQ_HEAD(modules, module) c_modules;
 	TAILQ_HEAD(, conf_file)	 c_files;	/* interned file names */
 	TAILQ_HEAD(, conf_error) c_errors;
@@ -341,11 +345,19 @@ struct bucket {
 	uint64_t	 b_last;	/* ms; 0: new, starts full */
 };
 
+/*
+ * A client address the limits track.  While it has no connections it is
+ * on its service's idle list, least recently seen first: when the table
+ * is full, the head makes room for a new source.
+ */
 struct source {
 	uint8_t		 src_key[17];	/* family, then address */
 	unsigned int	 src_conns;
-	struct bucket	 src_bucket;
+	struct bucket	 src_bucket;	/* per_source_rate */
+	struct bucket	 src_reply;	/* udp_reply_budget, in bytes */
+	TAILQ_ENTRY(source) src_idle;	/* while src_conns == 0 */
 };
+TAILQ_HEAD(sources, source);
 
 struct refusal_log {
 	time_t		 rl_logged;	/* second of the last line */
@@ -357,9 +369,12 @@ struct refusal_log {
 int	limits_admit(struct evi_service *, const struct sockaddr *, int,
 	    struct source **, const char **);
 void	limits_release(struct evi_service *, struct source *);
+int	limits_reply(struct evi_service *, struct source *,
+	    const struct sockaddr *, size_t);
 void	limits_refused(struct evi_service *, int, const struct sockaddr *,
 	    const char *);
 void	limits_log(struct evi_service *, int);
+void	limits_unread(struct evi_service *, const char *, size_t);
 void	limits_worker_init(struct worker *);
 void	limits_service_free(struct evi_service *);
 
@@ -477,8 +492,13 @@ struct evi_service {
 	struct listener		*s_dgram_listener;
 	void			*s_sources;	/* tsearch tree */
 	size_t			 s_nsources;
+	size_t			 s_max_sources;	/* 0: the default */
+	struct sources		 s_idle;	/* LRU; valid if s_nsources */
+	uint64_t		 s_evicted;	/* not logged yet */
+	struct source		*s_dgram_src;	/* its source, if tracked */
 	struct bucket		 s_bucket;	/* the service's rate */
 	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS];
+	struct refusal_log	 s_unread;	/* closes for max_input */
 };
 struct evi_service *service_new(struct worker *, struct service_conf *,
 	    char **);
@@ -561,6 +581,8 @@ void	handler_remove_all(struct evi_service *);
 
 /* dgram.c */
 void	dgram_recv(evutil_socket_t, short, void *);
+void	dgram_guard_build(struct config *);
+void	dgram_guard_free(struct config *);
 
 /* stats.c */
 /*

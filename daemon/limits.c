@@ -29,7 +29,13 @@
  * keyed by the client address, IPv6 grouped by a prefix (/64 by default),
  * so that an attacker cannot degrade lookups the way a hash table can be
  * flooded.  An entry exists while its source has connections, or while its
- * bucket is refilling; a one-second housekeeping tick sweeps the rest.
+ * buckets are refilling; a one-second housekeeping tick sweeps the rest.
+ * The table is bounded, and when it is full the least recently seen source
+ * without connections is forgotten to make room: a flood of spoofed
+ * sources can crowd the table but never lock everyone else out.  What a
+ * forgotten source loses is its own rate state, which was the most
+ * refilled of all.  A source with connections is never forgotten (its
+ * connections are counted against it).
  *
  * Refusals are counted, and logged without letting a flood fill the disk:
  * the first refusal of a kind in a second is logged with its peer, and the
@@ -45,6 +51,7 @@
 #include <netinet/in.h>
 
 #include <search.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +59,7 @@
 
 #define LIMITS_MAX_SOURCES	65536
 
+static void	limits_arm_tick(struct worker *);
 static void	limits_tick(void *);
 
 /* Buckets and log throttles run on the worker's monotonic clock. */
@@ -96,6 +104,24 @@ bucket_full(struct bucket *b, const struct rate_conf *rc, uint64_t now)
 	return (b->b_tokens >= rc->rc_burst);
 }
 
+/* Are a source's buckets full again, so forgetting it changes nothing? */
+static int
+limits_source_rested(const struct limits_conf *lim, struct source *src,
+    uint64_t now)
+{
+	struct rate_conf	rc;
+
+	if (lim->lim_src_rate.rc_per_sec > 0 && !bucket_full(&src->src_bucket,
+	    &lim->lim_src_rate, now))
+		return (0);
+	if (lim->lim_reply_budget > 0) {
+		rc.rc_per_sec = rc.rc_burst = (double)lim->lim_reply_budget;
+		if (!bucket_full(&src->src_reply, &rc, now))
+			return (0);
+	}
+	return (1);
+}
+
 static int
 source_cmp(const void *a, const void *b)
 {
@@ -133,35 +159,59 @@ static int
 limits_tracks_sources(const struct limits_conf *lim, int stream)
 {
 	return ((stream && lim->lim_per_source > 0) ||
-	    lim->lim_src_rate.rc_per_sec > 0);
-}
-
-/* Finds or makes the entry of a source; NULL when the table is full. */
-static struct source *
-limits_source(struct evi_service *svc, const struct sockaddr *sa)
-{
-	struct source	 probe, *src, **found;
-
-	source_key(&svc->s_conf->sc_limits, sa, probe.src_key);
-	found = tfind(&probe, &svc->s_sources, source_cmp);
-	if (found != NULL)
-		return (*found);
-	if (svc->s_nsources >= LIMITS_MAX_SOURCES)
-		return (NULL);
-	src = xcalloc(1, sizeof(*src));
-	memcpy(src->src_key, probe.src_key, sizeof(src->src_key));
-	if (tsearch(src, &svc->s_sources, source_cmp) == NULL)
-		fatalx("tsearch: out of memory");
-	svc->s_nsources++;
-	return (src);
+	    lim->lim_src_rate.rc_per_sec > 0 ||
+	    (!stream && lim->lim_reply_budget > 0));
 }
 
 static void
 limits_source_delete(struct evi_service *svc, struct source *src)
 {
+	if (src->src_conns == 0)
+		TAILQ_REMOVE(&svc->s_idle, src, src_idle);
 	tdelete(src, &svc->s_sources, source_cmp);
 	svc->s_nsources--;
 	free(src);
+}
+
+/*
+ * Finds or makes the entry of a source, marking it the most recently
+ * seen; NULL only when the table is full of sources with connections.
+ */
+static struct source *
+limits_source(struct evi_service *svc, const struct sockaddr *sa)
+{
+	struct source	 probe, *src, **found;
+	size_t		 max;
+
+	source_key(&svc->s_conf->sc_limits, sa, probe.src_key);
+	found = tfind(&probe, &svc->s_sources, source_cmp);
+	if (found != NULL) {
+		src = *found;
+		if (src->src_conns == 0 && src != TAILQ_LAST(&svc->s_idle,
+		    sources)) {
+			TAILQ_REMOVE(&svc->s_idle, src, src_idle);
+			TAILQ_INSERT_TAIL(&svc->s_idle, src, src_idle);
+		}
+		return (src);
+	}
+	if (svc->s_nsources == 0)
+		TAILQ_INIT(&svc->s_idle);
+	max = svc->s_max_sources != 0 ? svc->s_max_sources :
+	    LIMITS_MAX_SOURCES;
+	if (svc->s_nsources >= max) {
+		if ((src = TAILQ_FIRST(&svc->s_idle)) == NULL)
+			return (NULL);
+		limits_source_delete(svc, src);
+		svc->s_evicted++;
+		limits_arm_tick(svc->s_worker);
+	}
+	src = xcalloc(1, sizeof(*src));
+	memcpy(src->src_key, probe.src_key, sizeof(src->src_key));
+	if (tsearch(src, &svc->s_sources, source_cmp) == NULL)
+		fatalx("tsearch: out of memory");
+	TAILQ_INSERT_TAIL(&svc->s_idle, src, src_idle);
+	svc->s_nsources++;
+	return (src);
 }
 
 /* Makes sure the housekeeping tick will run. */
@@ -240,11 +290,11 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 	if (src != NULL) {
 		if (lim->lim_src_rate.rc_per_sec > 0)
 			src->src_bucket.b_tokens -= 1.0;
-		if (stream)
-			src->src_conns++;
-		else
+		if (stream && src->src_conns++ == 0)
+			TAILQ_REMOVE(&svc->s_idle, src, src_idle);
+		else if (!stream)
 			limits_arm_tick(w);	/* sweep it when refilled */
-		*srcp = stream ? src : NULL;
+		*srcp = src;
 	}
 	return (-1);
 
@@ -262,12 +312,37 @@ limits_release(struct evi_service *svc, struct source *src)
 
 	if (src == NULL || --src->src_conns > 0)
 		return;
-	if (lim->lim_src_rate.rc_per_sec == 0 ||
-	    bucket_full(&src->src_bucket, &lim->lim_src_rate,
-	    limits_now_ms(svc)))
+	TAILQ_INSERT_TAIL(&svc->s_idle, src, src_idle);
+	if (limits_source_rested(lim, src, limits_now_ms(svc)))
 		limits_source_delete(svc, src);
 	else
 		limits_arm_tick(svc->s_worker);
+}
+
+/*
+ * May a reply of len bytes go to this datagram's source?  The budget is
+ * a bucket of bytes that may run into debt by one reply, so that a budget
+ * smaller than a reply still lets replies through at the budget's pace.
+ * A withheld reply is counted and logged as a refusal (rate).
+ */
+int
+limits_reply(struct evi_service *svc, struct source *src,
+    const struct sockaddr *peer, size_t len)
+{
+	long long		budget = svc->s_conf->sc_limits.lim_reply_budget;
+	struct rate_conf	rc;
+
+	if (budget == 0 || src == NULL)
+		return (1);
+	rc.rc_per_sec = rc.rc_burst = (double)budget;
+	bucket_refill(&src->src_reply, &rc, limits_now_ms(svc));
+	if (src->src_reply.b_tokens <= 0) {
+		limits_refused(svc, EVI_REFUSE_RATE, peer,
+		    "udp_reply_budget exceeded");
+		return (0);
+	}
+	src->src_reply.b_tokens -= (double)len;
+	return (1);
 }
 
 /*
@@ -313,7 +388,45 @@ limits_log(struct evi_service *svc, int reason)
 	rl->rl_pending = 0;
 }
 
-/* Collects sources that may go: no connections and a full bucket. */
+/*
+ * Logs a connection closed because its module left max_input bytes
+ * unread, as refusals are logged: a module that never reads would
+ * otherwise write a line per client.
+ */
+void
+limits_unread(struct evi_service *svc, const char *peer, size_t len)
+{
+	struct refusal_log	*rl = &svc->s_unread;
+	time_t			 now = (time_t)(timerq_now() / 1000);
+
+	if (now != rl->rl_logged && rl->rl_pending == 0) {
+		log_warnx("service \"%s\": %s: closing, the module left %zu "
+		    "bytes of input unread (max_input %lld)",
+		    svc->s_conf->sc_name, peer, len,
+		    svc->s_conf->sc_max_input);
+		rl->rl_logged = now;
+		return;
+	}
+	(void)snprintf(rl->rl_peer, sizeof(rl->rl_peer), "%s", peer);
+	rl->rl_pending++;
+	limits_arm_tick(svc->s_worker);
+}
+
+/* The summary of the unread-input closes that were not logged yet. */
+static void
+limits_log_unread(struct evi_service *svc)
+{
+	struct refusal_log	*rl = &svc->s_unread;
+
+	log_warnx("service \"%s\": closed %llu more connection%s whose "
+	    "module left input unread (max_input %lld), last from %s",
+	    svc->s_conf->sc_name, (unsigned long long)rl->rl_pending,
+	    rl->rl_pending == 1 ? "" : "s", svc->s_conf->sc_max_input,
+	    rl->rl_peer);
+	rl->rl_pending = 0;
+}
+
+/* Collects sources that may go: no connections and full buckets. */
 struct sweep {
 	struct evi_service	*sw_svc;
 	uint64_t		 sw_now;
@@ -333,8 +446,7 @@ limits_sweep_visit(const void *node, VISIT which, void *arg)
 		return;
 	if (src->src_conns > 0)
 		return;
-	if (lim->lim_src_rate.rc_per_sec > 0 && !bucket_full(&src->src_bucket,
-	    &lim->lim_src_rate, sw->sw_now)) {
+	if (!limits_source_rested(lim, src, sw->sw_now)) {
 		sw->sw_waiting++;
 		return;
 	}
@@ -379,6 +491,19 @@ limits_tick(void *arg)
 				svc->s_refusals[i].rl_logged = now;
 				again = 1;
 			}
+		}
+		if (svc->s_unread.rl_pending > 0) {
+			limits_log_unread(svc);
+			svc->s_unread.rl_logged = now;
+			again = 1;
+		}
+		if (svc->s_evicted > 0) {
+			log_warnx("service \"%s\": per-source table full (%zu "
+			    "sources): forgot the %llu least recently seen",
+			    svc->s_conf->sc_name, svc->s_nsources,
+			    (unsigned long long)svc->s_evicted);
+			svc->s_evicted = 0;
+			again = 1;
 		}
 		if (limits_sweep(svc))
 			again = 1;

@@ -59,7 +59,10 @@ listener_hint(int error, in_port_t port)
 /*
  * Creates, binds and (for TCP) listens on one socket address; with
  * reuseport the socket joins the address's SO_REUSEPORT group, whose
- * sockets the kernel balances new connections over.
+ * sockets the kernel balances new connections over.  SO_REUSEADDR is for
+ * TCP only, to rebind past TIME_WAIT: on a Linux datagram socket it lets
+ * any user bind the same address and port and steal the datagrams.
+ * SO_REUSEPORT is safe, the kernel admits only sockets of the same uid.
  */
 static int
 listener_socket(const union sockunion *su, socklen_t len, int protocol,
@@ -71,7 +74,8 @@ listener_socket(const union sockunion *su, socklen_t len, int protocol,
 	fd = socket(su->sa.sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return (-1);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
+	if (type == SOCK_STREAM && setsockopt(fd, SOL_SOCKET, SO_REUSEADDR,
+	    &on, sizeof(on)) == -1)
 		goto fail;
 	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on,
 	    sizeof(on)) == -1)
@@ -382,6 +386,7 @@ listener_bind_all(struct config *cf, struct config *old)
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)
 				l->l_claimed = 0;
 	}
+	dgram_guard_build(cf);
 	return (rv);
 }
 
@@ -428,6 +433,7 @@ listener_close_all(struct config *cf)
 			free(l);
 		}
 	}
+	dgram_guard_free(cf);
 }
 
 /* Out of descriptors: stop watching this socket for a moment. */

@@ -41,13 +41,14 @@
 	"listen, module, protocol, max_input, max_output, reflection_guard, " \
 	"log_connections, only_from, no_access, max_connections, per_source, " \
 	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner, isolate, workers, reuseport"
+	"session_timeout, refuse_banner, isolate, workers, reuseport, " \
+	"udp_reply_budget"
 #define GLOBAL_KEYS \
 	"module_dir, include, user, group, workers, pidfile, core_dumps, " \
 	"shutdown_timeout, " \
 	"drain_timeout, max_connections, only_from, no_access, per_source, " \
 	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner"
+	"session_timeout, refuse_banner, udp_reply_budget"
 #define ECHO_PATH	BUNDLED_MODULE_DIR "/echo.so"
 
 static struct config	*cf;

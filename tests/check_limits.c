@@ -1,0 +1,190 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Unit tests for the per-source table of limits.c, shrunk to four
+ * entries: when it is full a new source still gets in, by making the
+ * least recently seen source without connections forget its state; a
+ * source with connections is never forgotten, however many others come;
+ * and only a table full of sources with connections refuses a newcomer.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "evinetd.h"
+#include "check_run.h"
+
+#define TABLE_SIZE	4
+
+static struct event_base	*base;
+static struct config		 cf;
+static struct worker		 w;
+static struct service_conf	 sc;
+static struct svc_stats		 stats;
+static struct evi_service	 svc;
+
+static void
+setup(void)
+{
+	ck_assert_ptr_nonnull(base = event_base_new());
+	memset(&cf, 0, sizeof(cf));
+	memset(&w, 0, sizeof(w));
+	memset(&sc, 0, sizeof(sc));
+	memset(&svc, 0, sizeof(svc));
+	w.w_base = base;
+	w.w_config = &cf;
+	TAILQ_INIT(&w.w_services);
+	timerq_init(&w.w_timers, base);
+	limits_worker_init(&w);
+	sc.sc_name = "test";
+	sc.sc_limits.lim_prefix6 = DEFAULT_PREFIX6;
+	svc.s_worker = &w;
+	svc.s_base = base;
+	svc.s_conf = &sc;
+	svc.s_stats = &stats;
+	svc.s_max_sources = TABLE_SIZE;
+}
+
+static void
+teardown(void)
+{
+	limits_service_free(&svc);
+	deadline_del(&w.w_timers, &w.w_tick);
+	timerq_free(&w.w_timers);
+	event_base_free(base);
+}
+
+/* Asks limits_admit about a client at 10.0.0.N. */
+static int
+admit(int n, int stream, struct source **srcp, const char **detail)
+{
+	struct sockaddr_in	sin;
+	const char		*why;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)n);
+	sin.sin_port = htons(40000);
+	return (limits_admit(&svc, (struct sockaddr *)&sin, stream, srcp,
+	    detail != NULL ? detail : &why));
+}
+
+START_TEST(test_a_full_table_forgets_the_least_recently_seen_source)
+{
+	struct source	*src;
+	const char	*why;
+	int		 i;
+
+	sc.sc_limits.lim_src_rate.rc_per_sec = 1.0 / 60;
+	sc.sc_limits.lim_src_rate.rc_burst = 1;
+	for (i = 1; i <= TABLE_SIZE; i++)
+		ck_assert_int_eq(admit(i, 0, &src, NULL), -1);
+	/* 10.0.0.1 is seen again (refused, its bucket is empty): recent. */
+	ck_assert_int_eq(admit(1, 0, &src, &why), EVI_REFUSE_RATE);
+	ck_assert_str_eq(why, "per_source_rate exceeded");
+	/* A newcomer gets in; 10.0.0.2, the least recently seen, makes room. */
+	ck_assert_int_eq(admit(5, 0, &src, NULL), -1);
+	ck_assert_uint_eq(svc.s_nsources, TABLE_SIZE);
+	ck_assert_uint_eq(svc.s_evicted, 1);
+	ck_assert_int_eq(admit(1, 0, &src, NULL), EVI_REFUSE_RATE);
+	ck_assert_int_eq(admit(2, 0, &src, NULL), -1);	/* forgotten: new */
+	/* That made room by forgetting 10.0.0.3. */
+	ck_assert_int_eq(admit(4, 0, &src, NULL), EVI_REFUSE_RATE);
+	ck_assert_int_eq(admit(3, 0, &src, NULL), -1);
+	ck_assert_uint_eq(svc.s_nsources, TABLE_SIZE);
+}
+END_TEST
+
+START_TEST(test_a_source_with_connections_is_never_forgotten)
+{
+	struct source	*held[2], *src;
+	const char	*why;
+	int		 i;
+
+	sc.sc_limits.lim_per_source = 1;
+	sc.sc_limits.lim_src_rate.rc_per_sec = 1.0 / 60;
+	sc.sc_limits.lim_src_rate.rc_burst = 1;
+	/* The two oldest entries hold a connection each. */
+	ck_assert_int_eq(admit(1, 1, &held[0], NULL), -1);
+	ck_assert_int_eq(admit(2, 1, &held[1], NULL), -1);
+	/* 1000 others come and go, each leaving an emptied bucket behind. */
+	for (i = 3; i < 1003; i++) {
+		ck_assert_int_eq(admit(i, 1, &src, NULL), -1);
+		limits_release(&svc, src);
+		ck_assert_uint_le(svc.s_nsources, TABLE_SIZE);
+	}
+	/* Both are still counted: a second connection is over per_source. */
+	ck_assert_int_eq(admit(1, 1, &src, &why), EVI_REFUSE_PER_SOURCE);
+	ck_assert_str_eq(why, "per_source connections reached");
+	ck_assert_int_eq(admit(2, 1, &src, &why), EVI_REFUSE_PER_SOURCE);
+	ck_assert_str_eq(why, "per_source connections reached");
+	limits_release(&svc, held[0]);
+	limits_release(&svc, held[1]);
+}
+END_TEST
+
+START_TEST(test_only_a_table_full_of_connections_refuses_a_newcomer)
+{
+	struct source	*held[TABLE_SIZE], *src;
+	const char	*why;
+	int		 i;
+
+	sc.sc_limits.lim_per_source = 1;
+	for (i = 0; i < TABLE_SIZE; i++)
+		ck_assert_int_eq(admit(i + 1, 1, &held[i], NULL), -1);
+	ck_assert_int_eq(admit(TABLE_SIZE + 1, 1, &src, &why),
+	    EVI_REFUSE_PER_SOURCE);
+	ck_assert_str_eq(why, "too many distinct sources tracked");
+	/* One leaves (without a rate, its entry goes): room again. */
+	limits_release(&svc, held[0]);
+	ck_assert_int_eq(admit(TABLE_SIZE + 1, 1, &held[0], NULL), -1);
+	for (i = 0; i < TABLE_SIZE; i++)
+		limits_release(&svc, held[i]);
+	ck_assert_uint_eq(svc.s_nsources, 0);
+}
+END_TEST
+
+static Suite *
+limits_suite(void)
+{
+	Suite	*s = suite_create("limits");
+	TCase	*tc = tcase_create("sources");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc,
+	    test_a_full_table_forgets_the_least_recently_seen_source);
+	tcase_add_test(tc, test_a_source_with_connections_is_never_forgotten);
+	tcase_add_test(tc,
+	    test_only_a_table_full_of_connections_refuses_a_newcomer);
+	suite_add_tcase(s, tc);
+	return (s);
+}
+
+int
+main(void)
+{
+	return (check_run(limits_suite()));
+}
