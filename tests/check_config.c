@@ -37,17 +37,6 @@
 #include "evinetd.h"
 #include "check_run.h"
 
-#define CORE_KEYS \
-	"listen, module, protocol, max_input, max_output, reflection_guard, " \
-	"log_connections, only_from, no_access, max_connections, per_source, " \
-	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner, isolate, workers, reuseport"
-#define GLOBAL_KEYS \
-	"module_dir, include, user, group, workers, pidfile, core_dumps, " \
-	"shutdown_timeout, " \
-	"drain_timeout, max_connections, only_from, no_access, per_source, " \
-	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner"
 #define ECHO_PATH	BUNDLED_MODULE_DIR "/echo.so"
 
 static struct config	*cf;
@@ -65,6 +54,21 @@ teardown(void)
 	check_str_free();
 }
 
+
+/* The names of the table's keys allowed where, as errors list them. */
+static const char *
+known_keys(unsigned int where)
+{
+	const char	*list = "";
+	size_t		 i;
+
+	for (i = 0; i < confkeys_count; i++) {
+		if (confkeys[i].ck_scope & where)
+			list = check_str("%s%s%s", list, *list ? ", " : "",
+			    confkeys[i].ck_name);
+	}
+	return (list);
+}
 
 /* The absolute name of a file in the test's directory. */
 static const char *
@@ -236,9 +240,14 @@ START_TEST(test_service_defaults_to_tcp_and_the_default_limits)
 	ASSERT_NO_ERRORS();
 	sc = service("echo");
 	ck_assert_int_eq(sc->sc_protocol, EVI_PROTO_TCP);
-	ck_assert_int_eq(sc->sc_max_output, DEFAULT_MAX_OUTPUT);
-	ck_assert_int_eq(sc->sc_max_input, DEFAULT_MAX_INPUT);
-	ck_assert_int_eq(cf->c_shutdown_ms, DEFAULT_SHUTDOWN_MS);
+	ck_assert_int_eq(sc->sc_max_output, 256 * 1024);
+	ck_assert_int_eq(sc->sc_max_input, 64 * 1024);
+	ck_assert_int_eq(sc->sc_reflection_guard, 1);
+	ck_assert_int_eq(sc->sc_limits.lim_idle_ms, 5 * 60 * 1000);
+	ck_assert_int_eq(sc->sc_limits.lim_prefix6, 64);
+	ck_assert_int_eq(cf->c_shutdown_ms, 10000);
+	ck_assert_int_eq(cf->c_drain_ms, 30000);
+	ck_assert_int_eq(cf->c_workers, 1);
 	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
 }
 END_TEST
@@ -324,8 +333,8 @@ END_TEST
 START_TEST(test_unknown_global_key_far_from_any_names_the_known_keys)
 {
 	ck_assert_int_eq(parse("frobnicate = yes\n"), -1);
-	ASSERT_ERRORS("test.conf:1: unknown global key \"frobnicate\" "
-	    "(known: " GLOBAL_KEYS ")");
+	ASSERT_ERRORS(check_str("test.conf:1: unknown global key "
+	    "\"frobnicate\" (known: %s)", known_keys(CK_GLOBAL)));
 }
 END_TEST
 
@@ -509,8 +518,8 @@ START_TEST(test_duplicate_module_key_names_the_first_line)
 	    "	listen = 7\n"
 	    "	module = discard\n"
 	    "}\n"), -1);
-	ASSERT_ERRORS("test.conf:4: service \"echo\": duplicate key \"module\" "
-	    "(first set at line 2)");
+	ASSERT_ERRORS("test.conf:4: service \"echo\": \"module\" is already "
+	    "set at line 2");
 	ck_assert_str_eq(service("echo")->sc_module_name, "echo");
 }
 END_TEST
@@ -749,8 +758,8 @@ START_TEST(test_every_error_in_a_file_is_reported)
 	ck_assert_int_eq(config_finish(cf), -1);
 	ck_assert_int_eq(cf->c_nerrors, 8);
 	ASSERT_ERRORS(
-	    "test.conf:1: unknown global key \"bogus\" (known: " GLOBAL_KEYS
-	    ")",
+	    check_str("test.conf:1: unknown global key \"bogus\" (known: %s)",
+	    known_keys(CK_GLOBAL)),
 	    "test.conf:3: service \"a\": invalid protocol \"sctp\" "
 	    "(expected tcp or udp)",
 	    "test.conf:4: service \"a\": max_output: invalid size \"10q\" "
@@ -788,8 +797,8 @@ START_TEST(test_errors_past_the_limit_are_counted_not_kept)
 		n++;
 	}
 	ck_assert_int_eq(n, 100);
-	ck_assert_str_eq(last->ce_msg, "test.conf:100: unknown global key "
-	    "\"bogus\" (known: " GLOBAL_KEYS ")");
+	ck_assert_str_eq(last->ce_msg, check_str("test.conf:100: unknown "
+	    "global key \"bogus\" (known: %s)", known_keys(CK_GLOBAL)));
 }
 END_TEST
 
@@ -1101,8 +1110,8 @@ START_TEST(test_errors_in_an_included_file_name_that_file)
 	write_file("conf.d/worse.conf", "service w {\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
 	ASSERT_ERRORS(
-	    check_str("%s:2: unknown global key \"bogus\" (known: " GLOBAL_KEYS
-	    ")", tpath("bad.conf")),
+	    check_str("%s:2: unknown global key \"bogus\" (known: %s)",
+	    tpath("bad.conf"), known_keys(CK_GLOBAL)),
 	    check_str("%s:5: included from here", tpath("main.conf")),
 	    check_str("%s:1: service \"w\" is not closed with \"}\"",
 	    tpath("conf.d/worse.conf")));
@@ -1121,9 +1130,9 @@ START_TEST(test_unknown_service_key_names_core_keys_and_module)
 	    "	listen = 127.0.0.1:0\n"
 	    "	greeting = hello\n"
 	    "}\n"), -1);
-	ASSERT_ERRORS("test.conf:4: service \"e\": unknown key \"greeting\" "
-	    "(not a core key: " CORE_KEYS "; and module \"echo\" has no such "
-	    "option)");
+	ASSERT_ERRORS(check_str("test.conf:4: service \"e\": unknown key "
+	    "\"greeting\" (not a core key: %s; and module \"echo\" has no "
+	    "such option)", known_keys(CK_SERVICE)));
 }
 END_TEST
 
