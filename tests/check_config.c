@@ -1770,13 +1770,10 @@ START_TEST(test_module_option_with_min_above_max_is_refused)
 }
 END_TEST
 
-static Suite *
-config_suite(void)
+static TCase *
+parser_tcase(void)
 {
-	Suite	*s;
 	TCase	*tc;
-
-	s = suite_create("config");
 
 	tc = tcase_create("parser");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1820,7 +1817,13 @@ config_suite(void)
 	tcase_add_test(tc, test_line_must_start_with_a_key);
 	tcase_add_test(tc, test_global_values_are_checked);
 	tcase_add_test(tc, test_too_many_values_on_a_line_is_an_error);
-	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static TCase *
+files_tcase(void)
+{
+	TCase	*tc;
 
 	tc = tcase_create("files");
 	tcase_add_unchecked_fixture(tc, check_root_setup, check_root_teardown);
@@ -1843,7 +1846,13 @@ config_suite(void)
 	tcase_add_test(tc,
 	    test_relative_include_is_resolved_against_the_including_file);
 	tcase_add_test(tc, test_errors_in_an_included_file_name_that_file);
-	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static TCase *
+options_tcase(void)
+{
+	TCase	*tc;
 
 	tc = tcase_create("options");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1865,7 +1874,13 @@ config_suite(void)
 	tcase_add_test(tc, test_module_option_named_like_a_core_key_is_refused);
 	tcase_add_test(tc, test_module_choice_without_choices_is_refused);
 	tcase_add_test(tc, test_module_option_with_min_above_max_is_refused);
-	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static TCase *
+keys_tcase(void)
+{
+	TCase	*tc;
 
 	tc = tcase_create("keys");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1882,8 +1897,19 @@ config_suite(void)
 	tcase_add_test(tc, test_errors_in_a_service_block_name_the_service);
 	tcase_add_test(tc,
 	    test_man_page_documents_exactly_the_keys_of_the_table);
-	suite_add_tcase(s, tc);
+	return (tc);
+}
 
+static Suite *
+config_suite(void)
+{
+	Suite	*s;
+
+	s = suite_create("config");
+	suite_add_tcase(s, parser_tcase());
+	suite_add_tcase(s, files_tcase());
+	suite_add_tcase(s, options_tcase());
+	suite_add_tcase(s, keys_tcase());
 	return (s);
 }
 
