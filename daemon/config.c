@@ -18,8 +18,9 @@
  * The config file: "key = value ..." lines, "service NAME { ... }" blocks,
  * "#" comments and "include = GLOB".  The parser never stops at the first
  * problem: every error is recorded as "FILE:LINE: message" so that a user
- * fixes a file in one pass.  Keys the core does not know inside a service
- * are kept raw; config_check() hands them to the module's option table.
+ * fixes a file in one pass.  What each core key means is in the table of
+ * confkeys.c.  Keys the core does not know inside a service are kept raw;
+ * config_check() hands them to the module's option table (modopt.c).
  */
 
 #include "config.h"
@@ -42,34 +43,6 @@
 #define CONF_MAX_ERRORS		100
 #define CONF_MAX_TOKENS		256
 
-enum tok_type { TOK_WORD, TOK_STRING, TOK_EQUALS, TOK_LBRACE, TOK_RBRACE };
-
-struct token {
-	enum tok_type	 type;
-	char		*text;
-};
-
-struct parse_state {
-	struct config		*ps_cf;
-	const char		*ps_file;
-	int			 ps_line;
-	struct service_conf	*ps_svc;	/* open service block */
-};
-
-static const char *core_service_keys =
-    "listen, module, protocol, max_input, max_output, reflection_guard, "
-    "log_connections, only_from, no_access, max_connections, per_source, "
-    "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
-    "session_timeout, refuse_banner, isolate, workers, reuseport, "
-    "udp_reply_budget";
-
-static const char *global_keys =
-    "module_dir, include, user, group, workers, pidfile, core_dumps, "
-    "shutdown_timeout, "
-    "drain_timeout, max_connections, only_from, no_access, per_source, "
-    "per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, "
-    "session_timeout, refuse_banner, udp_reply_budget";
-
 struct config *
 config_new(const char *path, const char *module_dir)
 {
@@ -78,13 +51,12 @@ config_new(const char *path, const char *module_dir)
 	cf = xcalloc(1, sizeof(*cf));
 	cf->c_path = xstrdup(path);
 	cf->c_module_dir = xstrdup(module_dir);
-	cf->c_shutdown_ms = DEFAULT_SHUTDOWN_MS;
-	cf->c_drain_ms = DEFAULT_DRAIN_MS;
-	cf->c_workers = 1;
+	cf->c_set = xcalloc(confkeys_count, sizeof(*cf->c_set));
 	TAILQ_INIT(&cf->c_services);
 	TAILQ_INIT(&cf->c_modules);
 	TAILQ_INIT(&cf->c_files);
 	TAILQ_INIT(&cf->c_errors);
+	confkey_defaults(cf, NULL);
 	return (cf);
 }
 
@@ -162,49 +134,6 @@ limits_conf_free(struct limits_conf *lim)
 }
 
 static void
-acl_copy(struct acl *dst, const struct acl *src)
-{
-	size_t	i;
-
-	acl_free(dst);
-	for (i = 0; i < src->acl_count; i++)
-		acl_add(dst, &src->acl_entries[i]);
-}
-
-/* Fills what a service did not set from the global defaults. */
-static void
-limits_inherit(struct limits_conf *lim, const struct limits_conf *def)
-{
-	unsigned int	take = def->lim_set & ~lim->lim_set;
-
-	if (take & LIM_ONLY_FROM)
-		acl_copy(&lim->lim_only, &def->lim_only);
-	if (take & LIM_NO_ACCESS)
-		acl_copy(&lim->lim_deny, &def->lim_deny);
-	if (take & LIM_MAX_CONNS)
-		lim->lim_max_conns = def->lim_max_conns;
-	if (take & LIM_PER_SOURCE)
-		lim->lim_per_source = def->lim_per_source;
-	if (take & LIM_PREFIX6)
-		lim->lim_prefix6 = def->lim_prefix6;
-	if (take & LIM_RATE)
-		lim->lim_rate = def->lim_rate;
-	if (take & LIM_SRC_RATE)
-		lim->lim_src_rate = def->lim_src_rate;
-	if (take & LIM_IDLE)
-		lim->lim_idle_ms = def->lim_idle_ms;
-	if (take & LIM_SESSION)
-		lim->lim_session_ms = def->lim_session_ms;
-	if (take & LIM_REPLY_BUDGET)
-		lim->lim_reply_budget = def->lim_reply_budget;
-	if ((take & LIM_BANNER) && def->lim_banner != NULL) {
-		free(lim->lim_banner);
-		lim->lim_banner = xstrdup(def->lim_banner);
-	}
-	lim->lim_set |= take;
-}
-
-static void
 service_conf_free(struct service_conf *sc)
 {
 	struct listen_conf	*lc;
@@ -219,7 +148,8 @@ service_conf_free(struct service_conf *sc)
 		TAILQ_REMOVE(&sc->sc_options, ci, ci_entry);
 		conf_item_free(ci);
 	}
-	module_optvals_free(sc);
+	modopt_free(sc);
+	confkey_where_free(sc->sc_set);
 	limits_conf_free(&sc->sc_limits);
 	free(sc->sc_module_label);
 	free(sc->sc_module_name);
@@ -259,6 +189,7 @@ config_free(struct config *cf)
 		free(f);
 	}
 	limits_conf_free(&cf->c_defaults);
+	confkey_where_free(cf->c_set);
 	free(cf->c_user);
 	free(cf->c_group);
 	free(cf->c_pidfile);
@@ -274,17 +205,68 @@ is_word_char(int ch)
 	    ch != '=' && ch != '{' && ch != '}' && ch != '"');
 }
 
+/* Reads the quoted string at *pp into t, decoding \n, \t, \r and \X. */
+static int
+config_tok_string(struct parse_state *ps, const char **pp,
+    struct conf_token *t)
+{
+	const char	*p = *pp;
+	char		*buf;
+	size_t		 n = 0;
+
+	buf = xmalloc(strlen(p) + 1);
+	for (p++; *p != '"'; p++) {
+		if (*p == '\0') {
+			free(buf);
+			config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
+			    "unterminated quoted string");
+			return (-1);
+		}
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			if (*p == 'n')
+				buf[n++] = '\n';
+			else if (*p == 't')
+				buf[n++] = '\t';
+			else if (*p == 'r')
+				buf[n++] = '\r';
+			else
+				buf[n++] = *p;
+		} else
+			buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	t->type = TOK_STRING;
+	t->text = buf;
+	*pp = p + 1;
+	return (0);
+}
+
+/* The token of a one-character punctuation mark, or -1. */
+static int
+config_tok_punct(int ch)
+{
+	switch (ch) {
+	case '=':
+		return (TOK_EQUALS);
+	case '{':
+		return (TOK_LBRACE);
+	case '}':
+		return (TOK_RBRACE);
+	}
+	return (-1);
+}
+
 /*
  * Splits one line into tokens.  Returns the count, or -1 after recording
  * an error (an unterminated string, a control character, too many values).
  */
 static int
-config_tokenize(struct parse_state *ps, const char *line, struct token *toks)
+config_tokenize(struct parse_state *ps, const char *line,
+    struct conf_token *toks)
 {
 	const char	*p = line, *start;
-	char		*buf;
-	size_t		 n;
-	int		 ntok = 0;
+	int		 ntok = 0, punct;
 
 	for (;;) {
 		while (*p == ' ' || *p == '\t' || *p == '\r')
@@ -297,56 +279,15 @@ config_tokenize(struct parse_state *ps, const char *line, struct token *toks)
 			    CONF_MAX_TOKENS);
 			goto fail;
 		}
-		switch (*p) {
-		case '=':
-			toks[ntok].type = TOK_EQUALS;
-			toks[ntok++].text = xstrdup("=");
-			p++;
+		if ((punct = config_tok_punct(*p)) != -1) {
+			toks[ntok].type = punct;
+			toks[ntok++].text = xstrndup(p++, 1);
 			continue;
-		case '{':
-			toks[ntok].type = TOK_LBRACE;
-			toks[ntok++].text = xstrdup("{");
-			p++;
-			continue;
-		case '}':
-			toks[ntok].type = TOK_RBRACE;
-			toks[ntok++].text = xstrdup("}");
-			p++;
-			continue;
-		case '"':
-			buf = xmalloc(strlen(p) + 1);
-			n = 0;
-			for (p++; *p != '"'; p++) {
-				if (*p == '\0') {
-					free(buf);
-					config_error(ps->ps_cf, ps->ps_file,
-					    ps->ps_line,
-					    "unterminated quoted string");
-					goto fail;
-				}
-				if (*p == '\\' && p[1] != '\0') {
-					p++;
-					switch (*p) {
-					case 'n':
-						buf[n++] = '\n';
-						break;
-					case 't':
-						buf[n++] = '\t';
-						break;
-					case 'r':
-						buf[n++] = '\r';
-						break;
-					default:
-						buf[n++] = *p;
-						break;
-					}
-				} else
-					buf[n++] = *p;
-			}
-			p++;
-			buf[n] = '\0';
-			toks[ntok].type = TOK_STRING;
-			toks[ntok++].text = buf;
+		}
+		if (*p == '"') {
+			if (config_tok_string(ps, &p, &toks[ntok]) != 0)
+				goto fail;
+			ntok++;
 			continue;
 		}
 		if (iscntrl((unsigned char)*p)) {
@@ -395,7 +336,8 @@ config_find_service(struct config *cf, const char *name)
 
 /* Opens a "service NAME {" block. */
 static void
-config_service_open(struct parse_state *ps, struct token *toks, int ntok)
+config_service_open(struct parse_state *ps, struct conf_token *toks,
+    int ntok)
 {
 	struct config		*cf = ps->ps_cf;
 	struct service_conf	*sc, *old;
@@ -425,296 +367,33 @@ config_service_open(struct parse_state *ps, struct token *toks, int ntok)
 	sc->sc_name = xstrdup(toks[1].text);
 	sc->sc_file = ps->ps_file;
 	sc->sc_line = ps->ps_line;
-	sc->sc_protocol = EVI_PROTO_TCP;
-	sc->sc_max_output = DEFAULT_MAX_OUTPUT;
-	sc->sc_max_input = DEFAULT_MAX_INPUT;
-	sc->sc_reflection_guard = 1;
-	sc->sc_limits.lim_idle_ms = DEFAULT_IDLE_MS;
-	sc->sc_limits.lim_prefix6 = DEFAULT_PREFIX6;
+	sc->sc_set = xcalloc(confkeys_count, sizeof(*sc->sc_set));
 	TAILQ_INIT(&sc->sc_listens);
 	TAILQ_INIT(&sc->sc_options);
 	TAILQ_INIT(&sc->sc_listeners);
+	confkey_defaults(cf, sc);
 	TAILQ_INSERT_TAIL(&cf->c_services, sc, sc_entry);
 	ps->ps_svc = sc;
 }
 
-/* Says so and returns 0 if a single-valued key has other than one value. */
-static int
-config_one_value(struct parse_state *ps, const char *key, int nvals)
-{
-	if (nvals != 1) {
-		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
-		    "%s%s%s\"%s\" takes one value, not %d",
-		    ps->ps_svc ? "service \"" : "",
-		    ps->ps_svc ? ps->ps_svc->sc_name : "",
-		    ps->ps_svc ? "\": " : "", key, nvals);
-		return (0);
-	}
-	return (1);
-}
-
+/* Keeps a key of a service that is not a core key, for its module. */
 static void
-config_size_key(struct parse_state *ps, const char *key, const char *val,
-    long long *out)
+config_module_item(struct parse_state *ps, const char *key,
+    struct conf_token *v, int nv)
 {
-	char	*cause;
-
-	if (value_size(val, 1024, 1LL << 30, out, &cause) != 0) {
-		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
-		    "service \"%s\": %s: %s", ps->ps_svc->sc_name, key, cause);
-		free(cause);
-	}
-}
-
-/* A yes/no service key: one value, and the same error wording for all. */
-static void
-config_service_bool(struct parse_state *ps, const char *key, struct token *v,
-    int nv, int *out)
-{
-	char	*cause;
-
-	if (!config_one_value(ps, key, nv))
-		return;
-	if (value_bool(v[0].text, out, &cause) != 0) {
-		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
-		    "service \"%s\": %s: %s", ps->ps_svc->sc_name, key, cause);
-		free(cause);
-	}
-}
-
-/* Reads "RATE [BURST]"; the burst defaults to one second's worth. */
-static int
-config_rate(struct parse_state *ps, const char *key, struct token *v, int nv,
-    struct rate_conf *rc)
-{
-	long long	 burst;
-	char		*cause;
-
-	if (nv < 1 || nv > 2) {
-		config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
-		    "%s takes a rate and an optional burst, as "
-		    "\"%s = 10/s 20\"", key, key);
-		return (-1);
-	}
-	if (value_rate(v[0].text, &rc->rc_per_sec, &cause) != 0)
-		goto bad;
-	rc->rc_burst = rc->rc_per_sec < 1 ? 1 : (double)(long long)
-	    (rc->rc_per_sec + 0.999);
-	if (nv == 2) {
-		if (value_int(v[1].text, 1, 1000000000LL, &burst,
-		    &cause) != 0)
-			goto bad;
-		rc->rc_burst = (double)burst;
-	}
-	return (0);
-bad:
-	config_error(ps->ps_cf, ps->ps_file, ps->ps_line, "%s: %s", key,
-	    cause);
-	free(cause);
-	return (-1);
-}
-
-/* Reads an only_from / no_access list, every entry checked. */
-static void
-config_acl(struct parse_state *ps, const char *key, struct token *v, int nv,
-    struct acl *acl)
-{
-	struct acl_entry	 e;
-	char			*cause;
-	int			 i;
-
-	acl_free(acl);
-	for (i = 0; i < nv; i++) {
-		if (acl_parse_entry(v[i].text, &e, &cause) != 0) {
-			config_error(ps->ps_cf, ps->ps_file, ps->ps_line,
-			    "%s: %s", key, cause);
-			free(cause);
-			continue;
-		}
-		acl_add(acl, &e);
-	}
-}
-
-/*
- * The keys of limits_conf, shared by service blocks and the global
- * defaults.  Returns 0 if key is not one of them.
- */
-static int
-config_limits_key(struct parse_state *ps, struct limits_conf *lim,
-    const char *key, struct token *v, int nv)
-{
-	struct config	*cf = ps->ps_cf;
-	unsigned int	 bit;
-	long long	*num = NULL, min = 0, max = 0;
-	int		 duration = 0, size = 0;
-	char		*cause;
-
-	if (strcmp(key, "only_from") == 0) {
-		config_acl(ps, key, v, nv, &lim->lim_only);
-		bit = LIM_ONLY_FROM;
-	} else if (strcmp(key, "no_access") == 0) {
-		config_acl(ps, key, v, nv, &lim->lim_deny);
-		bit = LIM_NO_ACCESS;
-	} else if (strcmp(key, "rate") == 0) {
-		config_rate(ps, key, v, nv, &lim->lim_rate);
-		bit = LIM_RATE;
-	} else if (strcmp(key, "per_source_rate") == 0) {
-		config_rate(ps, key, v, nv, &lim->lim_src_rate);
-		bit = LIM_SRC_RATE;
-	} else if (strcmp(key, "refuse_banner") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return (1);
-		if (strlen(v[0].text) > 512 || strpbrk(v[0].text, "\r\n")) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "refuse_banner must be one line of at most 512 "
-			    "characters");
-			return (1);
-		}
-		free(lim->lim_banner);
-		lim->lim_banner = xstrdup(v[0].text);
-		bit = LIM_BANNER;
-	} else {
-		if (strcmp(key, "max_connections") == 0) {
-			num = &lim->lim_max_conns;
-			bit = LIM_MAX_CONNS;
-			max = 10000000;
-		} else if (strcmp(key, "per_source") == 0) {
-			num = &lim->lim_per_source;
-			bit = LIM_PER_SOURCE;
-			max = 10000000;
-		} else if (strcmp(key, "per_source_ipv6_prefix") == 0) {
-			num = &lim->lim_prefix6;
-			bit = LIM_PREFIX6;
-			min = 1;
-			max = 128;
-		} else if (strcmp(key, "idle_timeout") == 0) {
-			num = &lim->lim_idle_ms;
-			bit = LIM_IDLE;
-			duration = 1;
-		} else if (strcmp(key, "session_timeout") == 0) {
-			num = &lim->lim_session_ms;
-			bit = LIM_SESSION;
-			duration = 1;
-		} else if (strcmp(key, "udp_reply_budget") == 0) {
-			num = &lim->lim_reply_budget;
-			bit = LIM_REPLY_BUDGET;
-			size = 1;
-			max = 1LL << 30;
-		} else
-			return (0);
-		if (!config_one_value(ps, key, nv))
-			return (1);
-		if ((duration ? value_duration(v[0].text, 0,
-		    30LL * 24 * 3600 * 1000, num, &cause) : size ?
-		    value_size(v[0].text, min, max, num, &cause) :
-		    value_int(v[0].text, min, max, num, &cause)) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line, "%s: %s",
-			    key, cause);
-			free(cause);
-		}
-	}
-	if (lim->lim_set & bit)
-		config_error(cf, ps->ps_file, ps->ps_line,
-		    "duplicate key \"%s\"", key);
-	lim->lim_set |= bit;
-	return (1);
-}
-
-/* Handles one "key = values" line inside a service block. */
-static void
-config_service_key(struct parse_state *ps, const char *key, struct token *v,
-    int nv)
-{
-	struct config		*cf = ps->ps_cf;
-	struct service_conf	*sc = ps->ps_svc;
-	struct listen_conf	*lc;
 	struct conf_item	*ci;
-	char			*cause;
 	int			 i;
 
-	if (strcmp(key, "listen") == 0) {
-		sc->sc_listen_seen = 1;
-		for (i = 0; i < nv; i++) {
-			lc = xcalloc(1, sizeof(*lc));
-			lc->lc_text = xstrdup(v[i].text);
-			lc->lc_file = ps->ps_file;
-			lc->lc_line = ps->ps_line;
-			if (addr_parse_listen(v[i].text, &lc->lc_addr,
-			    &cause) != 0) {
-				config_error(cf, ps->ps_file, ps->ps_line,
-				    "service \"%s\": listen: %s", sc->sc_name,
-				    cause);
-				free(cause);
-				free(lc->lc_text);
-				free(lc);
-				continue;
-			}
-			TAILQ_INSERT_TAIL(&sc->sc_listens, lc, lc_entry);
-		}
-	} else if (strcmp(key, "module") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (sc->sc_module_name != NULL) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "service \"%s\": duplicate key \"module\" (first "
-			    "set at line %d)", sc->sc_name,
-			    sc->sc_module_line);
-			return;
-		}
-		sc->sc_module_name = xstrdup(v[0].text);
-		sc->sc_module_line = ps->ps_line;
-	} else if (strcmp(key, "protocol") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (strcmp(v[0].text, "tcp") == 0)
-			sc->sc_protocol = EVI_PROTO_TCP;
-		else if (strcmp(v[0].text, "udp") == 0)
-			sc->sc_protocol = EVI_PROTO_UDP;
-		else
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "service \"%s\": invalid protocol \"%s\" "
-			    "(expected tcp or udp)", sc->sc_name, v[0].text);
-	} else if (strcmp(key, "max_output") == 0) {
-		if (config_one_value(ps, key, nv))
-			config_size_key(ps, key, v[0].text,
-			    &sc->sc_max_output);
-	} else if (strcmp(key, "max_input") == 0) {
-		if (config_one_value(ps, key, nv))
-			config_size_key(ps, key, v[0].text,
-			    &sc->sc_max_input);
-	} else if (strcmp(key, "log_connections") == 0) {
-		config_service_bool(ps, key, v, nv, &sc->sc_log_connections);
-	} else if (config_limits_key(ps, &sc->sc_limits, key, v, nv)) {
-		/* handled */
-	} else if (strcmp(key, "isolate") == 0) {
-		config_service_bool(ps, key, v, nv, &sc->sc_isolate);
-	} else if (strcmp(key, "reuseport") == 0) {
-		config_service_bool(ps, key, v, nv, &sc->sc_reuseport);
-	} else if (strcmp(key, "workers") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_int(v[0].text, 1, 256, &sc->sc_workers,
-		    &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "service \"%s\": workers: %s", sc->sc_name, cause);
-			free(cause);
-		}
-	} else if (strcmp(key, "reflection_guard") == 0) {
-		config_service_bool(ps, key, v, nv, &sc->sc_reflection_guard);
-	} else {
-		/* Not ours: the module's option table decides later. */
-		ci = xcalloc(1, sizeof(*ci));
-		ci->ci_key = xstrdup(key);
-		ci->ci_argc = nv;
-		ci->ci_argv = xreallocarray(NULL, (size_t)nv + 1,
-		    sizeof(char *));
-		for (i = 0; i < nv; i++)
-			ci->ci_argv[i] = xstrdup(v[i].text);
-		ci->ci_argv[nv] = NULL;
-		ci->ci_file = ps->ps_file;
-		ci->ci_line = ps->ps_line;
-		TAILQ_INSERT_TAIL(&sc->sc_options, ci, ci_entry);
-	}
+	ci = xcalloc(1, sizeof(*ci));
+	ci->ci_key = xstrdup(key);
+	ci->ci_argc = nv;
+	ci->ci_argv = xreallocarray(NULL, (size_t)nv + 1, sizeof(char *));
+	for (i = 0; i < nv; i++)
+		ci->ci_argv[i] = xstrdup(v[i].text);
+	ci->ci_argv[nv] = NULL;
+	ci->ci_file = ps->ps_file;
+	ci->ci_line = ps->ps_line;
+	TAILQ_INSERT_TAIL(&ps->ps_svc->sc_options, ci, ci_entry);
 }
 
 static int
@@ -807,125 +486,61 @@ config_include(struct parse_state *ps, const char *pattern)
 	free(full);
 }
 
-/* Handles one "key = values" line outside any service block. */
+/* The "include" row of the table: each pattern read in turn. */
+int
+config_key_include(struct parse_state *ps, const struct confkey *ck,
+    struct conf_token *v, int nv, void *field)
+{
+	int	i;
+
+	(void)ck;
+	(void)field;
+	for (i = 0; i < nv; i++)
+		config_include(ps, v[i].text);
+	return (0);
+}
+
+/*
+ * Handles one "key = values" line: a core key, a module option inside a
+ * service block, or an error outside one.
+ */
 static void
-config_global_key(struct parse_state *ps, const char *key, struct token *v,
+config_key(struct parse_state *ps, const char *key, struct conf_token *v,
     int nv)
 {
-	struct config	*cf = ps->ps_cf;
-	char		*cause;
-	struct suggestion sg;
-	int		 i;
+	struct config		*cf = ps->ps_cf;
+	struct suggestion	 sg;
+	char			*known;
 
-	if (strcmp(key, "module_dir") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (v[0].text[0] != '/') {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "module_dir \"%s\" must be an absolute path",
-			    v[0].text);
-			return;
-		}
-		if (!cf->c_module_dir_forced) {
-			free(cf->c_module_dir);
-			cf->c_module_dir = xstrdup(v[0].text);
-		}
-	} else if (strcmp(key, "include") == 0) {
-		for (i = 0; i < nv; i++)
-			config_include(ps, v[i].text);
-	} else if (strcmp(key, "shutdown_timeout") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_duration(v[0].text, 0, 24LL * 3600 * 1000,
-		    &cf->c_shutdown_ms, &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "shutdown_timeout: %s", cause);
-			free(cause);
-		}
-	} else if (strcmp(key, "user") == 0 || strcmp(key, "group") == 0 ||
-	    strcmp(key, "pidfile") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (strcmp(key, "pidfile") == 0) {
-			if (v[0].text[0] != '/') {
-				config_error(cf, ps->ps_file, ps->ps_line,
-				    "pidfile \"%s\" must be an absolute path",
-				    v[0].text);
-				return;
-			}
-			free(cf->c_pidfile);
-			cf->c_pidfile = xstrdup(v[0].text);
-		} else if (strcmp(key, "user") == 0) {
-			free(cf->c_user);
-			cf->c_user = xstrdup(v[0].text);
-			cf->c_user_file = ps->ps_file;
-			cf->c_user_line = ps->ps_line;
-		} else {
-			free(cf->c_group);
-			cf->c_group = xstrdup(v[0].text);
-		}
-	} else if (strcmp(key, "workers") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (strcmp(v[0].text, "auto") == 0)
-			cf->c_workers = 0;
-		else if (value_int(v[0].text, 1, 256, &cf->c_workers,
-		    &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "workers: %s (or auto, one per CPU)", cause);
-			free(cause);
-		}
-	} else if (strcmp(key, "core_dumps") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_bool(v[0].text, &cf->c_core_dumps, &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "core_dumps: %s", cause);
-			free(cause);
-		}
-	} else if (strcmp(key, "drain_timeout") == 0) {
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_duration(v[0].text, 0, 24LL * 3600 * 1000,
-		    &cf->c_drain_ms, &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "drain_timeout: %s", cause);
-			free(cause);
-		}
-	} else if (strcmp(key, "max_connections") == 0) {
-		/* Globally, the limit is on all services together. */
-		if (!config_one_value(ps, key, nv))
-			return;
-		if (value_int(v[0].text, 0, 10000000, &cf->c_max_conns,
-		    &cause) != 0) {
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "max_connections: %s", cause);
-			free(cause);
-		}
-	} else if (config_limits_key(ps, &cf->c_defaults, key, v, nv)) {
-		/* a default for every service */
-	} else if (strcmp(key, "listen") == 0 || strcmp(key, "module") == 0 ||
-	    strcmp(key, "protocol") == 0) {
+	if (confkey_apply(ps, key, v, nv))
+		return;
+	if (ps->ps_svc != NULL) {
+		/* Not ours: the module's option table decides later. */
+		config_module_item(ps, key, v, nv);
+		return;
+	}
+	if (confkey_find(key, CK_SERVICE) != NULL) {
 		config_error(cf, ps->ps_file, ps->ps_line,
 		    "\"%s\" belongs inside a service block", key);
-	} else {
-		sg.sg_distance = SIZE_MAX;
-		config_suggest_list(&sg, key, global_keys);
-		config_suggest_list(&sg, key, core_service_keys);
-		if (sg.sg_distance != SIZE_MAX)
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "unknown global key \"%s\"; did you mean \"%s\"?",
-			    key, sg.sg_word);
-		else
-			config_error(cf, ps->ps_file, ps->ps_line,
-			    "unknown global key \"%s\" (known: %s)", key,
-			    global_keys);
+		return;
 	}
+	sg.sg_distance = SIZE_MAX;
+	confkey_suggest(&sg, key, CK_GLOBAL | CK_SERVICE);
+	if (sg.sg_distance != SIZE_MAX) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "unknown global key \"%s\"; did you mean \"%s\"?", key,
+		    sg.sg_word);
+		return;
+	}
+	known = confkey_list(CK_GLOBAL);
+	config_error(cf, ps->ps_file, ps->ps_line,
+	    "unknown global key \"%s\" (known: %s)", key, known);
+	free(known);
 }
 
 /* Interprets one tokenized line. */
 static void
-config_statement(struct parse_state *ps, struct token *toks, int ntok)
+config_statement(struct parse_state *ps, struct conf_token *toks, int ntok)
 {
 	struct config	*cf = ps->ps_cf;
 	int		 i;
@@ -968,10 +583,7 @@ config_statement(struct parse_state *ps, struct token *toks, int ntok)
 			return;
 		}
 	}
-	if (ps->ps_svc != NULL)
-		config_service_key(ps, toks[0].text, toks + 2, ntok - 2);
-	else
-		config_global_key(ps, toks[0].text, toks + 2, ntok - 2);
+	config_key(ps, toks[0].text, toks + 2, ntok - 2);
 }
 
 /* Parses a whole buffer; name is what errors call it. */
@@ -980,7 +592,7 @@ config_parse_buffer(struct config *cf, const char *name, const char *buf,
     size_t len)
 {
 	struct parse_state	 ps;
-	struct token		*toks;
+	struct conf_token	*toks;
 	const char		*p = buf, *end = buf + len, *nl;
 	char			*line;
 	int			 ntok, i, before = cf->c_nerrors;
@@ -1085,7 +697,7 @@ config_finish(struct config *cf)
 	cf->c_nservices = 0;
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		sc->sc_index = cf->c_nservices++;
-		limits_inherit(&sc->sc_limits, &cf->c_defaults);
+		confkey_inherit(cf, sc);
 		if (sc->sc_workers != 0 && !sc->sc_isolate)
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": \"workers\" needs \"isolate = "
@@ -1140,12 +752,15 @@ config_load_modules(struct config *cf, const struct service_conf *group,
 				break;
 		}
 		if (m == NULL) {
-			if ((m = module_load(path, &cause)) == NULL) {
+			if ((m = module_load(path, &cause)) == NULL ||
+			    modopt_check_table(path, m->m_def, &cause) != 0) {
 				config_error(cf, sc->sc_file,
 				    sc->sc_module_line, "service \"%s\": %s",
 				    sc->sc_name, cause);
 				free(cause);
 				free(path);
+				if (m != NULL)
+					module_unload(m);
 				continue;
 			}
 			TAILQ_INSERT_TAIL(&cf->c_modules, m, m_entry);
@@ -1161,7 +776,7 @@ config_load_modules(struct config *cf, const struct service_conf *group,
 			    sc->sc_protocol == EVI_PROTO_UDP ? "udp" : "tcp");
 			continue;
 		}
-		sc->sc_options_ok = module_options(cf, sc) == 0;
+		sc->sc_options_ok = modopt_apply(cf, sc) == 0;
 	}
 	return (cf->c_nerrors == before ? 0 : -1);
 }
@@ -1206,7 +821,7 @@ config_unload_modules(struct config *cf)
 	struct module		*m;
 
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
-		module_optvals_free(sc);
+		modopt_free(sc);
 		sc->sc_module = NULL;
 		sc->sc_options_ok = 0;
 	}
@@ -1228,12 +843,6 @@ config_load(const char *path, const char *module_dir, int forced)
 	config_finish(cf);
 	config_check(cf);
 	return (cf);
-}
-
-const char *
-config_core_keys(void)
-{
-	return (core_service_keys);
 }
 
 /* Single-character edits between a and b (insert, delete, replace). */
@@ -1284,21 +893,4 @@ config_suggest(struct suggestion *sg, const char *word, const char *candidate,
 		return;
 	sg->sg_distance = d;
 	memcpy(sg->sg_word, buf, len + 1);
-}
-
-/* Offers every word of a ", "-separated list. */
-void
-config_suggest_list(struct suggestion *sg, const char *word, const char *list)
-{
-	const char	*p = list, *e;
-
-	while (*p != '\0') {
-		e = strchr(p, ',');
-		config_suggest(sg, word, p, e ? (size_t)(e - p) : strlen(p));
-		if (e == NULL)
-			break;
-		p = e + 1;
-		while (*p == ' ')
-			p++;
-	}
 }

@@ -43,10 +43,6 @@
 #define EVINETD_EXIT_CONFIG	1	/* config or usage error */
 #define EVINETD_EXIT_RUNTIME	2	/* bind failure and the like */
 
-#define DEFAULT_MAX_OUTPUT	(256 * 1024)
-#define DEFAULT_MAX_INPUT	(64 * 1024)
-#define DEFAULT_SHUTDOWN_MS	10000
-#define DEFAULT_DRAIN_MS	30000
 #define DEFAULT_USER		"nobody"
 #define CONF_INCLUDE_DEPTH	8
 #define LISTEN_BACKLOG		511
@@ -60,6 +56,7 @@
 struct worker;
 struct listener;
 struct dgram_guard;
+struct confkey;
 
 /* An IPv4 or IPv6 socket address, no bigger than it needs to be. */
 union sockunion {
@@ -145,21 +142,8 @@ struct rate_conf {
 	double		 rc_burst;
 };
 
-#define LIM_ONLY_FROM		0x001
-#define LIM_NO_ACCESS		0x002
-#define LIM_MAX_CONNS		0x004
-#define LIM_PER_SOURCE		0x008
-#define LIM_PREFIX6		0x010
-#define LIM_RATE		0x020
-#define LIM_SRC_RATE		0x040
-#define LIM_IDLE		0x080
-#define LIM_SESSION		0x100
-#define LIM_BANNER		0x200
-#define LIM_REPLY_BUDGET	0x400
-
 /* Limits of a service, or the global defaults services inherit. */
 struct limits_conf {
-	unsigned int	 lim_set;	/* LIM_* given explicitly */
 	struct acl	 lim_only;
 	struct acl	 lim_deny;
 	long long	 lim_max_conns;	/* 0: no limit */
@@ -173,10 +157,31 @@ struct limits_conf {
 	long long	 lim_reply_budget;	/* udp bytes/s per source; 0 */
 };
 
-#define DEFAULT_IDLE_MS		(5 * 60 * 1000)
-#define DEFAULT_PREFIX6		64
-
 /* config.c */
+/* Where a core key was set; cw_line 0: not set. */
+struct conf_where {
+	const char		*cw_file;
+	int			 cw_line;
+	char			**cw_argv;	/* global defaults: the values */
+	int			 cw_argc;
+};
+
+enum conf_tok_type {
+	TOK_WORD, TOK_STRING, TOK_EQUALS, TOK_LBRACE, TOK_RBRACE
+};
+struct conf_token {
+	enum conf_tok_type	 type;
+	char			*text;
+};
+
+/* The line being parsed, and the service block it is in. */
+struct parse_state {
+	struct config		*ps_cf;
+	const char		*ps_file;
+	int			 ps_line;
+	struct service_conf	*ps_svc;	/* open service block */
+};
+
 struct conf_item {
 	TAILQ_ENTRY(conf_item)	 ci_entry;
 	char			*ci_key;
@@ -223,6 +228,7 @@ struct service_conf {
 	struct limits_conf	 sc_limits;
 	struct listen_confs	 sc_listens;
 	struct conf_items	 sc_options;	/* module options, raw */
+	struct conf_where	*sc_set;	/* by confkeys[] index */
 
 	struct module		*sc_module;	/* after config_check */
 	int			 sc_options_ok;
@@ -264,6 +270,7 @@ struct config {
 	gid_t			 c_gid;
 	size_t			 c_nservices;
 	struct limits_conf	 c_defaults;
+	struct conf_where	*c_set;		/* by confkeys[] index */
 	struct service_confs	 c_services;
 	struct dgram_guard	*c_guard;	/* after listener_bind_all */
 	TAILQ_HEAD(modules, module) c_modules;
@@ -290,15 +297,65 @@ void		 config_free(struct config *);
 struct config	*config_load(const char *, const char *, int);
 size_t		 config_procs(const struct config *,
 		    const struct service_conf *);
-const char	*config_core_keys(void);
+int		 config_key_include(struct parse_state *,
+		    const struct confkey *, struct conf_token *, int, void *);
 struct suggestion {
 	size_t		 sg_distance;	/* SIZE_MAX: none yet */
 	char		 sg_word[65];
 };
 void		 config_suggest(struct suggestion *, const char *,
 		    const char *, size_t);
-void		 config_suggest_list(struct suggestion *, const char *,
-		    const char *);
+
+/* confkeys.c */
+#define CK_GLOBAL	0x1	/* outside service blocks */
+#define CK_SERVICE	0x2	/* inside service blocks */
+#define CK_INHERIT	(CK_GLOBAL | CK_SERVICE)	/* global: a default */
+
+#define CK_LIST		0x1	/* takes any number of values */
+#define CK_REPEAT	0x2	/* may be given again, and adds */
+
+/*
+ * One core key, in the spirit of nginx's ngx_command_t.  The value is
+ * stored by ck_set, or, when that is NULL, by ck_type at ck_offset into
+ * struct config (CK_GLOBAL), struct service_conf (CK_SERVICE) or struct
+ * limits_conf (CK_INHERIT: a service's, or the global defaults).  A core
+ * EVI_OPT_PATH must be absolute.
+ */
+typedef int (*confkey_set_cb)(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+struct confkey {
+	const char		*ck_name;
+	unsigned int		 ck_scope;	/* CK_GLOBAL, _SERVICE, _INHERIT */
+	unsigned int		 ck_flags;	/* CK_LIST, CK_REPEAT */
+	enum evi_option_type	 ck_type;
+	long long		 ck_min;	/* INT, DURATION, SIZE bounds */
+	long long		 ck_max;
+	confkey_set_cb		 ck_set;	/* NULL: stored by ck_type */
+	size_t			 ck_offset;
+	const char		*ck_default;	/* config syntax, or NULL */
+	const char		*ck_example;	/* a valid value, not the default */
+	const char		*ck_help;
+};
+extern const struct confkey	confkeys[];
+extern const size_t		confkeys_count;
+const struct confkey	*confkey_find(const char *, unsigned int);
+int			 confkey_apply(struct parse_state *, const char *,
+			    struct conf_token *, int);
+void			 confkey_defaults(struct config *,
+			    struct service_conf *);
+void			 confkey_inherit(struct config *,
+			    struct service_conf *);
+void			 confkey_where_free(struct conf_where *);
+char			*confkey_list(unsigned int);
+void			 confkey_suggest(struct suggestion *, const char *,
+			    unsigned int);
+void			 confkey_error(struct parse_state *, const char *, ...)
+			    __attribute__((format(printf, 2, 3)));
+
+/* modopt.c */
+int	 modopt_check_table(const char *, const struct evi_module *, char **);
+int	 modopt_apply(struct config *, struct service_conf *);
+void	 modopt_free(struct service_conf *);
 
 /* module.c */
 struct module {
@@ -311,8 +368,6 @@ struct module {
 char	*module_path(const char *, const char *, char **);
 struct module *module_load(const char *, char **);
 void	 module_unload(struct module *);
-int	 module_options(struct config *, struct service_conf *);
-void	 module_optvals_free(struct service_conf *);
 
 /* listener.c */
 struct listener {

@@ -19,8 +19,9 @@
  * before any of its functions run: that the file is a shared object, that
  * it exports the descriptor, that the descriptor has our magic, an ABI we
  * speak and a plausible size.  Each refusal names the path and what was
- * expected, because "module failed to load" helps nobody.  Options given
- * in the config are checked here against the module's table too.
+ * expected, because "module failed to load" helps nobody.  The module's
+ * option table, and the options a service gives it, are the config
+ * layer's to check (modopt.c).
  */
 
 #include "config.h"
@@ -30,7 +31,6 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,45 +152,6 @@ module_check_def(const char *path, const struct evi_module *def,
 }
 
 /*
- * Checks the option table: names must be unique, not core keys (a core
- * key would silently win in the config), and of a known type.
- */
-static int
-module_check_options(const char *path, const struct evi_module *def,
-    char **cause)
-{
-	const struct evi_option	*o, *p;
-	const char		*core = config_core_keys(), *k;
-	size_t			 len;
-
-	for (o = def->options; o != NULL && o->name != NULL; o++) {
-		len = strlen(o->name);
-		for (k = core; (k = strstr(k, o->name)) != NULL; k += len) {
-			if ((k == core || k[-1] == ' ') &&
-			    (k[len] == ',' || k[len] == '\0')) {
-				xasprintf(cause, "module %s: option \"%s\" has "
-				    "the name of a core key; the module must "
-				    "rename it", path, o->name);
-				return (-1);
-			}
-		}
-		for (p = def->options; p != o; p++) {
-			if (strcmp(p->name, o->name) == 0) {
-				xasprintf(cause, "module %s: option \"%s\" is "
-				    "declared twice", path, o->name);
-				return (-1);
-			}
-		}
-		if ((unsigned int)o->type > EVI_OPT_PATH) {
-			xasprintf(cause, "module %s: option \"%s\" has an "
-			    "unknown type %d", path, o->name, (int)o->type);
-			return (-1);
-		}
-	}
-	return (0);
-}
-
-/*
  * Takes the module's descriptor into daemon memory, only as many bytes as
  * the module says it has: members a newer daemon appended stay zero for
  * an older module, and nothing after load reads the module's own copy.
@@ -235,8 +196,7 @@ module_load(const char *path, char **cause)
 		dlclose(handle);
 		return (NULL);
 	}
-	if (module_check_def(path, def, cause) != 0 ||
-	    module_check_options(path, def, cause) != 0) {
+	if (module_check_def(path, def, cause) != 0) {
 		dlclose(handle);
 		return (NULL);
 	}
@@ -256,225 +216,4 @@ module_unload(struct module *m)
 	dlclose(m->m_handle);
 	free(m->m_path);
 	free(m);
-}
-
-static const char *
-option_type_name(enum evi_option_type t)
-{
-	switch (t) {
-	case EVI_OPT_STRING:
-		return ("string");
-	case EVI_OPT_INT:
-		return ("integer");
-	case EVI_OPT_BOOL:
-		return ("boolean");
-	case EVI_OPT_DURATION:
-		return ("duration");
-	case EVI_OPT_SIZE:
-		return ("size");
-	case EVI_OPT_ENUM:
-		return ("choice");
-	case EVI_OPT_PATH:
-		return ("path");
-	}
-	return ("?");
-}
-
-/* Is word one of the space-separated words in list? */
-static int
-word_in_list(const char *word, const char *list)
-{
-	size_t	 len = strlen(word);
-	const char *p = list;
-
-	/* "fast slow" would match two choices in a row. */
-	if (strchr(word, ' ') != NULL)
-		return (0);
-	while (p != NULL && *p != '\0') {
-		while (*p == ' ')
-			p++;
-		if (strncmp(p, word, len) == 0 && (p[len] == ' ' ||
-		    p[len] == '\0') && len > 0)
-			return (1);
-		p = strchr(p, ' ');
-	}
-	return (0);
-}
-
-/*
- * Converts one option value by its declared type.  A relative path is
- * made relative to the directory of the file that set it, so a config
- * means the same thing whatever the daemon's working directory is.
- */
-static int
-module_convert(const struct evi_option *o, const char *text,
-    const char *file, struct optval *ov, char **cause)
-{
-	char	*copy, *path;
-	int	 b;
-
-	switch (o->type) {
-	case EVI_OPT_STRING:
-		break;
-	case EVI_OPT_PATH:
-		if (*text == '\0') {
-			xasprintf(cause, "empty path");
-			return (-1);
-		}
-		if (*text == '/' || file == NULL)
-			break;
-		copy = xstrdup(file);
-		xasprintf(&path, "%s/%s", dirname(copy), text);
-		free(copy);
-		free(ov->ov_str);
-		ov->ov_str = path;
-		ov->ov_set = 1;
-		return (0);
-	case EVI_OPT_INT:
-		if (value_int(text, o->min, o->max, &ov->ov_num, cause) != 0)
-			return (-1);
-		break;
-	case EVI_OPT_BOOL:
-		if (value_bool(text, &b, cause) != 0)
-			return (-1);
-		ov->ov_num = b;
-		break;
-	case EVI_OPT_DURATION:
-		if (value_duration(text, o->min, o->max, &ov->ov_num,
-		    cause) != 0)
-			return (-1);
-		break;
-	case EVI_OPT_SIZE:
-		if (value_size(text, o->min, o->max, &ov->ov_num, cause) != 0)
-			return (-1);
-		break;
-	case EVI_OPT_ENUM:
-		if (o->choices == NULL || !word_in_list(text, o->choices)) {
-			xasprintf(cause, "invalid value \"%s\" (expected one "
-			    "of: %s)", text, o->choices ? o->choices : "");
-			return (-1);
-		}
-		break;
-	default:
-		xasprintf(cause, "unknown option type %d", (int)o->type);
-		return (-1);
-	}
-	free(ov->ov_str);
-	ov->ov_str = xstrdup(text);
-	ov->ov_set = 1;
-	return (0);
-}
-
-/*
- * Matches a service's raw options to its module's table, converting each
- * value and applying defaults; every mismatch is a FILE:LINE error.
- */
-int
-module_options(struct config *cf, struct service_conf *sc)
-{
-	const struct evi_module	*def = sc->sc_module->m_def;
-	const struct evi_option	*o;
-	struct conf_item	*ci;
-	struct optval		*ov;
-	size_t			 n = 0, i;
-	char			*cause;
-	int			 before = cf->c_nerrors;
-	int			*lines;
-	struct suggestion	 sg;
-
-	for (o = def->options; o != NULL && o->name != NULL; o++)
-		n++;
-	sc->sc_noptvals = n;
-	sc->sc_optvals = n ? xcalloc(n, sizeof(*sc->sc_optvals)) : NULL;
-	lines = n ? xcalloc(n, sizeof(*lines)) : NULL;
-	for (i = 0; i < n; i++)
-		sc->sc_optvals[i].ov_opt = &def->options[i];
-
-	TAILQ_FOREACH(ci, &sc->sc_options, ci_entry) {
-		for (i = 0; i < n; i++) {
-			if (strcmp(def->options[i].name, ci->ci_key) == 0)
-				break;
-		}
-		if (i == n) {
-			sg.sg_distance = SIZE_MAX;
-			config_suggest_list(&sg, ci->ci_key,
-			    config_core_keys());
-			for (i = 0; i < n; i++)
-				config_suggest(&sg, ci->ci_key,
-				    def->options[i].name,
-				    strlen(def->options[i].name));
-			if (sg.sg_distance != SIZE_MAX)
-				config_error(cf, ci->ci_file, ci->ci_line,
-				    "service \"%s\": unknown key \"%s\"; did you "
-				    "mean \"%s\"?", sc->sc_name, ci->ci_key,
-				    sg.sg_word);
-			else
-				config_error(cf, ci->ci_file, ci->ci_line,
-				    "service \"%s\": unknown key \"%s\" (not a "
-				    "core key: %s; and module \"%s\" has no such "
-				    "option)", sc->sc_name, ci->ci_key,
-				    config_core_keys(), def->name);
-			continue;
-		}
-		o = &def->options[i];
-		ov = &sc->sc_optvals[i];
-		if (lines[i] != 0) {
-			config_error(cf, ci->ci_file, ci->ci_line,
-			    "service \"%s\": duplicate option \"%s\" (first "
-			    "set at line %d)", sc->sc_name, o->name, lines[i]);
-			continue;
-		}
-		lines[i] = ci->ci_line;
-		if (ci->ci_argc != 1) {
-			config_error(cf, ci->ci_file, ci->ci_line,
-			    "service \"%s\": option \"%s\" takes one %s "
-			    "value, not %d (quote a value with spaces)",
-			    sc->sc_name, o->name, option_type_name(o->type),
-			    ci->ci_argc);
-			continue;
-		}
-		if (module_convert(o, ci->ci_argv[0], ci->ci_file, ov,
-		    &cause) != 0) {
-			config_error(cf, ci->ci_file, ci->ci_line,
-			    "service \"%s\": option \"%s\": %s", sc->sc_name,
-			    o->name, cause);
-			free(cause);
-		}
-	}
-	for (i = 0; i < n; i++) {
-		o = &def->options[i];
-		ov = &sc->sc_optvals[i];
-		if (lines[i] != 0)
-			continue;
-		if (o->flags & EVI_OPT_REQUIRED) {
-			config_error(cf, sc->sc_file, sc->sc_line,
-			    "service \"%s\": module \"%s\" needs option "
-			    "\"%s\" (%s)", sc->sc_name, def->name, o->name,
-			    o->help ? o->help : option_type_name(o->type));
-			continue;
-		}
-		if (o->default_value != NULL &&
-		    module_convert(o, o->default_value, NULL, ov,
-		    &cause) != 0) {
-			config_error(cf, sc->sc_file, sc->sc_line,
-			    "service \"%s\": module \"%s\" has a bad default "
-			    "for option \"%s\": %s", sc->sc_name, def->name,
-			    o->name, cause);
-			free(cause);
-		}
-	}
-	free(lines);
-	return (cf->c_nerrors == before ? 0 : -1);
-}
-
-void
-module_optvals_free(struct service_conf *sc)
-{
-	size_t	i;
-
-	for (i = 0; i < sc->sc_noptvals; i++)
-		free(sc->sc_optvals[i].ov_str);
-	free(sc->sc_optvals);
-	sc->sc_optvals = NULL;
-	sc->sc_noptvals = 0;
 }

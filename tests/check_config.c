@@ -37,18 +37,6 @@
 #include "evinetd.h"
 #include "check_run.h"
 
-#define CORE_KEYS \
-	"listen, module, protocol, max_input, max_output, reflection_guard, " \
-	"log_connections, only_from, no_access, max_connections, per_source, " \
-	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner, isolate, workers, reuseport, " \
-	"udp_reply_budget"
-#define GLOBAL_KEYS \
-	"module_dir, include, user, group, workers, pidfile, core_dumps, " \
-	"shutdown_timeout, " \
-	"drain_timeout, max_connections, only_from, no_access, per_source, " \
-	"per_source_ipv6_prefix, rate, per_source_rate, idle_timeout, " \
-	"session_timeout, refuse_banner, udp_reply_budget"
 #define ECHO_PATH	BUNDLED_MODULE_DIR "/echo.so"
 
 static struct config	*cf;
@@ -66,6 +54,21 @@ teardown(void)
 	check_str_free();
 }
 
+
+/* The names of the table's keys allowed where, as errors list them. */
+static const char *
+known_keys(unsigned int where)
+{
+	const char	*list = "";
+	size_t		 i;
+
+	for (i = 0; i < confkeys_count; i++) {
+		if (confkeys[i].ck_scope & where)
+			list = check_str("%s%s%s", list, *list ? ", " : "",
+			    confkeys[i].ck_name);
+	}
+	return (list);
+}
 
 /* The absolute name of a file in the test's directory. */
 static const char *
@@ -237,9 +240,14 @@ START_TEST(test_service_defaults_to_tcp_and_the_default_limits)
 	ASSERT_NO_ERRORS();
 	sc = service("echo");
 	ck_assert_int_eq(sc->sc_protocol, EVI_PROTO_TCP);
-	ck_assert_int_eq(sc->sc_max_output, DEFAULT_MAX_OUTPUT);
-	ck_assert_int_eq(sc->sc_max_input, DEFAULT_MAX_INPUT);
-	ck_assert_int_eq(cf->c_shutdown_ms, DEFAULT_SHUTDOWN_MS);
+	ck_assert_int_eq(sc->sc_max_output, 256 * 1024);
+	ck_assert_int_eq(sc->sc_max_input, 64 * 1024);
+	ck_assert_int_eq(sc->sc_reflection_guard, 1);
+	ck_assert_int_eq(sc->sc_limits.lim_idle_ms, 5 * 60 * 1000);
+	ck_assert_int_eq(sc->sc_limits.lim_prefix6, 64);
+	ck_assert_int_eq(cf->c_shutdown_ms, 10000);
+	ck_assert_int_eq(cf->c_drain_ms, 30000);
+	ck_assert_int_eq(cf->c_workers, 1);
 	ck_assert_str_eq(cf->c_module_dir, TEST_MODULE_DIR);
 }
 END_TEST
@@ -325,8 +333,8 @@ END_TEST
 START_TEST(test_unknown_global_key_far_from_any_names_the_known_keys)
 {
 	ck_assert_int_eq(parse("frobnicate = yes\n"), -1);
-	ASSERT_ERRORS("test.conf:1: unknown global key \"frobnicate\" "
-	    "(known: " GLOBAL_KEYS ")");
+	ASSERT_ERRORS(check_str("test.conf:1: unknown global key "
+	    "\"frobnicate\" (known: %s)", known_keys(CK_GLOBAL)));
 }
 END_TEST
 
@@ -335,11 +343,13 @@ START_TEST(test_service_keys_outside_a_service_are_errors)
 	ck_assert_int_eq(parse(
 	    "listen = 7\n"
 	    "module = echo\n"
-	    "protocol = tcp\n"), -1);
+	    "protocol = tcp\n"
+	    "max_output = 1k\n"), -1);
 	ASSERT_ERRORS(
 	    "test.conf:1: \"listen\" belongs inside a service block",
 	    "test.conf:2: \"module\" belongs inside a service block",
-	    "test.conf:3: \"protocol\" belongs inside a service block");
+	    "test.conf:3: \"protocol\" belongs inside a service block",
+	    "test.conf:4: \"max_output\" belongs inside a service block");
 }
 END_TEST
 
@@ -510,8 +520,8 @@ START_TEST(test_duplicate_module_key_names_the_first_line)
 	    "	listen = 7\n"
 	    "	module = discard\n"
 	    "}\n"), -1);
-	ASSERT_ERRORS("test.conf:4: service \"echo\": duplicate key \"module\" "
-	    "(first set at line 2)");
+	ASSERT_ERRORS("test.conf:4: service \"echo\": \"module\" is already "
+	    "set at line 2");
 	ck_assert_str_eq(service("echo")->sc_module_name, "echo");
 }
 END_TEST
@@ -750,8 +760,8 @@ START_TEST(test_every_error_in_a_file_is_reported)
 	ck_assert_int_eq(config_finish(cf), -1);
 	ck_assert_int_eq(cf->c_nerrors, 8);
 	ASSERT_ERRORS(
-	    "test.conf:1: unknown global key \"bogus\" (known: " GLOBAL_KEYS
-	    ")",
+	    check_str("test.conf:1: unknown global key \"bogus\" (known: %s)",
+	    known_keys(CK_GLOBAL)),
 	    "test.conf:3: service \"a\": invalid protocol \"sctp\" "
 	    "(expected tcp or udp)",
 	    "test.conf:4: service \"a\": max_output: invalid size \"10q\" "
@@ -789,8 +799,8 @@ START_TEST(test_errors_past_the_limit_are_counted_not_kept)
 		n++;
 	}
 	ck_assert_int_eq(n, 100);
-	ck_assert_str_eq(last->ce_msg, "test.conf:100: unknown global key "
-	    "\"bogus\" (known: " GLOBAL_KEYS ")");
+	ck_assert_str_eq(last->ce_msg, check_str("test.conf:100: unknown "
+	    "global key \"bogus\" (known: %s)", known_keys(CK_GLOBAL)));
 }
 END_TEST
 
@@ -1102,8 +1112,8 @@ START_TEST(test_errors_in_an_included_file_name_that_file)
 	write_file("conf.d/worse.conf", "service w {\n");
 	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
 	ASSERT_ERRORS(
-	    check_str("%s:2: unknown global key \"bogus\" (known: " GLOBAL_KEYS
-	    ")", tpath("bad.conf")),
+	    check_str("%s:2: unknown global key \"bogus\" (known: %s)",
+	    tpath("bad.conf"), known_keys(CK_GLOBAL)),
 	    check_str("%s:5: included from here", tpath("main.conf")),
 	    check_str("%s:1: service \"w\" is not closed with \"}\"",
 	    tpath("conf.d/worse.conf")));
@@ -1122,9 +1132,9 @@ START_TEST(test_unknown_service_key_names_core_keys_and_module)
 	    "	listen = 127.0.0.1:0\n"
 	    "	greeting = hello\n"
 	    "}\n"), -1);
-	ASSERT_ERRORS("test.conf:4: service \"e\": unknown key \"greeting\" "
-	    "(not a core key: " CORE_KEYS "; and module \"echo\" has no such "
-	    "option)");
+	ASSERT_ERRORS(check_str("test.conf:4: service \"e\": unknown key "
+	    "\"greeting\" (not a core key: %s; and module \"echo\" has no "
+	    "such option)", known_keys(CK_SERVICE)));
 }
 END_TEST
 
@@ -1382,13 +1392,389 @@ START_TEST(test_services_share_one_loaded_module)
 }
 END_TEST
 
-static Suite *
-config_suite(void)
-{
-	Suite	*s;
-	TCase	*tc;
+/*
+ * The table of core keys.
+ */
 
-	s = suite_create("config");
+/* Parses text into a fresh config, so one test can try every key. */
+static void
+reparse(const char *text)
+{
+	config_free(cf);
+	cf = config_new("test.conf", TEST_MODULE_DIR);
+	parse(text);
+}
+
+START_TEST(test_table_names_a_key_once_per_scope_and_can_store_it)
+{
+	const struct confkey	*ck;
+	size_t			 i;
+
+	for (i = 0; i < confkeys_count; i++) {
+		ck = &confkeys[i];
+		ck_assert_msg(confkey_find(ck->ck_name, ck->ck_scope &
+		    CK_GLOBAL) == (ck->ck_scope & CK_GLOBAL ? ck : NULL) &&
+		    confkey_find(ck->ck_name, ck->ck_scope & CK_SERVICE) ==
+		    (ck->ck_scope & CK_SERVICE ? ck : NULL),
+		    "key \"%s\" has two rows in one scope", ck->ck_name);
+		ck_assert_msg(ck->ck_set != NULL || ck->ck_type ==
+		    EVI_OPT_INT || ck->ck_type == EVI_OPT_DURATION ||
+		    ck->ck_type == EVI_OPT_SIZE || ck->ck_type ==
+		    EVI_OPT_BOOL || ck->ck_type == EVI_OPT_STRING ||
+		    ck->ck_type == EVI_OPT_PATH,
+		    "key \"%s\" needs a setter for its type", ck->ck_name);
+		ck_assert_msg(ck->ck_example != NULL && ck->ck_help != NULL,
+		    "key \"%s\" has no example or no help", ck->ck_name);
+	}
+	/* The defaults of the table parse, globally and in a service. */
+	reparse("service s {\n}\n");
+	ASSERT_NO_ERRORS();
+}
+END_TEST
+
+START_TEST(test_every_key_given_twice_names_the_first_line)
+{
+	const struct confkey	*ck;
+	const char		*line;
+	size_t			 i;
+
+	for (i = 0; i < confkeys_count; i++) {
+		ck = &confkeys[i];
+		if (ck->ck_flags & CK_REPEAT)
+			continue;
+		check_str_free();
+		line = check_str("%s = %s\n", ck->ck_name, ck->ck_example);
+		if (ck->ck_scope & CK_GLOBAL) {
+			reparse(check_str("\n%s%s", line, line));
+			ASSERT_ERRORS(check_str("test.conf:3: \"%s\" is "
+			    "already set at line 2", ck->ck_name));
+		}
+		if (ck->ck_scope & CK_SERVICE) {
+			reparse(check_str("service s {\n%s%s}\n", line, line));
+			ASSERT_ERRORS(check_str("test.conf:3: service \"s\": "
+			    "\"%s\" is already set at line 2", ck->ck_name));
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_a_key_set_again_in_another_file_names_that_file)
+{
+	ck_assert_int_eq(config_parse_buffer(cf, "a.conf",
+	    "\nuser = daemon\n", 15), 0);
+	ck_assert_int_eq(parse("user = nobody\n"), -1);
+	ASSERT_ERRORS("test.conf:1: \"user\" is already set at a.conf:2");
+	ck_assert_str_eq(cf->c_user, "daemon");
+	ck_assert_str_eq(cf->c_user_file, "a.conf");
+}
+END_TEST
+
+START_TEST(test_listen_given_again_adds_addresses)
+{
+	ck_assert_int_eq(parse(
+	    "service s {\n"
+	    "	listen = 7\n"
+	    "	listen = 8 9\n"
+	    "}\n"), 0);
+	ck_assert_int_eq(TAILQ_NEXT(TAILQ_NEXT(TAILQ_FIRST(
+	    &service("s")->sc_listens), lc_entry), lc_entry)->lc_line, 3);
+}
+END_TEST
+
+/* A second value of each inheritable key, other than its example. */
+static const char *const other_values[][2] = {
+	{ "only_from", "192.0.2.1" },
+	{ "no_access", "10.0.0.0/8" },
+	{ "per_source", "3" },
+	{ "per_source_ipv6_prefix", "48" },
+	{ "rate", "1/s" },
+	{ "per_source_rate", "7/s 9" },
+	{ "idle_timeout", "2s" },
+	{ "session_timeout", "9m" },
+	{ "refuse_banner", "\"go away\"" },
+	{ "udp_reply_budget", "2k" },
+};
+
+static const char *
+other_value(const char *key)
+{
+	size_t	i;
+
+	for (i = 0; i < sizeof(other_values) / sizeof(other_values[0]); i++) {
+		if (strcmp(other_values[i][0], key) == 0)
+			return (other_values[i][1]);
+	}
+	ck_abort_msg("no second value for the inheritable key \"%s\": add "
+	    "one to other_values[]", key);
+	return (NULL);
+}
+
+/* Do two services hold the same value of an inheritable key? */
+static int
+same_limit(const struct confkey *ck, const char *a, const char *b)
+{
+	const struct acl	*x = (const void *)(a + ck->ck_offset);
+	const struct acl	*y = (const void *)(b + ck->ck_offset);
+
+	a += ck->ck_offset;
+	b += ck->ck_offset;
+	if (ck->ck_set == NULL && ck->ck_type != EVI_OPT_STRING)
+		return (*(const long long *)a == *(const long long *)b);
+	if (ck->ck_offset == offsetof(struct limits_conf, lim_only) ||
+	    ck->ck_offset == offsetof(struct limits_conf, lim_deny))
+		return (x->acl_count == y->acl_count && memcmp(
+		    x->acl_entries, y->acl_entries, x->acl_count *
+		    sizeof(*x->acl_entries)) == 0);
+	if (ck->ck_offset == offsetof(struct limits_conf, lim_rate) ||
+	    ck->ck_offset == offsetof(struct limits_conf, lim_src_rate))
+		return (memcmp(a, b, sizeof(struct rate_conf)) == 0);
+	if (ck->ck_type == EVI_OPT_STRING)
+		return (*(char *const *)a != NULL && *(char *const *)b !=
+		    NULL && strcmp(*(char *const *)a, *(char *const *)b) == 0);
+	ck_abort_msg("no comparison for the key \"%s\"", ck->ck_name);
+	return (0);
+}
+
+START_TEST(test_services_inherit_each_global_default_they_do_not_set)
+{
+	const struct confkey	*ck;
+	const char		*svc = "	listen = 7\n	module = echo\n";
+	size_t			 i;
+	const char		*a, *own, *ref;
+
+	for (i = 0; i < confkeys_count; i++) {
+		ck = &confkeys[i];
+		if (ck->ck_scope != CK_INHERIT)
+			continue;
+		check_str_free();
+		reparse(check_str("%s = %s\n"
+		    "service a {\n%s}\n"
+		    "service own {\n%s%s = %s\n}\n"
+		    "service ref {\n%s%s = %s\n}\n"
+		    "service other {\n%s%s = %s\n}\n",
+		    ck->ck_name, ck->ck_example, svc,
+		    svc, ck->ck_name, other_value(ck->ck_name),
+		    svc, ck->ck_name, ck->ck_example,
+		    svc, ck->ck_name, other_value(ck->ck_name)));
+		ck_assert_int_eq(config_finish(cf), 0);
+		ASSERT_NO_ERRORS();
+		a = (const char *)&service("a")->sc_limits;
+		own = (const char *)&service("own")->sc_limits;
+		ref = (const char *)&service("ref")->sc_limits;
+		ck_assert_msg(same_limit(ck, a, ref),
+		    "service a did not inherit \"%s\"", ck->ck_name);
+		ck_assert_msg(!same_limit(ck, own, ref) && same_limit(ck, own,
+		    (const char *)&service("other")->sc_limits),
+		    "service own lost its own \"%s\"", ck->ck_name);
+	}
+}
+END_TEST
+
+START_TEST(test_inheriting_a_default_does_not_count_as_setting_it)
+{
+	ck_assert_int_eq(parse(
+	    "per_source = 4\n"
+	    "service a {\n"
+	    "	listen = 7\n"
+	    "	module = echo\n"
+	    "}\n"), 0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	ck_assert_int_eq(service("a")->sc_limits.lim_per_source, 4);
+	ck_assert_int_eq(service("a")->sc_set[confkey_find("per_source",
+	    CK_SERVICE) - confkeys].cw_line, 0);
+	ck_assert_int_eq(cf->c_max_conns, 0);
+	ck_assert_int_eq(service("a")->sc_limits.lim_max_conns, 0);
+}
+END_TEST
+
+START_TEST(test_errors_in_a_service_block_name_the_service)
+{
+	ck_assert_int_eq(parse(
+	    "service s {\n"
+	    "	rate = fast\n"
+	    "	rate = 1 2 3\n"
+	    "	only_from = nowhere\n"
+	    "	per_source = many\n"
+	    "	refuse_banner = \"a\\nb\"\n"
+	    "}\n"
+	    "rate = 1 2 3\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:2: service \"s\": rate: invalid rate \"fast\" "
+	    "(expected a positive number, optionally /s, /m or /h)",
+	    "test.conf:3: service \"s\": rate takes a rate and an optional "
+	    "burst, as \"rate = 10/s 20\"",
+	    "test.conf:4: service \"s\": only_from: invalid address "
+	    "\"nowhere\" (expected an IPv4 or IPv6 address, optionally with "
+	    "/PREFIX)",
+	    "test.conf:5: service \"s\": per_source: invalid number \"many\"",
+	    "test.conf:6: service \"s\": refuse_banner must be one line of at "
+	    "most 512 characters",
+	    "test.conf:8: rate takes a rate and an optional burst, as "
+	    "\"rate = 10/s 20\"");
+}
+END_TEST
+
+#define MAN_LIST	4096
+
+/* Adds " name" to a list of names. */
+static void
+man_add(char *list, const char *name)
+{
+	ck_assert_uint_lt(strlen(list) + strlen(name) + 2, MAN_LIST);
+	strcat(list, " ");
+	strcat(list, name);
+}
+
+/* Adds the keys of a section of evinetd.conf(5), its ".It Ic KEY" lines. */
+static void
+man_keys(char *list, const char *man, const char *section)
+{
+	const char	*p, *end;
+	char		 name[65];
+
+	p = strstr(man, check_str("\n.Sh %s\n", section));
+	ck_assert_msg(p != NULL, "no section %s in evinetd.conf.5", section);
+	end = strstr(p + 1, "\n.Sh ");
+	for (; (p = strstr(p, "\n.It Ic ")) != NULL && p < end; p++) {
+		if (sscanf(p, "\n.It Ic %64[a-z0-9_]", name) == 1)
+			man_add(list, name);
+	}
+}
+
+/* Puts the names of list that other lacks into out. */
+static void
+man_missing(char *out, const char *list, const char *other)
+{
+	const char	*p, *padded = check_str("%s ", other);
+	char		 name[65], word[68];
+	int		 n;
+
+	out[0] = '\0';
+	for (p = list; sscanf(p, " %64s%n", name, &n) == 1; p += n) {
+		snprintf(word, sizeof(word), " %s ", name);
+		if (strstr(padded, word) == NULL)
+			man_add(out, name);
+	}
+}
+
+/* Does the section at sh name key, as ".Ic key" on a line? */
+static int
+man_names(const char *sh, const char *key)
+{
+	const char	*end = strstr(sh + 1, "\n.Sh "), *p;
+	size_t		 len = strlen(key);
+
+	for (p = sh; (p = strstr(p, "\n.Ic ")) != NULL && p < end; p++) {
+		if (strncmp(p + 5, key, len) == 0 && (p[5 + len] == ' ' ||
+		    p[5 + len] == '\n'))
+			return (1);
+	}
+	return (0);
+}
+
+/* Fails naming the keys that are in one list of names and not the other. */
+static void
+man_compare(const char *what, const char *man, const char *table)
+{
+	static char	a[MAN_LIST], b[MAN_LIST];
+
+	man_missing(a, man, table);
+	man_missing(b, table, man);
+	ck_assert_msg(a[0] == '\0' && b[0] == '\0',
+	    "%s keys: in evinetd.conf(5), not in the table:%s; in the table, "
+	    "not in evinetd.conf(5):%s", what, a, b);
+}
+
+START_TEST(test_man_page_documents_exactly_the_keys_of_the_table)
+{
+	static char	 buf[200000];
+	static char	 global[MAN_LIST], service[MAN_LIST];
+	static char	 tglobal[MAN_LIST], tservice[MAN_LIST];
+	const char	*gsection;
+	size_t		 i, n;
+	FILE		*f;
+
+	f = fopen(TEST_SRCDIR "/../man/evinetd.conf.5", "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	man_keys(global, buf, "GLOBAL KEYS");
+	man_keys(service, buf, "SERVICES");
+	man_keys(service, buf, "ACCESS CONTROL");
+	man_keys(service, buf, "LIMITS");
+	gsection = strstr(buf, "\n.Sh GLOBAL KEYS\n");
+	for (i = 0; i < confkeys_count; i++) {
+		if (confkeys[i].ck_scope == CK_GLOBAL)
+			man_add(tglobal, confkeys[i].ck_name);
+		if (confkeys[i].ck_scope & CK_SERVICE)
+			man_add(tservice, confkeys[i].ck_name);
+		if (confkeys[i].ck_scope == CK_INHERIT)
+			ck_assert_msg(man_names(gsection, confkeys[i].ck_name),
+			    "GLOBAL KEYS does not list \"%s\" as a default "
+			    "for services", confkeys[i].ck_name);
+	}
+	man_compare("global", global, tglobal);
+	man_compare("service", service, tservice);
+}
+END_TEST
+
+START_TEST(test_misspelt_core_key_in_a_service_suggests_it)
+{
+	ck_assert_int_eq(check(
+	    "service e {\n"
+	    "	module = " ECHO_PATH "\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "	max_ouptut = 1k\n"
+	    "	idle_timout = 1s\n"
+	    "}\n"), -1);
+	ASSERT_ERRORS(
+	    "test.conf:4: service \"e\": unknown key \"max_ouptut\"; did you "
+	    "mean \"max_output\"?",
+	    "test.conf:5: service \"e\": unknown key \"idle_timout\"; did you "
+	    "mean \"idle_timeout\"?");
+}
+END_TEST
+
+/* Checks a service using module name, which must be refused as it loads. */
+static void
+assert_bad_table(const char *name, const char *why)
+{
+	ck_assert_int_eq(check(check_str(
+	    "service b {\n"
+	    "	module = %s\n"
+	    "	listen = 127.0.0.1:0\n"
+	    "}\n", name)), -1);
+	ASSERT_ERRORS(check_str("test.conf:2: service \"b\": module "
+	    "%s/%s.so: %s", TEST_MODULE_DIR, name, why));
+	ck_assert(TAILQ_EMPTY(&cf->c_modules));
+}
+
+START_TEST(test_module_option_named_like_a_core_key_is_refused)
+{
+	assert_bad_table("shadow", "option \"max_output\" has the name of a "
+	    "core key; the module must rename it");
+}
+END_TEST
+
+START_TEST(test_module_choice_without_choices_is_refused)
+{
+	assert_bad_table("badenum", "option \"colour\" is a choice without "
+	    "choices; the module must list them");
+}
+END_TEST
+
+START_TEST(test_module_option_with_min_above_max_is_refused)
+{
+	assert_bad_table("badrange", "option \"count\" has a minimum above "
+	    "its maximum, so no value fits");
+}
+END_TEST
+
+static TCase *
+parser_tcase(void)
+{
+	TCase	*tc;
 
 	tc = tcase_create("parser");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1432,7 +1818,13 @@ config_suite(void)
 	tcase_add_test(tc, test_line_must_start_with_a_key);
 	tcase_add_test(tc, test_global_values_are_checked);
 	tcase_add_test(tc, test_too_many_values_on_a_line_is_an_error);
-	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static TCase *
+files_tcase(void)
+{
+	TCase	*tc;
 
 	tc = tcase_create("files");
 	tcase_add_unchecked_fixture(tc, check_root_setup, check_root_teardown);
@@ -1455,7 +1847,13 @@ config_suite(void)
 	tcase_add_test(tc,
 	    test_relative_include_is_resolved_against_the_including_file);
 	tcase_add_test(tc, test_errors_in_an_included_file_name_that_file);
-	suite_add_tcase(s, tc);
+	return (tc);
+}
+
+static TCase *
+options_tcase(void)
+{
+	TCase	*tc;
 
 	tc = tcase_create("options");
 	tcase_add_checked_fixture(tc, setup, teardown);
@@ -1473,8 +1871,46 @@ config_suite(void)
 	tcase_add_test(tc, test_missing_module_names_the_path_tried);
 	tcase_add_test(tc, test_module_name_with_a_slash_is_refused);
 	tcase_add_test(tc, test_services_share_one_loaded_module);
-	suite_add_tcase(s, tc);
+	tcase_add_test(tc, test_misspelt_core_key_in_a_service_suggests_it);
+	tcase_add_test(tc, test_module_option_named_like_a_core_key_is_refused);
+	tcase_add_test(tc, test_module_choice_without_choices_is_refused);
+	tcase_add_test(tc, test_module_option_with_min_above_max_is_refused);
+	return (tc);
+}
 
+static TCase *
+keys_tcase(void)
+{
+	TCase	*tc;
+
+	tc = tcase_create("keys");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc,
+	    test_table_names_a_key_once_per_scope_and_can_store_it);
+	tcase_add_test(tc, test_every_key_given_twice_names_the_first_line);
+	tcase_add_test(tc,
+	    test_a_key_set_again_in_another_file_names_that_file);
+	tcase_add_test(tc, test_listen_given_again_adds_addresses);
+	tcase_add_test(tc,
+	    test_services_inherit_each_global_default_they_do_not_set);
+	tcase_add_test(tc,
+	    test_inheriting_a_default_does_not_count_as_setting_it);
+	tcase_add_test(tc, test_errors_in_a_service_block_name_the_service);
+	tcase_add_test(tc,
+	    test_man_page_documents_exactly_the_keys_of_the_table);
+	return (tc);
+}
+
+static Suite *
+config_suite(void)
+{
+	Suite	*s;
+
+	s = suite_create("config");
+	suite_add_tcase(s, parser_tcase());
+	suite_add_tcase(s, files_tcase());
+	suite_add_tcase(s, options_tcase());
+	suite_add_tcase(s, keys_tcase());
 	return (s);
 }
 

@@ -60,7 +60,7 @@ setup(void)
 	timerq_init(&w.w_timers, base);
 	limits_worker_init(&w);
 	sc.sc_name = "test";
-	sc.sc_limits.lim_prefix6 = DEFAULT_PREFIX6;
+	sc.sc_limits.lim_prefix6 = 64;	/* the default of per_source_ipv6_prefix */
 	svc.s_worker = &w;
 	svc.s_base = base;
 	svc.s_conf = &sc;

@@ -980,16 +980,18 @@ class TestConfigErrors(evitest.TestCase):
         expected = [
             r'^%s:1: rate: invalid rate "abc"',
             r'^%s:2: per_source_ipv6_prefix: .*"0".*\(1 to 128\)',
-            r'^%s:6: only_from: invalid prefix length in "10\.0\.0\.0/33" '
-            r'\(0 to 32\)$',
-            r'^%s:7: no_access: invalid address "example\.org" \(expected an '
-            r'IPv4 or IPv6 address, optionally with /PREFIX\)$',
-            r'^%s:8: per_source_ipv6_prefix: .*"129".*\(1 to 128\)',
-            r'^%s:9: per_source_rate: invalid rate "5/d"',
-            r'^%s:10: rate: .*"0"',
-            r'^%s:11: max_connections: .*"-1"',
-            r'^%s:12: idle_timeout: .*"soon"',
-            r'^%s:13: refuse_banner must be one line',
+            r'^%s:6: service "echo": only_from: invalid prefix length in '
+            r'"10\.0\.0\.0/33" \(0 to 32\)$',
+            r'^%s:7: service "echo": no_access: invalid address '
+            r'"example\.org" \(expected an IPv4 or IPv6 address, optionally '
+            r'with /PREFIX\)$',
+            r'^%s:8: service "echo": per_source_ipv6_prefix: .*"129".*'
+            r'\(1 to 128\)',
+            r'^%s:9: service "echo": per_source_rate: invalid rate "5/d"',
+            r'^%s:10: service "echo": rate: .*"0"',
+            r'^%s:11: service "echo": max_connections: .*"-1"',
+            r'^%s:12: service "echo": idle_timeout: .*"soon"',
+            r'^%s:13: service "echo": refuse_banner must be one line',
         ]
         lines = err.splitlines()
         for rx in expected:
