@@ -14,6 +14,7 @@ tests give directories to "nobody" (uid 65534) to play the attacker.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,9 @@ evil(void)
 		close(fd);
 }
 """
+
+SRCDIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+GREET_SRC = os.path.join(SRCDIR, "tests", "modules", "greet.c")
 
 # Five files, each including all of them: once exponential (8.8 s).
 FANOUT = 5
@@ -244,6 +248,41 @@ service qotd {
                                      '"file": %s: directory %s is owned '
                                      'by uid 65534, not root\n'
                                      % (conf, quotes, qdir)))
+
+
+@unittest.skipUnless(os.path.isfile(GREET_SRC), "no source tree")
+class TestModuleNames(evitest.TestCase):
+    """Modules are loaded as /proc/self/fd/N, and glibc knows an object by
+    that name as long as it stays mapped."""
+
+    def test_a_module_that_stays_mapped_does_not_stand_in_for_the_next(self):
+        if shutil.which("cc") is None:
+            self.skipTest("no C compiler")
+        t = self.tempdir()
+        # v1 cannot be unmapped: after dlclose it still answers to the
+        # name it was loaded under, whatever file gets that fd next.
+        subprocess.run(["cc", "-shared", "-fPIC", "-Wl,-z,nodelete",
+                        "-I", os.path.join(SRCDIR, "include"),
+                        "-DGREET_VERSION=\"v1\"", "-o", t.join("v1.so"),
+                        GREET_SRC], check=True, timeout=60)
+        shutil.copyfile(os.path.join(evitest.TESTMOD_DIR, "greet_v2.so"),
+                        t.join("v2.so"))
+        conf = """\
+service %s {
+    listen = 127.0.0.1:0
+    module = %s
+}
+"""
+        d = self.daemon(conf % ("one", t.join("v1.so")))
+        with evitest.connect(d.port("one")) as s:
+            self.assertEqual(evitest.transfer(s, b"a", expect=4), b"v1:a")
+        # A new service, so that only the new generation serves it.
+        d.tmp.write("evinetd.conf", conf % ("two", t.join("v2.so")))
+        mark = d.mark()
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(r"^reload: generation 2 serving ", since=mark)
+        with evitest.connect(d.port("two")) as s:
+            self.assertEqual(evitest.transfer(s, b"b", expect=4), b"v2:b")
 
 
 class TestIncludes(evitest.TestCase):
