@@ -28,7 +28,6 @@
 
 #include <check.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,9 +36,9 @@
 #include "evinetd.h"
 #include "check_run.h"
 
-static char	 dir[64];	/* /tmp/check_trust.XXXXXX, 0755 */
-static char	 sub[96];	/* DIR/mods */
-static char	 mod[128];	/* DIR/mods/m.so */
+static const char *dir = check_tmpdir;	/* 0755, as its parent */
+static char	 sub[PATH_MAX];		/* DIR/mods */
+static char	 mod[PATH_MAX];		/* DIR/mods/m.so */
 static char	*cause;
 
 /* Makes name (under dir) and returns its path, for the test's lifetime. */
@@ -59,11 +58,11 @@ make_file(const char *path, mode_t mode)
 	close(fd);
 }
 
+/* Runs after check_dir_setup, in the test's own directory. */
 static void
 setup(void)
 {
-	snprintf(dir, sizeof(dir), "/tmp/check_trust.XXXXXX");
-	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(check_rootdir, 0755), 0);
 	ck_assert_int_eq(chmod(dir, 0755), 0);
 	snprintf(sub, sizeof(sub), "%s/mods", dir);
 	ck_assert_int_eq(mkdir(sub, 0755), 0);
@@ -72,22 +71,10 @@ setup(void)
 	cause = NULL;
 }
 
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return (0);
-}
-
 static void
 teardown(void)
 {
 	free(cause);
-	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 	check_str_free();
 }
 
@@ -265,6 +252,8 @@ trust_suite(void)
 	Suite	*s = suite_create("trust");
 	TCase	*tc = tcase_create("root");
 
+	tcase_add_unchecked_fixture(tc, check_root_setup, check_root_teardown);
+	tcase_add_checked_fixture(tc, check_dir_setup, check_dir_teardown);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_a_trusted_chain_opens_the_file_it_checked);
 	tcase_add_test(tc, test_a_file_writable_by_others_or_group_is_refused);
