@@ -273,9 +273,10 @@ service %s {
     module = %s
 }
 """
-        d = self.daemon(conf % ("one", t.join("v1.so")))
+        d = self.daemon(conf % ("one", t.join("v1.so")), args=["-v"])
         with evitest.connect(d.port("one")) as s:
             self.assertEqual(evitest.transfer(s, b"a", expect=4), b"v1:a")
+        d.wait_log(r"^module /proc/self/fd/\d+ stays mapped after dlclose")
         # A new service, so that only the new generation serves it.
         d.tmp.write("evinetd.conf", conf % ("two", t.join("v2.so")))
         mark = d.mark()
