@@ -216,14 +216,17 @@ trust_walk(struct trust_walk *tw, const char *path, struct stat *st,
 	char		*comp, cwd[PATH_MAX];
 	int		 fd = -1, last;
 
-	if (path[0] != '/' && getcwd(cwd, sizeof(cwd)) != NULL)
-		xasprintf(&tw->tw_rest, "%s/%s", cwd, path);
-	else
-		tw->tw_rest = xstrdup(path);
-	snprintf(tw->tw_real, sizeof(tw->tw_real), "/");
-	tw->tw_link[0] = '\0';
-	tw->tw_links = 0;
 	*name = NULL;
+	if (path[0] == '/')
+		tw->tw_rest = xstrdup(path);
+	else if (getcwd(cwd, sizeof(cwd)) != NULL)
+		xasprintf(&tw->tw_rest, "%s/%s", cwd, path);
+	else {
+		xasprintf(tw->tw_cause, "the working directory: %s",
+		    strerror(errno));
+		return (-1);
+	}
+	snprintf(tw->tw_real, sizeof(tw->tw_real), "/");
 	if ((tw->tw_dirfd = open("/", O_PATH | O_CLOEXEC)) == -1 ||
 	    fstat(tw->tw_dirfd, st) == -1) {
 		xasprintf(tw->tw_cause, "/: %s", strerror(errno));
@@ -264,7 +267,13 @@ trust_walk(struct trust_walk *tw, const char *path, struct stat *st,
 		}
 		trust_enter(tw, fd, comp);
 	}
-	/* The path ended in "/", "." or "..": its last is a directory. */
+	/* Nothing after "/", or a link to a directory ended the path. */
+	if (fstat(tw->tw_dirfd, st) == -1) {
+		xasprintf(tw->tw_cause, "%s: %s", tw->tw_real, strerror(errno));
+		return (-1);
+	}
+	if (trust_stat(tw, NULL, st, 1) != 0)
+		return (-1);
 	return (fcntl(tw->tw_dirfd, F_DUPFD_CLOEXEC, 0));
 }
 

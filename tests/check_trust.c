@@ -64,9 +64,11 @@ setup(void)
 {
 	ck_assert_int_eq(chmod(check_rootdir, 0755), 0);
 	ck_assert_int_eq(chmod(dir, 0755), 0);
-	snprintf(sub, sizeof(sub), "%s/mods", dir);
+	ck_assert_int_lt(snprintf(sub, sizeof(sub), "%s/mods", dir),
+	    (int)sizeof(sub));
 	ck_assert_int_eq(mkdir(sub, 0755), 0);
-	snprintf(mod, sizeof(mod), "%s/m.so", sub);
+	ck_assert_int_lt(snprintf(mod, sizeof(mod), "%s/m.so", sub),
+	    (int)sizeof(mod));
 	make_file(mod, 0644);
 	cause = NULL;
 }
@@ -192,6 +194,14 @@ START_TEST(test_a_sticky_directory_may_be_passed_but_not_listed)
 	ck_assert_int_eq(trust_dir(dir, &cause), -1);
 	ck_assert_str_eq(cause, check_str("directory %s is writable by "
 	    "others (mode 1777): anyone there may add a file to it", dir));
+	free(cause);
+	cause = NULL;
+	/* Nor when a link leads to it. */
+	ck_assert_int_eq(symlink(".", in_dir("here")), 0);
+	ck_assert_int_eq(trust_dir(in_dir("here"), &cause), -1);
+	ck_assert_str_eq(cause, check_str("directory %s is writable by "
+	    "others (mode 1777): anyone there may add a file to it (reached "
+	    "through symbolic link %s)", dir, in_dir("here")));
 }
 END_TEST
 
