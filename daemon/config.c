@@ -416,13 +416,140 @@ config_glob_error(const char *path, int error)
 	return (1);
 }
 
+/* Has this load read the file already?  If not, it now has. */
+static int
+config_once(struct config *cf, const char *path, const struct stat *st)
+{
+	struct conf_file	*f;
+	const char		*name;
+
+	TAILQ_FOREACH(f, &cf->c_files, cf_entry) {
+		if (f->cf_read && f->cf_dev == st->st_dev &&
+		    f->cf_ino == st->st_ino)
+			return (1);
+	}
+	name = config_intern(cf, path);
+	TAILQ_FOREACH(f, &cf->c_files, cf_entry) {
+		if (f->cf_name == name)
+			break;
+	}
+	f->cf_read = 1;
+	f->cf_dev = st->st_dev;
+	f->cf_ino = st->st_ino;
+	return (0);
+}
+
+/*
+ * Reads and parses one file, opened by trust_open, so only a regular file
+ * that passed the trust checks is read.  from is the include line that
+ * names it, with its full pattern, or NULL for the main file: problems
+ * opening it are reported there.  A file read already in this load is
+ * skipped, so files that include each other are each read once.
+ */
+static int
+config_read(struct config *cf, const char *path, struct parse_state *from,
+    const char *pattern)
+{
+	struct stat	 st;
+	FILE		*f = NULL;
+	char		*buf = NULL, *cause = NULL;
+	size_t		 len = 0, cap = 0, n;
+	int		 fd, rv;
+
+	if ((fd = trust_open(path, &cause)) == -1)
+		goto fail;
+	if (fstat(fd, &st) == -1 || (f = fdopen(fd, "r")) == NULL) {
+		xasprintf(&cause, "%s", strerror(errno));
+		close(fd);
+		goto fail;
+	}
+	if (config_once(cf, path, &st)) {
+		fclose(f);
+		return (0);
+	}
+	for (;;) {
+		if (len == cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		n = fread(buf + len, 1, cap - len, f);
+		len += n;
+		if (n == 0)
+			break;
+	}
+	if (ferror(f)) {
+		xasprintf(&cause, "read error: %s", strerror(errno));
+		goto fail;
+	}
+	fclose(f);
+	rv = config_parse_buffer(cf, path, buf, len);
+	free(buf);
+	if (rv != 0 && from != NULL && !has_glob_chars(pattern))
+		config_error(cf, from->ps_file, from->ps_line,
+		    "included from here");
+	return (rv);
+fail:
+	if (f != NULL)
+		fclose(f);
+	free(buf);
+	if (from == NULL)
+		config_error(cf, path, 0, "%s", cause);
+	else if (strcmp(path, pattern) == 0)
+		config_error(cf, from->ps_file, from->ps_line,
+		    "include \"%s\": %s", pattern, cause);
+	else
+		config_error(cf, from->ps_file, from->ps_line,
+		    "include \"%s\": %s: %s", pattern, path, cause);
+	free(cause);
+	return (-1);
+}
+
+/*
+ * Reads one file an include matched: only *.conf, and from a glob only if
+ * nobody but root may add files to its directory.
+ */
+static void
+config_include_one(struct parse_state *ps, const char *full,
+    const char *match)
+{
+	struct config	*cf = ps->ps_cf;
+	char		*copy, *base, *cause;
+	size_t		 len;
+	int		 glob = has_glob_chars(full);
+
+	copy = xstrdup(match);
+	base = basename(copy);
+	len = strlen(base);
+	/* Only *.conf; skip dotfiles and editor leftovers. */
+	if (base[0] == '.' || len <= 5 || strcmp(base + len - 5, ".conf")) {
+		if (!glob)
+			config_error(cf, ps->ps_file, ps->ps_line,
+			    "include \"%s\": only files ending in .conf are "
+			    "read", full);
+		free(copy);
+		return;
+	}
+	free(copy);
+	copy = xstrdup(match);
+	if (glob && trust_dir(dirname(copy), &cause) != 0) {
+		config_error(cf, ps->ps_file, ps->ps_line,
+		    "include \"%s\": %s: %s", full, match, cause);
+		free(cause);
+	} else {
+		cf->c_depth++;
+		config_read(cf, match, ps, full);
+		cf->c_depth--;
+	}
+	free(copy);
+}
+
 /* Reads the files an include pattern names, in sorted order. */
 static void
 config_include(struct parse_state *ps, const char *pattern)
 {
 	struct config	*cf = ps->ps_cf;
 	glob_t		 g;
-	char		*dir, *full, *copy, *base;
+	char		*dir, *full, *copy;
 	size_t		 i;
 	int		 rv;
 
@@ -442,8 +569,8 @@ config_include(struct parse_state *ps, const char *pattern)
 	}
 	if (cf->c_depth >= CONF_INCLUDE_DEPTH) {
 		config_error(cf, ps->ps_file, ps->ps_line,
-		    "include \"%s\": nested too deep (more than %d levels; "
-		    "does a file include itself?)", full, CONF_INCLUDE_DEPTH);
+		    "include \"%s\": nested too deep (more than %d levels)",
+		    full, CONF_INCLUDE_DEPTH);
 		free(full);
 		return;
 	}
@@ -461,24 +588,8 @@ config_include(struct parse_state *ps, const char *pattern)
 		config_error(cf, ps->ps_file, ps->ps_line,
 		    "include \"%s\": cannot read the directory", full);
 	} else {
-		for (i = 0; i < g.gl_pathc; i++) {
-			copy = xstrdup(g.gl_pathv[i]);
-			base = basename(copy);
-			/* Only *.conf; skip dotfiles and editor leftovers. */
-			if (base[0] != '.' && strlen(base) > 5 &&
-			    strcmp(base + strlen(base) - 5, ".conf") == 0) {
-				cf->c_depth++;
-				if (config_parse_file(cf, g.gl_pathv[i]) != 0 &&
-				    !has_glob_chars(full))
-					config_error(cf, ps->ps_file,
-					    ps->ps_line, "included from here");
-				cf->c_depth--;
-			} else if (!has_glob_chars(full))
-				config_error(cf, ps->ps_file, ps->ps_line,
-				    "include \"%s\": only files ending in "
-				    ".conf are read", full);
-			free(copy);
-		}
+		for (i = 0; i < g.gl_pathc; i++)
+			config_include_one(ps, full, g.gl_pathv[i]);
 	}
 	globfree(&g);
 	free(glob_errpath);
@@ -625,52 +736,11 @@ config_parse_buffer(struct config *cf, const char *name, const char *buf,
 	return (cf->c_nerrors == before ? 0 : -1);
 }
 
-/* Reads and parses one file; an unreadable file is an error like any. */
+/* Reads and parses the main file; an unreadable file is an error like any. */
 int
 config_parse_file(struct config *cf, const char *path)
 {
-	FILE		*f;
-	char		*buf = NULL;
-	size_t		 len = 0, cap = 0, n;
-	struct stat	 st;
-	char		*cause;
-	int		 rv;
-
-	if ((f = fopen(path, "re")) == NULL) {
-		config_error(cf, path, 0, "%s", strerror(errno));
-		return (-1);
-	}
-	if (trust_config(fileno(f), path, &cause) != 0) {
-		config_error(cf, path, 0, "%s", cause);
-		free(cause);
-		fclose(f);
-		return (-1);
-	}
-	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
-		fclose(f);
-		config_error(cf, path, 0, "not a regular file");
-		return (-1);
-	}
-	for (;;) {
-		if (len == cap) {
-			cap = cap ? cap * 2 : 8192;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		n = fread(buf + len, 1, cap - len, f);
-		len += n;
-		if (n == 0)
-			break;
-	}
-	if (ferror(f)) {
-		config_error(cf, path, 0, "read error: %s", strerror(errno));
-		fclose(f);
-		free(buf);
-		return (-1);
-	}
-	fclose(f);
-	rv = config_parse_buffer(cf, path, buf, len);
-	free(buf);
-	return (rv);
+	return (config_read(cf, path, NULL, NULL));
 }
 
 /* How many worker processes serve a service: its group's size. */

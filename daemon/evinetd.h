@@ -108,8 +108,9 @@ const char	*addr_string(const struct sockaddr *, char *, size_t);
 socklen_t	 addr_len(const struct sockaddr *);
 
 /* trust.c */
-int	trust_module(const char *, char **);
-int	trust_config(int, const char *, char **);
+int	trust_open(const char *, char **);
+int	trust_dir(const char *, char **);
+int	trust_option_path(const char *, const char *, char **);
 
 /* value.c */
 int	value_bool(const char *, int *, char **);
@@ -248,6 +249,9 @@ struct conf_error {
 struct conf_file {
 	TAILQ_ENTRY(conf_file)	 cf_entry;
 	char			*cf_name;
+	int			 cf_read;	/* read from disk: dev, ino */
+	dev_t			 cf_dev;
+	ino_t			 cf_ino;
 };
 
 struct config {
@@ -362,6 +366,7 @@ struct module {
 	TAILQ_ENTRY(module)	 m_entry;
 	char			*m_path;
 	void			*m_handle;
+	struct module_file	*m_file;	/* the descriptor dlopen mapped */
 	const struct evi_module	*m_def;		/* &m_desc */
 	struct evi_module	 m_desc;	/* the module's, by its size */
 };

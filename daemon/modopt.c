@@ -139,6 +139,8 @@ modopt_path(const char *text, const char *file, struct optval *ov,
 		xasprintf(cause, "empty path");
 		return (-1);
 	}
+	if (trust_option_path(text, file, cause) != 0)
+		return (-1);
 	if (*text == '/' || file == NULL)
 		path = xstrdup(text);
 	else {

@@ -78,32 +78,87 @@ module_path(const char *module_dir, const char *name, char **cause)
 	return (path);
 }
 
-/* Tells a missing file from a file that is not a shared object at all. */
+/*
+ * A module file as this process maps it.  dlopen is given the name
+ * "/proc/self/fd/N" of the descriptor that was checked, and glibc knows the
+ * object by that name from then on: a later dlopen of the name returns it,
+ * whatever file N has become.  So N stays open, its name reserved, while
+ * any object may answer to it, including one dlclose could not unmap
+ * (RTLD_NODELETE, C++ unique symbols); and a file loaded twice, under two
+ * paths, is one entry, so it never gets a second name.
+ */
+struct module_file {
+	LIST_ENTRY(module_file)	 mf_entry;
+	dev_t			 mf_dev;
+	ino_t			 mf_ino;
+	int			 mf_fd;
+	unsigned int		 mf_refs;
+	char			 mf_name[32];
+};
+static LIST_HEAD(, module_file) module_files =
+    LIST_HEAD_INITIALIZER(module_files);
+
+/* Tells a file that is not a shared object at all from a broken one. */
 static int
-module_check_file(const char *path, char **cause)
+module_check_elf(int fd, const char *path, char **cause)
 {
 	unsigned char	 magic[4];
-	struct stat	 st;
-	int		 fd;
-	ssize_t		 n;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		xasprintf(cause, "module %s: %s", path, strerror(errno));
-		return (-1);
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		xasprintf(cause, "module %s: not a regular file", path);
-		return (-1);
-	}
-	n = read(fd, magic, sizeof(magic));
-	close(fd);
-	if (n != (ssize_t)sizeof(magic) || memcmp(magic, "\177ELF", 4) != 0) {
+	if (pread(fd, magic, sizeof(magic), 0) != (ssize_t)sizeof(magic) ||
+	    memcmp(magic, "\177ELF", 4) != 0) {
 		xasprintf(cause, "module %s: not a shared object (no ELF "
 		    "header)", path);
 		return (-1);
 	}
 	return (0);
+}
+
+/* Finds or makes the entry of the checked file open on fd, which it owns. */
+static struct module_file *
+module_file_get(int fd, const char *path, char **cause)
+{
+	struct module_file	*mf;
+	struct stat		 st;
+
+	if (fstat(fd, &st) == -1) {
+		xasprintf(cause, "module %s: %s", path, strerror(errno));
+		close(fd);
+		return (NULL);
+	}
+	LIST_FOREACH(mf, &module_files, mf_entry) {
+		if (mf->mf_dev == st.st_dev && mf->mf_ino == st.st_ino) {
+			close(fd);
+			mf->mf_refs++;
+			return (mf);
+		}
+	}
+	mf = xcalloc(1, sizeof(*mf));
+	mf->mf_dev = st.st_dev;
+	mf->mf_ino = st.st_ino;
+	mf->mf_fd = fd;
+	mf->mf_refs = 1;
+	snprintf(mf->mf_name, sizeof(mf->mf_name), "/proc/self/fd/%d", fd);
+	LIST_INSERT_HEAD(&module_files, mf, mf_entry);
+	return (mf);
+}
+
+/* Drops a use of the entry; it goes once nothing answers to its name. */
+static void
+module_file_put(struct module_file *mf)
+{
+	void	*h;
+
+	if (--mf->mf_refs > 0)
+		return;
+	if ((h = dlopen(mf->mf_name, RTLD_LAZY | RTLD_NOLOAD)) != NULL) {
+		dlclose(h);
+		log_debug("module %s stays mapped after dlclose; its name is "
+		    "kept", mf->mf_name);
+		return;
+	}
+	LIST_REMOVE(mf, mf_entry);
+	close(mf->mf_fd);
+	free(mf);
 }
 
 /* Checks the descriptor before trusting any pointer in it. */
@@ -169,22 +224,38 @@ module_copy_def(struct module *m, const struct evi_module *def)
 	m->m_def = &m->m_desc;
 }
 
-/* Loads and checks one module file; NULL with *cause on any problem. */
+/*
+ * Loads and checks one module file; NULL with *cause on any problem.  The
+ * file is opened once, by trust_open, and dlopen maps that descriptor, so
+ * what runs is what was checked even if a path above it is swapped.
+ */
 struct module *
 module_load(const char *path, char **cause)
 {
 	struct module		*m;
+	struct module_file	*mf;
 	const struct evi_module	*def;
 	void			*handle;
 	const char		*err;
+	char			*why;
+	int			 fd;
 
-	if (module_check_file(path, cause) != 0 ||
-	    trust_module(path, cause) != 0)
+	if ((fd = trust_open(path, &why)) == -1) {
+		xasprintf(cause, "module %s: %s", path, why);
+		free(why);
 		return (NULL);
-	if ((handle = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+	}
+	if (module_check_elf(fd, path, cause) != 0) {
+		close(fd);
+		return (NULL);
+	}
+	if ((mf = module_file_get(fd, path, cause)) == NULL)
+		return (NULL);
+	if ((handle = dlopen(mf->mf_name, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		err = dlerror();
 		xasprintf(cause, "module %s: cannot load: %s", path,
 		    err != NULL ? err : "unknown error");
+		module_file_put(mf);
 		return (NULL);
 	}
 	(void)dlerror();
@@ -193,20 +264,22 @@ module_load(const char *path, char **cause)
 		xasprintf(cause, "module %s: no \"%s\" symbol; is this an "
 		    "evinetd module (see EVI_MODULE_EXPORT)?", path,
 		    EVI_MODULE_SYMBOL);
-		dlclose(handle);
-		return (NULL);
+		goto fail;
 	}
-	if (module_check_def(path, def, cause) != 0) {
-		dlclose(handle);
-		return (NULL);
-	}
+	if (module_check_def(path, def, cause) != 0)
+		goto fail;
 	m = xcalloc(1, sizeof(*m));
 	m->m_path = xstrdup(path);
 	m->m_handle = handle;
+	m->m_file = mf;
 	module_copy_def(m, def);
 	log_debug("module %s: loaded \"%s\", ABI %u.%u", path, def->name,
 	    def->abi_major, def->abi_minor);
 	return (m);
+fail:
+	dlclose(handle);
+	module_file_put(mf);
+	return (NULL);
 }
 
 /* Unmaps a module; its config generation calls this once all is done. */
@@ -214,6 +287,7 @@ void
 module_unload(struct module *m)
 {
 	dlclose(m->m_handle);
+	module_file_put(m->m_file);
 	free(m->m_path);
 	free(m);
 }

@@ -1035,41 +1035,49 @@ START_TEST(test_include_of_a_file_not_ending_in_conf_is_an_error)
 }
 END_TEST
 
-START_TEST(test_include_loop_ends_with_a_nesting_error)
+START_TEST(test_a_file_including_itself_is_read_once)
 {
-	struct conf_error	*ce;
-	int			 i;
-
-	write_file("main.conf", "include = main.conf\n");
-	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), -1);
-	ce = TAILQ_FIRST(&cf->c_errors);
-	ck_assert_str_eq(ce->ce_msg,
-	    check_str("%s:1: include \"%s\": nested too "
-	    "deep (more than 8 levels; does a file include itself?)",
-	    tpath("main.conf"), tpath("main.conf")));
-	/* Then each level of the loop says where it was included from. */
-	for (i = 0; i < CONF_INCLUDE_DEPTH; i++) {
-		ce = TAILQ_NEXT(ce, ce_entry);
-		ck_assert_ptr_nonnull(ce);
-		ck_assert_str_eq(ce->ce_msg,
-		    check_str("%s:1: included from here",
-		    tpath("main.conf")));
-	}
-	ck_assert_ptr_null(TAILQ_NEXT(ce, ce_entry));
-	ck_assert_int_eq(cf->c_nerrors, 1 + CONF_INCLUDE_DEPTH);
+	write_file("main.conf",
+	    "include = main.conf\n"
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n"
+	    "include = *.conf\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("main.conf")), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(count_services(), 1);
 	ck_assert_int_eq(cf->c_depth, 0);
 }
 END_TEST
 
-START_TEST(test_include_loop_between_two_files_ends)
+START_TEST(test_files_including_each_other_are_each_read_once)
 {
-	write_file("a.conf", "include = b.conf\n");
-	write_file("b.conf", "\ninclude = a.conf\n");
-	ck_assert_int_eq(config_parse_file(cf, tpath("a.conf")), -1);
-	ck_assert_int_eq(cf->c_nerrors, 1 + CONF_INCLUDE_DEPTH);
+	write_file("a.conf", "include = b.conf\n"
+	    "service a {\n\tmodule = echo\n\tlisten = 7\n}\n");
+	write_file("b.conf", "\ninclude = a.conf\n"
+	    "service b {\n\tmodule = echo\n\tlisten = 8\n}\n");
+	ck_assert_int_eq(config_parse_file(cf, tpath("a.conf")), 0);
+	ASSERT_NO_ERRORS();
+	ck_assert_int_eq(count_services(), 2);
+	ck_assert_str_eq(TAILQ_FIRST(&cf->c_services)->sc_name, "b");
+	ck_assert_int_eq(cf->c_depth, 0);
+}
+END_TEST
+
+START_TEST(test_a_chain_of_includes_deeper_than_the_limit_ends)
+{
+	char	name[32], text[64];
+	int	i;
+
+	for (i = 0; i <= CONF_INCLUDE_DEPTH + 1; i++) {
+		snprintf(name, sizeof(name), "f%d.conf", i);
+		snprintf(text, sizeof(text), "include = f%d.conf\n", i + 1);
+		write_file(name, text);
+	}
+	ck_assert_int_eq(config_parse_file(cf, tpath("f0.conf")), -1);
 	ck_assert_str_eq(TAILQ_FIRST(&cf->c_errors)->ce_msg, check_str("%s:1: "
-	    "include \"%s\": nested too deep (more than 8 levels; does a file "
-	    "include itself?)", tpath("a.conf"), tpath("b.conf")));
+	    "include \"%s\": nested too deep (more than 8 levels)",
+	    tpath("f8.conf"), tpath("f9.conf")));
+	/* Then each level says where it was included from. */
+	ck_assert_int_eq(cf->c_nerrors, 1 + CONF_INCLUDE_DEPTH);
 	ck_assert_int_eq(cf->c_depth, 0);
 }
 END_TEST
@@ -1842,8 +1850,9 @@ files_tcase(void)
 	tcase_add_test(tc, test_include_glob_in_a_missing_directory_names_it);
 	tcase_add_test(tc,
 	    test_include_of_a_file_not_ending_in_conf_is_an_error);
-	tcase_add_test(tc, test_include_loop_ends_with_a_nesting_error);
-	tcase_add_test(tc, test_include_loop_between_two_files_ends);
+	tcase_add_test(tc, test_a_file_including_itself_is_read_once);
+	tcase_add_test(tc, test_files_including_each_other_are_each_read_once);
+	tcase_add_test(tc, test_a_chain_of_includes_deeper_than_the_limit_ends);
 	tcase_add_test(tc,
 	    test_relative_include_is_resolved_against_the_including_file);
 	tcase_add_test(tc, test_errors_in_an_included_file_name_that_file);

@@ -161,6 +161,8 @@ INFO_PATTERNS = [
     r'^service "[^"]+": \S+ closed \([a-z ]+\), \d+ bytes in, \d+ out$',
     # module.c (-v)
     r'^module \S+: loaded "[^"]+", ABI \d+\.\d+$',
+    r'^module /proc/self/fd/\d+ stays mapped after dlclose; its name is '
+    r'kept$',
     # stats.c: SIGUSR1 state dump and the connection log
     r'^state: ',
     r'^event=(close|datagram) service=\S+ proto=(tcp|udp) ',
