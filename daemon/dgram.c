@@ -255,7 +255,7 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 	const char		*why, *result;
 	struct source		*src;
 	uint64_t		 out;
-	int			 reason;
+	enum evi_refuse_reason	 reason;
 	socklen_t		 len;
 	ssize_t			 n;
 	int			 i;
@@ -290,8 +290,7 @@ dgram_recv(evutil_socket_t fd, short events, void *arg)
 				    "reflection");
 			continue;
 		}
-		if ((reason = limits_admit(svc, &peer.sa, 0, &src,
-		    &why)) != -1) {
+		if (!limits_admit(svc, &peer.sa, 0, &src, &reason, &why)) {
 			limits_refused(svc, reason, &peer.sa, why);
 			if (svc->s_conf->sc_log_connections)
 				stats_log_dgram(svc, l, &peer.sa, (size_t)n, 0,

@@ -427,11 +427,12 @@ struct refusal_log {
 };
 
 int	limits_admit(struct evi_service *, const struct sockaddr *, int,
-	    struct source **, const char **);
+	    struct source **, enum evi_refuse_reason *, const char **);
 void	limits_release(struct evi_service *, struct source *);
 int	limits_reply(struct evi_service *, struct source *,
 	    const struct sockaddr *, size_t);
-void	limits_refused(struct evi_service *, int, const struct sockaddr *,
+void	limits_refused(struct evi_service *, enum evi_refuse_reason,
+	    const struct sockaddr *,
 	    const char *);
 void	limits_log(struct evi_service *, int);
 void	limits_unread(struct evi_service *, const char *, size_t);

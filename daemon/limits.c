@@ -224,15 +224,24 @@ limits_arm_tick(struct worker *w)
 		deadline_add(&w->w_timers, &w->w_tick, &tv);
 }
 
+/* Says why limits_admit refuses, in one expression. */
+static int
+limits_no(enum evi_refuse_reason *reason, enum evi_refuse_reason why)
+{
+	*reason = why;
+	return (0);
+}
+
 /*
- * Decides whether a new client may be served.  Returns -1 to admit (and
- * then counts it against its source, returned in *srcp), or the
- * EVI_REFUSE_* reason; *detail says more for the log.  Tokens are taken
+ * Decides whether a new client may be served.  Returns 1 to admit (and
+ * then counts it against its source, returned in *srcp), or 0 with the
+ * reason in *reason; *detail says more for the log.  Tokens are taken
  * only when every check passed, so refusals do not drain the buckets.
  */
 int
 limits_admit(struct evi_service *svc, const struct sockaddr *sa,
-    int stream, struct source **srcp, const char **detail)
+    int stream, struct source **srcp, enum evi_refuse_reason *reason,
+    const char **detail)
 {
 	const struct limits_conf	*lim = &svc->s_conf->sc_limits;
 	struct worker			*w = svc->s_worker;
@@ -244,18 +253,18 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 	*detail = "";
 	if (!acl_allows(&lim->lim_only, &lim->lim_deny, sa)) {
 		*detail = "not allowed by only_from / no_access";
-		return (EVI_REFUSE_ACL);
+		return (limits_no(reason, EVI_REFUSE_ACL));
 	}
 	if (stream) {
 		total = w->w_config->c_max_conns;
 		if (total > 0 && (long long)stats_active_total(w) >= total) {
 			*detail = "global max_connections reached";
-			return (EVI_REFUSE_MAX_CONNECTIONS);
+			return (limits_no(reason, EVI_REFUSE_MAX_CONNECTIONS));
 		}
 		if (lim->lim_max_conns > 0 &&
 		    (long long)stats_active(svc) >= lim->lim_max_conns) {
 			*detail = "service max_connections reached";
-			return (EVI_REFUSE_MAX_CONNECTIONS);
+			return (limits_no(reason, EVI_REFUSE_MAX_CONNECTIONS));
 		}
 	}
 	if (lim->lim_rate.rc_per_sec > 0 || limits_tracks_sources(lim, stream))
@@ -263,7 +272,7 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 	if (limits_tracks_sources(lim, stream)) {
 		if ((src = limits_source(svc, sa)) == NULL) {
 			*detail = "too many distinct sources tracked";
-			return (EVI_REFUSE_PER_SOURCE);
+			return (limits_no(reason, EVI_REFUSE_PER_SOURCE));
 		}
 		if (stream && lim->lim_per_source > 0 &&
 		    (long long)src->src_conns >= lim->lim_per_source) {
@@ -275,7 +284,7 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 			*detail = "per_source_rate exceeded";
 			if (src->src_conns == 0)
 				limits_arm_tick(w);
-			return (EVI_REFUSE_RATE);
+			return (limits_no(reason, EVI_REFUSE_RATE));
 		}
 	}
 	if (lim->lim_rate.rc_per_sec > 0 &&
@@ -283,7 +292,7 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 		*detail = "rate exceeded";
 		if (src != NULL && src->src_conns == 0)
 			limits_arm_tick(w);
-		return (EVI_REFUSE_RATE);
+		return (limits_no(reason, EVI_REFUSE_RATE));
 	}
 	if (lim->lim_rate.rc_per_sec > 0)
 		svc->s_bucket.b_tokens -= 1.0;
@@ -296,12 +305,12 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 			limits_arm_tick(w);	/* sweep it when refilled */
 		*srcp = src;
 	}
-	return (-1);
+	return (1);
 
 refuse_source:
 	if (src->src_conns == 0)
 		limits_arm_tick(w);
-	return (EVI_REFUSE_PER_SOURCE);
+	return (limits_no(reason, EVI_REFUSE_PER_SOURCE));
 }
 
 /* A connection counted against a source is gone. */
@@ -350,8 +359,8 @@ limits_reply(struct evi_service *svc, struct source *src,
  * immediately and one summary per second after that.
  */
 void
-limits_refused(struct evi_service *svc, int reason, const struct sockaddr *sa,
-    const char *detail)
+limits_refused(struct evi_service *svc, enum evi_refuse_reason reason,
+    const struct sockaddr *sa, const char *detail)
 {
 	struct refusal_log	*rl = &svc->s_refusals[reason];
 	time_t			 now = (time_t)(timerq_now() / 1000);

@@ -485,9 +485,9 @@ listener_admit(struct listener *l, int s, const struct sockaddr *sa,
 	const char		*banner = svc->s_conf->sc_limits.lim_banner;
 	struct source		*src;
 	const char		*detail;
-	int			 reason;
+	enum evi_refuse_reason	 reason;
 
-	if ((reason = limits_admit(svc, sa, 1, &src, &detail)) == -1) {
+	if (limits_admit(svc, sa, 1, &src, &reason, &detail)) {
 		conn_accept(svc, s, sa, len, src);
 		return;
 	}

@@ -20,6 +20,9 @@
  * least recently seen source without connections forget its state; a
  * source with connections is never forgotten, however many others come;
  * and only a table full of sources with connections refuses a newcomer.
+ * Then the admit decisions: token buckets that refill on the worker's
+ * clock (injected here, so the test controls every millisecond), and
+ * refusals that take no tokens.
  */
 
 #include "config.h"
@@ -45,10 +48,20 @@ static struct worker		 w;
 static struct service_conf	 sc;
 static struct svc_stats		 stats;
 static struct evi_service	 svc;
+static uint64_t			 fake_now;
+
+/* The worker's clock, as the test sets it. */
+static uint64_t
+fake_clock(void)
+{
+	return (fake_now);
+}
 
 static void
 setup(void)
 {
+	fake_now = 5000;
+	timerq_set_clock(fake_clock);
 	ck_assert_ptr_nonnull(base = event_base_new());
 	memset(&cf, 0, sizeof(cf));
 	memset(&w, 0, sizeof(w));
@@ -75,7 +88,11 @@ teardown(void)
 	deadline_del(&w.w_timers, &w.w_tick);
 	timerq_free(&w.w_timers);
 	event_base_free(base);
+	timerq_set_clock(NULL);
 }
+
+/* admit()'s answer when limits_admit said yes; otherwise the reason. */
+#define ADMITTED	(-1)
 
 /* Asks limits_admit about a client at 10.0.0.N. */
 static int
@@ -83,13 +100,16 @@ admit(int n, int stream, struct source **srcp, const char **detail)
 {
 	struct sockaddr_in	sin;
 	const char		*why;
+	enum evi_refuse_reason	 reason;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)n);
 	sin.sin_port = htons(40000);
-	return (limits_admit(&svc, (struct sockaddr *)&sin, stream, srcp,
-	    detail != NULL ? detail : &why));
+	if (limits_admit(&svc, (struct sockaddr *)&sin, stream, srcp, &reason,
+	    detail != NULL ? detail : &why))
+		return (ADMITTED);
+	return ((int)reason);
 }
 
 START_TEST(test_a_full_table_forgets_the_least_recently_seen_source)
@@ -101,19 +121,19 @@ START_TEST(test_a_full_table_forgets_the_least_recently_seen_source)
 	sc.sc_limits.lim_src_rate.rc_per_sec = 1.0 / 60;
 	sc.sc_limits.lim_src_rate.rc_burst = 1;
 	for (i = 1; i <= TABLE_SIZE; i++)
-		ck_assert_int_eq(admit(i, 0, &src, NULL), -1);
+		ck_assert_int_eq(admit(i, 0, &src, NULL), ADMITTED);
 	/* 10.0.0.1 is seen again (refused, its bucket is empty): recent. */
 	ck_assert_int_eq(admit(1, 0, &src, &why), EVI_REFUSE_RATE);
 	ck_assert_str_eq(why, "per_source_rate exceeded");
 	/* A newcomer gets in; 10.0.0.2, the least recently seen, makes room. */
-	ck_assert_int_eq(admit(5, 0, &src, NULL), -1);
+	ck_assert_int_eq(admit(5, 0, &src, NULL), ADMITTED);
 	ck_assert_uint_eq(svc.s_nsources, TABLE_SIZE);
 	ck_assert_uint_eq(svc.s_evicted, 1);
 	ck_assert_int_eq(admit(1, 0, &src, NULL), EVI_REFUSE_RATE);
-	ck_assert_int_eq(admit(2, 0, &src, NULL), -1);	/* forgotten: new */
+	ck_assert_int_eq(admit(2, 0, &src, NULL), ADMITTED);	/* forgotten: new */
 	/* That made room by forgetting 10.0.0.3. */
 	ck_assert_int_eq(admit(4, 0, &src, NULL), EVI_REFUSE_RATE);
-	ck_assert_int_eq(admit(3, 0, &src, NULL), -1);
+	ck_assert_int_eq(admit(3, 0, &src, NULL), ADMITTED);
 	ck_assert_uint_eq(svc.s_nsources, TABLE_SIZE);
 }
 END_TEST
@@ -128,11 +148,11 @@ START_TEST(test_a_source_with_connections_is_never_forgotten)
 	sc.sc_limits.lim_src_rate.rc_per_sec = 1.0 / 60;
 	sc.sc_limits.lim_src_rate.rc_burst = 1;
 	/* The two oldest entries hold a connection each. */
-	ck_assert_int_eq(admit(1, 1, &held[0], NULL), -1);
-	ck_assert_int_eq(admit(2, 1, &held[1], NULL), -1);
+	ck_assert_int_eq(admit(1, 1, &held[0], NULL), ADMITTED);
+	ck_assert_int_eq(admit(2, 1, &held[1], NULL), ADMITTED);
 	/* 1000 others come and go, each leaving an emptied bucket behind. */
 	for (i = 3; i < 1003; i++) {
-		ck_assert_int_eq(admit(i, 1, &src, NULL), -1);
+		ck_assert_int_eq(admit(i, 1, &src, NULL), ADMITTED);
 		limits_release(&svc, src);
 		ck_assert_uint_le(svc.s_nsources, TABLE_SIZE);
 	}
@@ -154,16 +174,81 @@ START_TEST(test_only_a_table_full_of_connections_refuses_a_newcomer)
 
 	sc.sc_limits.lim_per_source = 1;
 	for (i = 0; i < TABLE_SIZE; i++)
-		ck_assert_int_eq(admit(i + 1, 1, &held[i], NULL), -1);
+		ck_assert_int_eq(admit(i + 1, 1, &held[i], NULL), ADMITTED);
 	ck_assert_int_eq(admit(TABLE_SIZE + 1, 1, &src, &why),
 	    EVI_REFUSE_PER_SOURCE);
 	ck_assert_str_eq(why, "too many distinct sources tracked");
 	/* One leaves (without a rate, its entry goes): room again. */
 	limits_release(&svc, held[0]);
-	ck_assert_int_eq(admit(TABLE_SIZE + 1, 1, &held[0], NULL), -1);
+	ck_assert_int_eq(admit(TABLE_SIZE + 1, 1, &held[0], NULL), ADMITTED);
 	for (i = 0; i < TABLE_SIZE; i++)
 		limits_release(&svc, held[i]);
 	ck_assert_uint_eq(svc.s_nsources, 0);
+}
+END_TEST
+
+/*
+ * rate = 2/s with a burst of 2: two at once, then one every 500 ms of the
+ * worker's clock, to the millisecond, and however long the test takes.
+ */
+START_TEST(test_a_rate_bucket_refills_on_the_worker_clock)
+{
+	struct source	*src;
+	const char	*why;
+
+	sc.sc_limits.lim_rate.rc_per_sec = 2;
+	sc.sc_limits.lim_rate.rc_burst = 2;
+	ck_assert_int_eq(admit(1, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit(2, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit(3, 1, &src, &why), EVI_REFUSE_RATE);
+	ck_assert_str_eq(why, "rate exceeded");
+	fake_now += 499;
+	ck_assert_int_eq(admit(3, 1, &src, NULL), EVI_REFUSE_RATE);
+	fake_now += 1;
+	ck_assert_int_eq(admit(3, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit(4, 1, &src, NULL), EVI_REFUSE_RATE);
+	/* A long pause refills only up to the burst. */
+	fake_now += 3600 * 1000;
+	ck_assert_int_eq(admit(4, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit(5, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit(6, 1, &src, NULL), EVI_REFUSE_RATE);
+}
+END_TEST
+
+/* A source refused by per_source_rate keeps no debt for its refusals. */
+START_TEST(test_refusals_take_no_tokens)
+{
+	struct source	*src;
+	int		 i;
+
+	sc.sc_limits.lim_src_rate.rc_per_sec = 1;
+	sc.sc_limits.lim_src_rate.rc_burst = 1;
+	ck_assert_int_eq(admit(1, 0, &src, NULL), ADMITTED);
+	for (i = 0; i < 100; i++)
+		ck_assert_int_eq(admit(1, 0, &src, NULL), EVI_REFUSE_RATE);
+	/* Another client is not affected. */
+	ck_assert_int_eq(admit(2, 0, &src, NULL), ADMITTED);
+	fake_now += 1000;
+	ck_assert_int_eq(admit(1, 0, &src, NULL), ADMITTED);
+}
+END_TEST
+
+START_TEST(test_the_access_list_refuses_before_any_count)
+{
+	struct acl_entry	 ae;
+	struct source		*src;
+	const char		*why;
+	char			*cause = NULL;
+
+	ck_assert_int_eq(acl_parse_entry("10.0.0.0/31", &ae, &cause), 0);
+	acl_add(&sc.sc_limits.lim_only, &ae);
+	sc.sc_limits.lim_rate.rc_per_sec = 1;
+	sc.sc_limits.lim_rate.rc_burst = 1;
+	ck_assert_int_eq(admit(2, 1, &src, &why), EVI_REFUSE_ACL);
+	ck_assert_str_eq(why, "not allowed by only_from / no_access");
+	/* The refused client took no token from the service's bucket. */
+	ck_assert_int_eq(admit(1, 1, &src, NULL), ADMITTED);
+	acl_free(&sc.sc_limits.lim_only);
 }
 END_TEST
 
@@ -179,6 +264,13 @@ limits_suite(void)
 	tcase_add_test(tc, test_a_source_with_connections_is_never_forgotten);
 	tcase_add_test(tc,
 	    test_only_a_table_full_of_connections_refuses_a_newcomer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("admit");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_a_rate_bucket_refills_on_the_worker_clock);
+	tcase_add_test(tc, test_refusals_take_no_tokens);
+	tcase_add_test(tc, test_the_access_list_refuses_before_any_count);
 	suite_add_tcase(s, tc);
 	return (s);
 }

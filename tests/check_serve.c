@@ -49,7 +49,10 @@ serve_clock(void)
 	return (serve_now);
 }
 
-/* Parses text as a config (modules from the build) and starts a worker. */
+/*
+ * Parses text as a config (modules from the build), binds its listeners
+ * (use port 0) and starts a worker serving them all.
+ */
 void
 serve_start(const char *text)
 {
@@ -65,6 +68,7 @@ serve_start(const char *text)
 	(void)config_check(serve_cf);
 	ce = TAILQ_FIRST(&serve_cf->c_errors);
 	ck_assert_msg(ce == NULL, "config: %s", ce != NULL ? ce->ce_msg : "");
+	ck_assert_int_eq(listener_bind_all(serve_cf, NULL), 0);
 	ck_assert_ptr_nonnull(serve_base = event_base_new());
 	serve_global = stats_global_new();
 	serve_stats = stats_gen_new(1, serve_cf->c_nservices);
@@ -147,6 +151,13 @@ serve_connect(struct evi_service *svc, int *client)
 	conn_accept(svc, fd, (struct sockaddr *)&sin, len, NULL);
 	ck_assert_ptr_nonnull(TAILQ_LAST(&svc->s_conns, evi_conns));
 	return (TAILQ_LAST(&svc->s_conns, evi_conns));
+}
+
+/* Turns the worker's loop once, waiting for something to happen. */
+void
+serve_wait(void)
+{
+	(void)event_base_loop(serve_base, EVLOOP_ONCE);
 }
 
 /* Turns the worker's loop n times without blocking. */

@@ -19,7 +19,8 @@
  * modules loaded, one worker serving every service on an event base the
  * test turns by hand, and connections made over loopback TCP and handed
  * to conn_accept as the listener would.  The tests of conn, limits and
- * worker use it to check rules without starting the daemon.
+ * worker use it to check rules without starting the daemon, and the tests
+ * of listener.c its sockets.
  */
 
 #ifndef CHECK_SERVE_H
@@ -34,6 +35,7 @@ void		 serve_stop(void);
 struct evi_service *serve_service(const char *);
 struct evi_conn	*serve_connect(struct evi_service *, int *);
 void		 serve_turn(int);
+void		 serve_wait(void);
 uint64_t	 serve_clock(void);
 extern uint64_t	 serve_now;
 
