@@ -869,9 +869,7 @@ config_check(struct config *cf)
 			continue;
 		if (service_check_init(sc, &cause) != 0) {
 			config_error(cf, sc->sc_file, sc->sc_line,
-			    "service \"%s\": module \"%s\" refused the "
-			    "service: %s", sc->sc_name,
-			    sc->sc_module->m_def->name, cause);
+			    "service \"%s\": %s", sc->sc_name, cause);
 			free(cause);
 		}
 	}

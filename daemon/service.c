@@ -45,7 +45,10 @@ service_alloc(struct event_base *base, struct service_conf *sc)
 	return (svc);
 }
 
-/* Runs the module's init, turning a refusal into a message for the user. */
+/*
+ * Runs the module's init, turning a refusal into the one message both
+ * "-n" and a starting worker give the user.
+ */
 static int
 service_init(struct evi_service *svc, char **cause)
 {
@@ -54,7 +57,8 @@ service_init(struct evi_service *svc, char **cause)
 		return (0);
 	}
 	if (svc->s_mod->init(svc, &svc->s_state) != 0) {
-		xasprintf(cause, "%s", svc->s_error != NULL ? svc->s_error :
+		xasprintf(cause, "module \"%s\" refused the service: %s",
+		    svc->s_mod->name, svc->s_error != NULL ? svc->s_error :
 		    "init failed (the module gave no reason)");
 		handler_remove_all(svc);
 		return (-1);

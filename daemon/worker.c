@@ -87,10 +87,8 @@ worker_new(struct event_base *base, struct config *cf,
 		if (!worker_serves(sc, ws->ws_group, ws->ws_single))
 			continue;
 		if ((svc = service_new(w, sc, &why)) == NULL) {
-			xasprintf(cause, "%s:%d: service \"%s\": module \"%s\" "
-			    "refused the service: %s", sc->sc_file,
-			    sc->sc_line, sc->sc_name, sc->sc_module->m_def->name,
-			    why);
+			xasprintf(cause, "%s:%d: service \"%s\": %s",
+			    sc->sc_file, sc->sc_line, sc->sc_name, why);
 			free(why);
 			worker_free(w);
 			return (NULL);

@@ -87,6 +87,45 @@ START_TEST(test_a_worker_starts_every_service_in_config_order)
 }
 END_TEST
 
+/* A module's refusal at init reaches the user with FILE:LINE and service. */
+START_TEST(test_a_worker_reports_a_module_refusing_its_service)
+{
+	struct config		*cf;
+	struct worker_spec	 ws;
+	struct gen_stats	*gs;
+	struct event_base	*base;
+	char			*cause = NULL;
+	const char		*text = "service ok {\n listen = 127.0.0.1:0\n"
+	    " module = echo\n}\nservice bad {\n listen = 127.0.0.1:0\n"
+	    " module = " TEST_MODULE_DIR "/initfail.so\n}\n";
+
+	cf = config_new("w.conf", BUNDLED_MODULE_DIR);
+	ck_assert_int_eq(config_parse_buffer(cf, "w.conf", text, strlen(text)),
+	    0);
+	ck_assert_int_eq(config_finish(cf), 0);
+	/* The trial init refuses it too, with the same words. */
+	ck_assert_int_ne(config_check(cf), 0);
+	ck_assert_str_eq(TAILQ_FIRST(&cf->c_errors)->ce_msg,
+	    "w.conf:5: service \"bad\": module \"initfail\" refused the "
+	    "service: cannot open /nonexistent/quotes: No such file or "
+	    "directory");
+	ck_assert_ptr_nonnull(base = event_base_new());
+	gs = stats_gen_new(1, cf->c_nservices);
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_single = 1;
+	ws.ws_global = stats_global_new();
+	ws.ws_stats = gs;
+	ck_assert_ptr_null(worker_new(base, cf, &ws, &cause));
+	ck_assert_str_eq(cause, "w.conf:5: service \"bad\": module "
+	    "\"initfail\" refused the service: cannot open /nonexistent/quotes: "
+	    "No such file or directory");
+	free(cause);
+	stats_gen_free(gs);
+	event_base_free(base);
+	config_free(cf);
+}
+END_TEST
+
 static Suite *
 worker_suite(void)
 {
@@ -102,6 +141,7 @@ worker_suite(void)
 
 	tc = tcase_create("start");
 	tcase_add_test(tc, test_a_worker_starts_every_service_in_config_order);
+	tcase_add_test(tc, test_a_worker_reports_a_module_refusing_its_service);
 	suite_add_tcase(s, tc);
 	return (s);
 }
