@@ -50,6 +50,7 @@ struct options {
 	const char	*config;
 	const char	*module_dir;
 	char		*pidfile;
+	int		 pidfile_forced;	/* -p: the key is moot */
 	int		 foreground;
 	int		 check;
 	int		 single;
@@ -411,6 +412,7 @@ parse_args(int argc, char **argv, struct options *o)
 				}
 				xasprintf(&o->pidfile, "%s/%s", cwd, optarg);
 			}
+			o->pidfile_forced = 1;
 			break;
 		case 'v':
 			o->verbose++;
@@ -439,15 +441,66 @@ parse_args(int argc, char **argv, struct options *o)
 	return (0);
 }
 
+/* Reads and checks the config as -n does; NULL, errors logged, if bad. */
+static struct config *
+startup_config(const struct options *o, const char *confpath,
+    const char *moddir)
+{
+	struct config	*cf;
+	char		*cause;
+
+	cf = config_load(confpath, moddir != NULL ? moddir :
+	    EVINETD_MODULE_DIR, moddir != NULL);
+	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
+		config_error(cf, cf->c_path, 0, "%s", cause);
+		free(cause);
+	}
+	if (cf->c_nerrors > 0) {
+		config_log_errors(cf);
+		log_warnx("%s: %d error%s, not starting", o->config,
+		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
+		config_free(cf);
+		return (NULL);
+	}
+	return (cf);
+}
+
+/* Runs the supervisor and its workers until they stop: the usual mode. */
+static int
+run_supervised(struct config *cf, struct global_stats *gl,
+    const struct options *o, const char *confpath, const char *moddir,
+    int pidfd, int readyfd)
+{
+	struct supervisor	 sup;
+	int			 rv;
+
+	memset(&sup, 0, sizeof(sup));
+	if ((sup.s_base = event_base_new()) == NULL)
+		fatalx("cannot create an event base");
+	log_info("evinetd %s starting: libevent %s, %s backend",
+	    PACKAGE_VERSION, event_get_version(),
+	    event_base_get_method(sup.s_base));
+	sup.s_global = gl;
+	sup.s_config_path = confpath;
+	sup.s_module_dir = moddir != NULL ? moddir : EVINETD_MODULE_DIR;
+	sup.s_module_dir_forced = moddir != NULL;
+	sup.s_pidfd = pidfd;
+	sup.s_pidfile = o->pidfile;
+	sup.s_pidfile_forced = o->pidfile_forced;
+	sup.s_readyfd = readyfd;
+	rv = sup_run(&sup, cf);
+	event_base_free(sup.s_base);
+	return (rv);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options		 o;
 	struct config		*cf;
-	struct supervisor	 sup;
 	struct global_stats	*gl;
-	char			*moddir = NULL, *confpath, *cause;
-	int			 pidfd = -1, readyfd = -1, rv, pidfile_forced;
+	char			*moddir = NULL, *confpath;
+	int			 pidfd = -1, readyfd = -1, rv;
 
 	signals_hold();
 	close_inherited_fds();
@@ -470,16 +523,7 @@ main(int argc, char **argv)
 	/* Absolute, so a reload finds it after we chdir to /. */
 	if ((confpath = realpath(o.config, NULL)) == NULL)
 		confpath = xstrdup(o.config);
-	cf = config_load(confpath, moddir != NULL ? moddir :
-	    EVINETD_MODULE_DIR, moddir != NULL);
-	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
-		config_error(cf, cf->c_path, 0, "%s", cause);
-		free(cause);
-	}
-	if (cf->c_nerrors > 0) {
-		config_log_errors(cf);
-		log_warnx("%s: %d error%s, not starting", o.config,
-		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
+	if ((cf = startup_config(&o, confpath, moddir)) == NULL) {
 		rv = EVINETD_EXIT_CONFIG;
 		goto out;
 	}
@@ -498,7 +542,6 @@ main(int argc, char **argv)
 	 * "Address already in use") and before it detaches (after which it
 	 * logs to syslog only).  pidfile_create checks again, for the race.
 	 */
-	pidfile_forced = o.pidfile != NULL;
 	if (o.pidfile == NULL && cf->c_pidfile != NULL)
 		o.pidfile = xstrdup(cf->c_pidfile);
 	if (o.pidfile != NULL && pidfile_check(o.pidfile) != 0) {
@@ -522,25 +565,9 @@ main(int argc, char **argv)
 	if (o.single) {
 		rv = run_single(cf, gl, readyfd);
 		config_free(cf);
-	} else {
-		memset(&sup, 0, sizeof(sup));
-		if ((sup.s_base = event_base_new()) == NULL)
-			fatalx("cannot create an event base");
-		log_info("evinetd %s starting: libevent %s, %s backend",
-		    PACKAGE_VERSION, event_get_version(),
-		    event_base_get_method(sup.s_base));
-		sup.s_global = gl;
-		sup.s_config_path = confpath;
-		sup.s_module_dir = moddir != NULL ? moddir :
-		    EVINETD_MODULE_DIR;
-		sup.s_module_dir_forced = moddir != NULL;
-		sup.s_pidfd = pidfd;
-		sup.s_pidfile = o.pidfile;
-		sup.s_pidfile_forced = pidfile_forced;
-		sup.s_readyfd = readyfd;
-		rv = sup_run(&sup, cf);
-		event_base_free(sup.s_base);
-	}
+	} else
+		rv = run_supervised(cf, gl, &o, confpath, moddir, pidfd,
+		    readyfd);
 	if (pidfd != -1)
 		pidfile_remove(o.pidfile, pidfd);
 	log_info("exiting");
@@ -552,7 +579,8 @@ main(int argc, char **argv)
 
 out:
 	/* Not started: what main made so far, including o.pidfile. */
-	config_free(cf);
+	if (cf != NULL)
+		config_free(cf);
 	free(o.pidfile);
 	free(confpath);
 	free(moddir);

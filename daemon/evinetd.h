@@ -417,7 +417,8 @@ struct supervisor {
 	const char		*s_pidfile;	/* main's; NULL: none */
 	int			 s_pidfile_forced; /* -p: the key is moot */
 	int			 s_readyfd;	/* to the detaching parent */
-	int			 s_reload_queued; /* SIGHUP while starting */
+	unsigned int		 s_reload_queued; /* gen a SIGHUP found
+						    starting, or 0 */
 	struct event		 s_reload;	/* runs a queued reload */
 	struct event		 s_kill;
 	struct worker		*s_worker;	/* in a worker process */

@@ -642,7 +642,7 @@ sup_sighup(evutil_socket_t sig, short events, void *arg)
 	if (sup->s_stopping)
 		return;
 	if (sup->s_next != NULL || sup->s_cur == NULL) {
-		sup->s_reload_queued = 1;
+		sup->s_reload_queued = sup->s_gen_ids;
 		log_info("received SIGHUP while generation %u is still "
 		    "starting; reloading %s once it is done", sup->s_gen_ids,
 		    sup->s_config_path);
@@ -660,12 +660,12 @@ sup_reload_queued_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
-	if (sup->s_stopping || !sup->s_reload_queued ||
+	if (sup->s_stopping || sup->s_reload_queued == 0 ||
 	    sup->s_next != NULL || sup->s_cur == NULL)
 		return;
-	sup->s_reload_queued = 0;
 	log_info("reloading %s, as a SIGHUP asked while generation %u was "
-	    "starting", sup->s_config_path, sup->s_cur->g_id);
+	    "starting", sup->s_config_path, sup->s_reload_queued);
+	sup->s_reload_queued = 0;
 	sup_reload(sup);
 }
 
@@ -673,7 +673,7 @@ sup_reload_queued_cb(evutil_socket_t fd, short events, void *arg)
 static void
 sup_reload_next(struct supervisor *sup)
 {
-	if (sup->s_reload_queued && !sup->s_stopping)
+	if (sup->s_reload_queued != 0 && !sup->s_stopping)
 		event_active(&sup->s_reload, EV_TIMEOUT, 1);
 }
 

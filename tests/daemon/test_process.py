@@ -18,6 +18,7 @@ import string
 import time
 
 import evitest
+from test_supervisor import settle
 
 IO = evitest.IO_TIMEOUT
 SCALE = getattr(evitest, "TIMEOUT_SCALE", 1.0)
@@ -115,6 +116,17 @@ class TestPidFile(evitest.TestCase):
             timeout=5)
         return rc, out + err, time.monotonic() - t0
 
+    def refused_while_locked(self, held, pidfile):
+        """Starts evinetd on PIDFILE while HELD is locked, as a running
+        evinetd holds its pid file; it must refuse (exit 2) without
+        quoting SECRET.  Returns its log."""
+        with open(held) as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            rc, log, _ = self.start_refused(pidfile)
+        self.assertNotIn(SECRET, log)
+        self.assertEqual(rc, 2, log)
+        return log
+
     # Finding 4: the path came from the config, which a generation frees.
     def test_a_config_pidfile_is_removed_after_a_reload_and_a_stop(self):
         tmp = self.tempdir()
@@ -178,11 +190,7 @@ class TestPidFile(evitest.TestCase):
         os.symlink(target, link)
         # Held locked, as a running evinetd holds its pid file: the old
         # code then logged the first line of the target as "the pid".
-        with open(target) as held:
-            fcntl.flock(held, fcntl.LOCK_EX)
-            rc, log, _ = self.start_refused(link)
-        self.assertNotIn(SECRET, log)
-        self.assertEqual(rc, 2, log)
+        log = self.refused_while_locked(target, link)
         self.assertIn("pid file %s is a symbolic link; not following it "
                       "(remove it, or name the file itself)" % link, log)
         self.assertEqual(os.readlink(link), target)
@@ -193,11 +201,7 @@ class TestPidFile(evitest.TestCase):
     def test_a_locked_pidfile_that_holds_no_pid_is_not_quoted(self):
         tmp = self.tempdir()
         path = secret_file(tmp, "evinetd.pid")
-        with open(path) as held:
-            fcntl.flock(held, fcntl.LOCK_EX)
-            rc, log, _ = self.start_refused(path)
-        self.assertNotIn(SECRET, log)
-        self.assertEqual(rc, 2, log)
+        log = self.refused_while_locked(path, path)
         self.assertIn("pid file %s is locked: evinetd is already running "
                       "(pid unknown)" % path, log)
 
@@ -237,18 +241,6 @@ class TestEarlySignals(evitest.TestCase):
     instants (and before main, while the dynamic linker runs, no program
     can hold a signal)."""
 
-    def racy_daemon(self, conf, **kw):
-        # Not self.daemon(): a daemon that died must be killed, not
-        # stopped, by the cleanup; the tests check exits and logs.
-        d = evitest.Daemon(conf, wait_ready=False, **kw)
-        self.addCleanup(self._kill, d)
-        return d
-
-    @staticmethod
-    def _kill(d):
-        d._kill()
-        d.tmp.close()
-
     def survives(self, d, regex, what):
         try:
             return d.wait_log(regex)
@@ -268,10 +260,10 @@ class TestEarlySignals(evitest.TestCase):
             gate = tmp.write("gate", "")
             waiting = r'^service "svc": gate: waiting for %s to go$' % (
                 re.escape(gate))
-            d = self.racy_daemon(string.Template(GATE_CONF).substitute(
+            d = self.daemon(string.Template(GATE_CONF).substitute(
                 port=0, greeting="hi", gate="trial_gate = " + gate),
                 args=args, module_dir=evitest.TESTMOD_DIR,
-                expect=[waiting, refusal])
+                expect=[waiting, refusal], wait_ready=False)
             d.wait_log(waiting)
             d.send_signal(signal.SIGHUP)
             os.unlink(gate)
@@ -287,41 +279,69 @@ class TestReloadQueue(evitest.TestCase):
     on the latest file.  The gate test module holds the first reload's
     worker in its init for as long as the test needs."""
 
-    def test_a_sighup_during_a_starting_reload_ends_on_the_last_config(self):
+    def hold_a_reload_and_hup_again(self, conf_a):
+        """Starts a daemon, reloads to CONF_A (GATE_CONF's fields but gate)
+        with its worker held at the gate, then writes config B and sends
+        a second SIGHUP; opens the gate once the daemon has queued it.
+        Returns (daemon, port, mark)."""
         gate = self.tempdir().join("gate")
         waiting = r'^service "svc": gate: waiting for %s to go$' % (
             re.escape(gate))
 
-        def conf(greeting, port):
+        def conf(port, greeting, more=""):
             return string.Template(GATE_CONF).substitute(
-                port=port, greeting=greeting, gate="gate = " + gate)
+                port=port, greeting=greeting,
+                gate="gate = %s\n%s" % (gate, more))
 
-        d = self.daemon(conf("zero", 0), module_dir=evitest.TESTMOD_DIR,
+        d = self.daemon(conf(0, "zero"), module_dir=evitest.TESTMOD_DIR,
                         expect=[waiting])
         port = d.port("svc")
         self.assertEqual(echo_once(port, b"x"), b"zero:x")
-
         # Config A; its worker waits at the gate: the reload is starting.
         with open(gate, "w"):
             pass
-        d.tmp.write("evinetd.conf", conf("A", port))
+        # On a failure, open the gate before the daemon is killed: a held
+        # worker would outlive it and keep its log open.
+        self.addCleanup(lambda: os.path.lexists(gate) and os.unlink(gate))
+        d.tmp.write("evinetd.conf", conf(port, "A", conf_a))
         mark = d.mark()
         d.send_signal(signal.SIGHUP)
         d.wait_log(waiting, since=mark)
         # Config B, and a second SIGHUP while generation 2 is held.
-        d.tmp.write("evinetd.conf", conf("B", port))
+        d.tmp.write("evinetd.conf", conf(port, "B"))
         d.send_signal(signal.SIGHUP)
         d.wait_log(r"^received SIGHUP while generation 2 is still "
                    r"starting; reloading %s once it is done$" % (
                        re.escape(d.conf_path)), since=mark)
         self.assertEqual(echo_once(port, b"y"), b"zero:y")
         os.unlink(gate)
-        d.wait_log(r"^reload: generation 2 serving ", since=mark)
+        return d, port, mark
+
+    def ends_on_config_b(self, d, port, mark):
         d.wait_log(r"^reloading %s, as a SIGHUP asked while generation 2 "
                    r"was starting$" % re.escape(d.conf_path), since=mark)
         d.wait_log(r"^reload: generation 3 serving ", since=mark)
+        # Until the older workers are gone, one may still accept.
+        settle(d, 1)
         self.assertEqual(echo_once(port, b"z"), b"B:z")
         self.assertEqual(d.stop(), 0)
+
+    def test_a_sighup_during_a_starting_reload_ends_on_the_last_config(self):
+        d, port, mark = self.hold_a_reload_and_hup_again("")
+        d.wait_log(r"^reload: generation 2 serving ", since=mark)
+        self.ends_on_config_b(d, port, mark)
+
+    def test_a_sighup_during_a_reload_that_fails_ends_on_the_last_config(
+            self):
+        d, port, mark = self.hold_a_reload_and_hup_again("fail = yes")
+        failed = (r"^reload failed: a worker of generation 2 did not "
+                  r"start; generation 1 serves on$")
+        d.expect(failed, r': service "svc": module "gate" refused the '
+                 r'service: gate: failing, as asked$',
+                 r"^worker \d+ \(generation 2, shared\) exited with "
+                 r"status 1$")
+        d.wait_log(failed, since=mark)
+        self.ends_on_config_b(d, port, mark)
 
 
 class TestDescriptors(evitest.TestCase):

@@ -21,7 +21,8 @@
  * daemon at that point for as long as it needs, provably (the module logs
  * that it waits), and lets it go by removing the file.  Every read is
  * answered with the "greeting", a colon and the bytes read, so a test can
- * tell which config serves.
+ * tell which config serves.  With "fail", a worker's init fails once its
+ * gate opens, to make a reload fail at a chosen moment.
  */
 
 #include <sys/stat.h>
@@ -40,6 +41,8 @@ static const struct evi_option gate_options[] = {
 	    "this file exists", 0, 0, 0, NULL },
 	{ "trial_gate", EVI_OPT_STRING, NULL, "in a trial init, wait while "
 	    "this file exists", 0, 0, 0, NULL },
+	{ "fail", EVI_OPT_BOOL, "no", "in a worker, refuse the service once "
+	    "the gate opens", 0, 0, 0, NULL },
 	EVI_OPTION_END
 };
 
@@ -64,6 +67,8 @@ gate_init(struct evi_service *svc, void **state)
 			    "there after %d ms", path, ms));
 		nanosleep(&step, NULL);
 	}
+	if (evi_stats_global(svc) != NULL && evi_opt_bool(svc, "fail"))
+		return (evi_service_fail(svc, "gate: failing, as asked"));
 	return (0);
 }
 
