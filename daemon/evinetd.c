@@ -19,7 +19,10 @@
  * the config (modules loaded and their options validated), binds every
  * listener, optionally detaches, and runs a worker on a libevent loop
  * until SIGTERM or SIGINT.  Signals are libevent events, so stopping runs
- * in loop context like everything else.
+ * in loop context like everything else; until their handlers are in, the
+ * signals evinetd handles are held, from the first instruction of main.
+ * Descriptors inherited from whoever started us are closed right after,
+ * before anything of ours is open.
  */
 
 #include "config.h"
@@ -27,8 +30,10 @@
 #include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -45,6 +50,7 @@ struct options {
 	const char	*config;
 	const char	*module_dir;
 	char		*pidfile;
+	int		 pidfile_forced;	/* -p: the key is moot */
 	int		 foreground;
 	int		 check;
 	int		 single;
@@ -83,6 +89,70 @@ usage(FILE *f)
 	    EVINETD_CONFIG);
 }
 
+/*
+ * Holds back the signals evinetd handles until their handlers are in
+ * (sup_run, worker_run unblock them), so that a SIGHUP in the first
+ * milliseconds waits instead of killing us with its default action.  The
+ * mask is set, not added to: nothing blocked by whoever started us stays
+ * blocked in the workers.
+ */
+static void
+signals_hold(void)
+{
+	sigset_t	set;
+
+	worker_sigset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/* Default signal handling, for a process that installs no handlers. */
+static void
+signals_release(void)
+{
+	sigset_t	set;
+
+	sigemptyset(&set);
+	(void)sigprocmask(SIG_SETMASK, &set, NULL);
+}
+
+/*
+ * Closes every descriptor above stderr that whoever started us left open,
+ * so that none of them (a root-only file on fd 7, say) reaches a worker.
+ * This is the one place that decides which inherited descriptors evinetd
+ * keeps; it runs before anything of ours is open.
+ */
+static void
+close_inherited_fds(void)
+{
+	DIR		*d;
+	struct dirent	*de;
+	long		 fd, max;
+	int		 closed;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+		return;
+#endif
+	/* Closing while reading the directory may skip entries: go again. */
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		do {
+			closed = 0;
+			rewinddir(d);
+			while ((de = readdir(d)) != NULL) {
+				fd = strtol(de->d_name, NULL, 10);
+				if (fd > STDERR_FILENO && fd != dirfd(d) &&
+				    close((int)fd) == 0)
+					closed = 1;
+			}
+		} while (closed);
+		closedir(d);
+		return;
+	}
+	max = sysconf(_SC_OPEN_MAX);
+	for (fd = STDERR_FILENO + 1; fd < max; fd++)
+		(void)close((int)fd);
+}
+
 /* More descriptors mean more clients: lift the soft limit to the hard. */
 static void
 raise_nofile(void)
@@ -101,56 +171,120 @@ raise_nofile(void)
 }
 
 /*
- * Writes the pid file atomically (a locked temporary file renamed into
- * place) and keeps it locked; refuses if a running evinetd holds the lock
- * on the current one.
+ * The pid in a pid file that another evinetd holds locked, for the
+ * "already running" message; "unknown" unless the file is ours (owned by
+ * our uid) and holds nothing but a pid, so no other file's contents ever
+ * reach the log.
+ */
+static void
+pidfile_read_pid(int fd, const struct stat *st, char *buf, size_t len)
+{
+	ssize_t	n;
+
+	n = read(fd, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+	if (st->st_uid != geteuid() || buf[0] == '\0' ||
+	    strspn(buf, "0123456789") != strlen(buf))
+		(void)snprintf(buf, len, "unknown");
+}
+
+/*
+ * Checks what is at a pid file's path before we replace it: nothing, or
+ * an unlocked regular file.  A second instance is refused while the lock
+ * is held.  The path may be in a directory others can write to, so it is
+ * opened without following a link or waiting on a FIFO, and only a
+ * regular file is accepted.
  */
 static int
-pidfile_locked(const char *path)
+pidfile_check(const char *path)
 {
-	char	buf[32];
-	int	fd, n;
+	struct stat	st;
+	char		pid[32];
+	int		fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT)
 		return (0);
-	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK) {
-		n = (int)read(fd, buf, sizeof(buf) - 1);
-		buf[n > 0 ? n : 0] = '\0';
-		buf[strcspn(buf, "\n")] = '\0';
-		log_warnx("pid file %s is locked: evinetd is already running "
-		    "(pid %s)", path, buf[0] ? buf : "unknown");
+	if (fd == -1 && errno == ELOOP) {
+		log_warnx("pid file %s is a symbolic link; not following it "
+		    "(remove it, or name the file itself)", path);
+		return (-1);
+	}
+	if (fd == -1 || fstat(fd, &st) == -1) {
+		log_warn("pid file %s", path);
+		if (fd != -1)
+			close(fd);
+		return (-1);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		log_warnx("pid file %s is not a regular file (%s); remove it, "
+		    "or choose another path", path, S_ISFIFO(st.st_mode) ?
+		    "a FIFO" : S_ISDIR(st.st_mode) ? "a directory" :
+		    "a device or socket");
 		close(fd);
-		return (1);
+		return (-1);
+	}
+	if (flock(fd, LOCK_SH | LOCK_NB) == -1 && errno == EWOULDBLOCK) {
+		pidfile_read_pid(fd, &st, pid, sizeof(pid));
+		log_warnx("pid file %s is locked: evinetd is already running "
+		    "(pid %s)", path, pid);
+		close(fd);
+		return (-1);
 	}
 	close(fd);
 	return (0);
 }
 
+/*
+ * Writes the pid file atomically (a temporary file renamed into place)
+ * and returns a read-only descriptor that holds its lock: all the daemon
+ * keeps of it, so nothing after the privilege drop can write to it.
+ */
 static int
-pidfile_open(const char *path)
+pidfile_create(const char *path)
 {
-	char	*tmp, buf[32];
-	int	 fd, n;
+	char	*tmp, self[64], buf[32];
+	int	 wfd, fd = -1, n;
 
-	if (pidfile_locked(path))
+	if (pidfile_check(path) != 0)
 		return (-1);
 	xasprintf(&tmp, "%s.XXXXXX", path);
-	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1) {
+	if ((wfd = mkostemp(tmp, O_CLOEXEC)) == -1) {
 		log_warn("pid file %s", tmp);
 		free(tmp);
 		return (-1);
 	}
 	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
-	if (flock(fd, LOCK_EX | LOCK_NB) == -1 || fchmod(fd, 0644) == -1 ||
-	    write(fd, buf, (size_t)n) != n || rename(tmp, path) == -1) {
+	/* The same file, not the same name: nobody can swap it under us. */
+	(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", wfd);
+	if (fchmod(wfd, 0644) == -1 || write(wfd, buf, (size_t)n) != n ||
+	    (fd = open(self, O_RDONLY | O_CLOEXEC)) == -1 ||
+	    flock(fd, LOCK_EX | LOCK_NB) == -1 || rename(tmp, path) == -1) {
 		log_warn("pid file %s", path);
 		(void)unlink(tmp);
-		close(fd);
+		close(wfd);
+		if (fd != -1)
+			close(fd);
 		free(tmp);
 		return (-1);
 	}
+	close(wfd);
 	free(tmp);
 	return (fd);
+}
+
+/* Removes the pid file at exit, if what is at its path is still ours. */
+static void
+pidfile_remove(const char *path, int fd)
+{
+	struct stat	ours, st;
+
+	if (fstat(fd, &ours) == 0 && lstat(path, &st) == 0 &&
+	    ours.st_dev == st.st_dev && ours.st_ino == st.st_ino)
+		(void)unlink(path);
+	close(fd);
 }
 
 /*
@@ -173,6 +307,8 @@ daemonize(void)
 	case 0:
 		break;
 	default:
+		/* Waiting for the daemon: ^C and the like still stop us. */
+		signals_release();
 		close(fds[1]);
 		if (read(fds[0], &c, 1) == 1)
 			_exit(EVINETD_EXIT_OK);
@@ -276,6 +412,7 @@ parse_args(int argc, char **argv, struct options *o)
 				}
 				xasprintf(&o->pidfile, "%s/%s", cwd, optarg);
 			}
+			o->pidfile_forced = 1;
 			break;
 		case 'v':
 			o->verbose++;
@@ -304,21 +441,76 @@ parse_args(int argc, char **argv, struct options *o)
 	return (0);
 }
 
+/* Reads and checks the config as -n does; NULL, errors logged, if bad. */
+static struct config *
+startup_config(const struct options *o, const char *confpath,
+    const char *moddir)
+{
+	struct config	*cf;
+	char		*cause;
+
+	cf = config_load(confpath, moddir != NULL ? moddir :
+	    EVINETD_MODULE_DIR, moddir != NULL);
+	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
+		config_error(cf, cf->c_path, 0, "%s", cause);
+		free(cause);
+	}
+	if (cf->c_nerrors > 0) {
+		config_log_errors(cf);
+		log_warnx("%s: %d error%s, not starting", o->config,
+		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
+		config_free(cf);
+		return (NULL);
+	}
+	return (cf);
+}
+
+/* Runs the supervisor and its workers until they stop: the usual mode. */
+static int
+run_supervised(struct config *cf, struct global_stats *gl,
+    const struct options *o, const char *confpath, const char *moddir,
+    int pidfd, int readyfd)
+{
+	struct supervisor	 sup;
+	int			 rv;
+
+	memset(&sup, 0, sizeof(sup));
+	if ((sup.s_base = event_base_new()) == NULL)
+		fatalx("cannot create an event base");
+	log_info("evinetd %s starting: libevent %s, %s backend",
+	    PACKAGE_VERSION, event_get_version(),
+	    event_base_get_method(sup.s_base));
+	sup.s_global = gl;
+	sup.s_config_path = confpath;
+	sup.s_module_dir = moddir != NULL ? moddir : EVINETD_MODULE_DIR;
+	sup.s_module_dir_forced = moddir != NULL;
+	sup.s_pidfd = pidfd;
+	sup.s_pidfile = o->pidfile;
+	sup.s_pidfile_forced = o->pidfile_forced;
+	sup.s_readyfd = readyfd;
+	rv = sup_run(&sup, cf);
+	event_base_free(sup.s_base);
+	return (rv);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct options		 o;
 	struct config		*cf;
-	struct supervisor	 sup;
 	struct global_stats	*gl;
-	char			*moddir = NULL, *confpath, *cause;
-	const char		*pidfile;
+	char			*moddir = NULL, *confpath;
 	int			 pidfd = -1, readyfd = -1, rv;
 
+	signals_hold();
+	close_inherited_fds();
 	if (parse_args(argc, argv, &o) != 0) {
 		free(o.pidfile);
 		return (EVINETD_EXIT_CONFIG);
 	}
+	/* A check is a command, not a daemon: ^C stops it. */
+	if (o.check)
+		signals_release();
 	log_init(LOG_TO_STDERR, o.verbose);
 	event_set_log_callback(log_libevent);
 
@@ -331,16 +523,7 @@ main(int argc, char **argv)
 	/* Absolute, so a reload finds it after we chdir to /. */
 	if ((confpath = realpath(o.config, NULL)) == NULL)
 		confpath = xstrdup(o.config);
-	cf = config_load(confpath, moddir != NULL ? moddir :
-	    EVINETD_MODULE_DIR, moddir != NULL);
-	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
-		config_error(cf, cf->c_path, 0, "%s", cause);
-		free(cause);
-	}
-	if (cf->c_nerrors > 0) {
-		config_log_errors(cf);
-		log_warnx("%s: %d error%s, not starting", o.config,
-		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
+	if ((cf = startup_config(&o, confpath, moddir)) == NULL) {
 		rv = EVINETD_EXIT_CONFIG;
 		goto out;
 	}
@@ -354,12 +537,14 @@ main(int argc, char **argv)
 	raise_nofile();
 	gl = stats_global_new();
 	/*
-	 * A second instance says so before it binds (which would fail with
+	 * Ours, not the config's: the config goes with its generation.  A
+	 * second instance says so before it binds (which would fail with
 	 * "Address already in use") and before it detaches (after which it
-	 * logs to syslog only).  pidfile_open checks again, for the race.
+	 * logs to syslog only).  pidfile_create checks again, for the race.
 	 */
-	pidfile = o.pidfile != NULL ? o.pidfile : cf->c_pidfile;
-	if (pidfile != NULL && pidfile_locked(pidfile)) {
+	if (o.pidfile == NULL && cf->c_pidfile != NULL)
+		o.pidfile = xstrdup(cf->c_pidfile);
+	if (o.pidfile != NULL && pidfile_check(o.pidfile) != 0) {
 		rv = EVINETD_EXIT_RUNTIME;
 		goto out;
 	}
@@ -372,7 +557,7 @@ main(int argc, char **argv)
 		readyfd = daemonize();
 		log_init(LOG_TO_SYSLOG, o.verbose);
 	}
-	if (pidfile != NULL && (pidfd = pidfile_open(pidfile)) == -1) {
+	if (o.pidfile != NULL && (pidfd = pidfile_create(o.pidfile)) == -1) {
 		rv = EVINETD_EXIT_RUNTIME;
 		goto out;
 	}
@@ -380,27 +565,11 @@ main(int argc, char **argv)
 	if (o.single) {
 		rv = run_single(cf, gl, readyfd);
 		config_free(cf);
-	} else {
-		memset(&sup, 0, sizeof(sup));
-		if ((sup.s_base = event_base_new()) == NULL)
-			fatalx("cannot create an event base");
-		log_info("evinetd %s starting: libevent %s, %s backend",
-		    PACKAGE_VERSION, event_get_version(),
-		    event_base_get_method(sup.s_base));
-		sup.s_global = gl;
-		sup.s_config_path = confpath;
-		sup.s_module_dir = moddir != NULL ? moddir :
-		    EVINETD_MODULE_DIR;
-		sup.s_module_dir_forced = moddir != NULL;
-		sup.s_pidfd = pidfd;
-		sup.s_readyfd = readyfd;
-		rv = sup_run(&sup, cf);
-		event_base_free(sup.s_base);
-	}
-	if (pidfd != -1) {
-		(void)unlink(pidfile);
-		close(pidfd);
-	}
+	} else
+		rv = run_supervised(cf, gl, &o, confpath, moddir, pidfd,
+		    readyfd);
+	if (pidfd != -1)
+		pidfile_remove(o.pidfile, pidfd);
 	log_info("exiting");
 	free(o.pidfile);
 	free(confpath);
@@ -410,7 +579,8 @@ main(int argc, char **argv)
 
 out:
 	/* Not started: what main made so far, including o.pidfile. */
-	config_free(cf);
+	if (cf != NULL)
+		config_free(cf);
 	free(o.pidfile);
 	free(confpath);
 	free(moddir);

@@ -503,8 +503,13 @@ struct supervisor {
 	int			 s_module_dir_forced;
 	int			 s_stopping;	/* 1 graceful, 2 now */
 	int			 s_exit;
-	int			 s_pidfd;
+	int			 s_pidfd;	/* read-only, holds the lock */
+	const char		*s_pidfile;	/* main's; NULL: none */
+	int			 s_pidfile_forced; /* -p: the key is moot */
 	int			 s_readyfd;	/* to the detaching parent */
+	unsigned int		 s_reload_queued; /* gen a SIGHUP found
+						    starting, or 0 */
+	struct event		 s_reload;	/* runs a queued reload */
 	struct event		 s_kill;
 	struct worker		*s_worker;	/* in a worker process */
 	pid_t			 s_pid;

@@ -34,7 +34,9 @@
  * let their connections finish (up to drain_timeout) and exit.  Since the
  * supervisor keeps no module mapped, each new worker maps module files as
  * they are on disk, so a replaced .so serves new connections while old
- * connections finish on the old code.
+ * connections finish on the old code.  A SIGHUP that comes while a
+ * generation is still starting is queued: the config is read again once
+ * that generation is ready or has failed, so the last config wins.
  *
  * SIGTERM or SIGINT stops: workers finish their connections (up to
  * shutdown_timeout); a second signal makes them close at once.  SIGUSR1
@@ -67,6 +69,7 @@ static void	sup_restart_cb(evutil_socket_t, short, void *);
 static void	sup_ready_cb(evutil_socket_t, short, void *);
 static void	sup_ready_close(struct wproc *);
 static void	gen_free(struct supervisor *, struct generation *);
+static void	sup_reload_next(struct supervisor *);
 
 static const char *
 gen_group_name(const struct wproc *p)
@@ -412,6 +415,7 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 		}
 		notify_state("READY=1", "serving %zu services",
 		    g->g_cf->c_nservices);
+		sup_reload_next(sup);
 		return;
 	}
 	for (old = TAILQ_FIRST(&sup->s_gens); old != NULL; old = next) {
@@ -429,6 +433,7 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	    g->g_nprocs, g->g_nprocs == 1 ? "" : "s");
 	notify_state("READY=1", "serving %zu services, reloaded",
 	    g->g_cf->c_nservices);
+	sup_reload_next(sup);
 }
 
 /* A worker's ready pipe has served, or the worker is gone. */
@@ -512,6 +517,7 @@ sup_gen_failed(struct supervisor *sup, struct generation *g, int status)
 	log_warnx("reload failed: a worker of generation %u did not start; "
 	    "generation %u serves on", g->g_id, sup->s_cur->g_id);
 	notify_state("READY=1", "reload failed, serving the old config");
+	sup_reload_next(sup);
 }
 
 /* Reaps dead workers: log why, restart or let their generation go. */
@@ -655,24 +661,33 @@ sup_sigterm(evutil_socket_t sig, short events, void *arg)
 	sup_stop(sup, 0);
 }
 
-/* SIGHUP: check the new config fully, then start it beside the old. */
+/*
+ * The pid file stays where it was put at startup: moving it on a reload
+ * would leave a window with no lock, or two.  Says so when the config
+ * asks for another one.
+ */
 static void
-sup_sighup(evutil_socket_t sig, short events, void *arg)
+sup_pidfile_check(struct supervisor *sup, const struct config *cf)
 {
-	struct supervisor	*sup = arg;
-	struct config		*cf;
-	char			*cause;
+	const char	*old = sup->s_pidfile, *new = cf->c_pidfile;
 
-	(void)sig;
-	(void)events;
-	if (sup->s_stopping)
+	if (sup->s_pidfile_forced || (old == NULL && new == NULL) ||
+	    (old != NULL && new != NULL && strcmp(old, new) == 0))
 		return;
-	if (sup->s_next != NULL || sup->s_cur == NULL) {
-		log_warnx("received SIGHUP while a reload is still starting; "
-		    "ignored");
-		return;
-	}
-	log_info("received SIGHUP, reloading %s", sup->s_config_path);
+	log_warnx("%s: pidfile is now %s%s%s, but the pid file changes only "
+	    "when evinetd restarts; it stays %s%s%s", cf->c_path,
+	    new != NULL ? "\"" : "", new != NULL ? new : "unset",
+	    new != NULL ? "\"" : "", old != NULL ? "\"" : "",
+	    old != NULL ? old : "unwritten", old != NULL ? "\"" : "");
+}
+
+/* Reads and checks the config fully, then starts it beside the old one. */
+static void
+sup_reload(struct supervisor *sup)
+{
+	struct config	*cf;
+	char		*cause;
+
 	notify_state("RELOADING=1", "reloading");
 	cf = config_load(sup->s_config_path, sup->s_module_dir,
 	    sup->s_module_dir_forced);
@@ -701,7 +716,57 @@ sup_sighup(evutil_socket_t sig, short events, void *arg)
 		notify_state("READY=1", "reload failed, serving the old config");
 		return;
 	}
+	sup_pidfile_check(sup, cf);
 	sup_start(sup, cf);
+}
+
+/*
+ * SIGHUP: reload now or, while a generation is still starting, as soon
+ * as it is ready or has failed, so that the last config always wins.
+ */
+static void
+sup_sighup(evutil_socket_t sig, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+
+	(void)sig;
+	(void)events;
+	if (sup->s_stopping)
+		return;
+	if (sup->s_next != NULL || sup->s_cur == NULL) {
+		sup->s_reload_queued = sup->s_gen_ids;
+		log_info("received SIGHUP while generation %u is still "
+		    "starting; reloading %s once it is done", sup->s_gen_ids,
+		    sup->s_config_path);
+		return;
+	}
+	log_info("received SIGHUP, reloading %s", sup->s_config_path);
+	sup_reload(sup);
+}
+
+/* The reload a SIGHUP asked for while a generation was starting. */
+static void
+sup_reload_queued_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+
+	(void)fd;
+	(void)events;
+	if (sup->s_stopping || sup->s_reload_queued == 0 ||
+	    sup->s_next != NULL || sup->s_cur == NULL)
+		return;
+	log_info("reloading %s, as a SIGHUP asked while generation %u was "
+	    "starting", sup->s_config_path, sup->s_reload_queued);
+	sup->s_reload_queued = 0;
+	sup_reload(sup);
+}
+
+/* A generation is ready or has failed: run a queued reload next. */
+static void
+sup_reload_next(struct supervisor *sup)
+{
+	if (sup->s_reload_queued != 0 && !sup->s_stopping)
+		event_active(&sup->s_reload, EV_TIMEOUT, 1);
 }
 
 /* SIGUSR1: our state, then every worker's own. */
@@ -758,6 +823,7 @@ sup_run(struct supervisor *sup, struct config *cf)
 	event_callback_fn cbs[5] = { sup_sigterm, sup_sigterm, sup_sighup,
 	    sup_sigusr1, sup_sigchld };
 	struct generation *g;
+	sigset_t	 set;
 	int		 i;
 
 	TAILQ_INIT(&sup->s_gens);
@@ -765,11 +831,16 @@ sup_run(struct supervisor *sup, struct config *cf)
 	/* No worker exists yet: the shared figures are still ours alone. */
 	sup->s_gl = *sup->s_global;
 	evtimer_assign(&sup->s_kill, sup->s_base, sup_kill_cb, sup);
+	evtimer_assign(&sup->s_reload, sup->s_base, sup_reload_queued_cb, sup);
+	sigemptyset(&set);
 	for (i = 0; i < 5; i++) {
 		if ((ev[i] = evsignal_new(sup->s_base, sigs[i], cbs[i],
 		    sup)) == NULL || evsignal_add(ev[i], NULL) != 0)
 			fatalx("cannot install signal handlers");
+		sigaddset(&set, sigs[i]);
 	}
+	/* Held since main began; what came meanwhile is delivered now. */
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	config_unload_modules(cf);
 	sup_start(sup, cf);
 	if (event_base_dispatch(sup->s_base) == -1)
@@ -777,6 +848,7 @@ sup_run(struct supervisor *sup, struct config *cf)
 	for (i = 0; i < 5; i++)
 		event_free(ev[i]);
 	event_del(&sup->s_kill);
+	event_del(&sup->s_reload);
 	while ((g = TAILQ_FIRST(&sup->s_gens)) != NULL)
 		gen_free(sup, g);
 	return (sup->s_exit);

@@ -141,6 +141,9 @@ INFO_PATTERNS = [
     r'^evinetd \S+ starting \(single process\): libevent \S+, \S+ backend$',
     # supervisor.c
     r'^received SIGHUP, reloading \S+$',
+    r'^received SIGHUP while generation \d+ is still starting; reloading '
+    r'\S+ once it is done$',
+    r'^reloading \S+, as a SIGHUP asked while generation \d+ was starting$',
     r'^reload: generation \d+ serving ',
     r'^restarting worker of generation \d+ \(\S+\) in \d+ ms$',
     r'^worker \d+ (started|\(generation \d+\) exited)',
@@ -383,6 +386,7 @@ class Daemon:
              start (include files, quote files, ...); d.path(name) gives
              their full paths.
     env:     variables to add to the daemon's environment (MEMORY_ENV).
+    pass_fds: descriptors the daemon inherits (besides 0, 1 and 2).
     module_dir: instead of MODULE_DIR (TESTMOD_DIR, say).
     ready_timeout, wait_ready: how long to wait for "ready"; False to
              return at once (then call wait_ready() or wait_exit()).
@@ -400,7 +404,7 @@ class Daemon:
 
     def __init__(self, conf, args=(), expect=(), module_dir=None,
                  files=None, env=None, ready_timeout=READY_TIMEOUT,
-                 wait_ready=True):
+                 wait_ready=True, pass_fds=()):
         self.tmp = TempDir(prefix="evinetd-test-")
         self.conf_path = self.tmp.write("evinetd.conf", conf)
         for name, text in (files or {}).items():
@@ -424,7 +428,7 @@ class Daemon:
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT,
-                                     env=full_env)
+                                     env=full_env, pass_fds=pass_fds)
         self.pid = self.proc.pid
         Daemon._live.add(self)
         self._reader = threading.Thread(target=self._read_log,
