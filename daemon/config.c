@@ -913,6 +913,27 @@ config_load(const char *path, const char *module_dir, int forced)
 	return (cf);
 }
 
+/*
+ * What startup and every reload run: the whole config with its modules,
+ * then whether its user and group can be served as.  Every error is
+ * logged; the caller looks at c_nerrors and frees the config.
+ */
+struct config *
+config_load_checked(const char *path, const char *module_dir, int forced)
+{
+	struct config	*cf;
+	char		*cause;
+
+	cf = config_load(path, module_dir, forced);
+	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
+		config_error(cf, cf->c_path, 0, "%s", cause);
+		free(cause);
+	}
+	if (cf->c_nerrors > 0)
+		config_log_errors(cf);
+	return (cf);
+}
+
 /* Single-character edits between a and b (insert, delete, replace). */
 static size_t
 edit_distance(const char *a, const char *b)

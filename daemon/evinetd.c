@@ -17,12 +17,12 @@
 /*
  * evinetd: an event-driven internet super-server.  main() reads and checks
  * the config (modules loaded and their options validated), binds every
- * listener, optionally detaches, and runs a worker on a libevent loop
- * until SIGTERM or SIGINT.  Signals are libevent events, so stopping runs
- * in loop context like everything else; until their handlers are in, the
- * signals evinetd handles are held, from the first instruction of main.
- * Descriptors inherited from whoever started us are closed right after,
- * before anything of ours is open.
+ * listener, optionally detaches, writes the pid file, and hands over to
+ * the supervisor (supervisor.c), which forks the workers, reloads and
+ * restarts them; with -X one process serves everything instead.  Until
+ * their libevent handlers are in, the signals evinetd handles are held,
+ * from the first instruction of main, and descriptors inherited from
+ * whoever started us are closed before anything of ours is open.
  */
 
 #include "config.h"
@@ -447,16 +447,10 @@ startup_config(const struct options *o, const char *confpath,
     const char *moddir)
 {
 	struct config	*cf;
-	char		*cause;
 
-	cf = config_load(confpath, moddir != NULL ? moddir :
+	cf = config_load_checked(confpath, moddir != NULL ? moddir :
 	    EVINETD_MODULE_DIR, moddir != NULL);
-	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
-		config_error(cf, cf->c_path, 0, "%s", cause);
-		free(cause);
-	}
 	if (cf->c_nerrors > 0) {
-		config_log_errors(cf);
 		log_warnx("%s: %d error%s, not starting", o->config,
 		    cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s");
 		config_free(cf);
@@ -493,14 +487,64 @@ run_supervised(struct config *cf, struct global_stats *gl,
 	return (rv);
 }
 
+/*
+ * Takes a checked config into service: the pid file, the sockets, the
+ * detach, then the supervisor (or -X's one process) until it stops.  It
+ * owns cf from here, whatever happens.
+ */
+static int
+serve(struct options *o, struct config *cf, const char *confpath,
+    const char *moddir)
+{
+	struct global_stats	*gl;
+	int			 pidfd = -1, readyfd = -1, rv;
+
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	gl = stats_global_new();
+	/*
+	 * Ours, not the config's: the config goes with its generation.  A
+	 * second instance says so before it binds (which would fail with
+	 * "Address already in use") and before it detaches (after which it
+	 * logs to syslog only).  pidfile_create checks again, for the race.
+	 */
+	if (o->pidfile == NULL && cf->c_pidfile != NULL)
+		o->pidfile = xstrdup(cf->c_pidfile);
+	if (o->pidfile != NULL && pidfile_check(o->pidfile) != 0)
+		goto fail;
+	if (listener_bind_all(cf, NULL) != 0) {
+		log_warnx("could not bind every listener, not starting");
+		goto fail;
+	}
+	if (!o->foreground) {
+		readyfd = daemonize();
+		log_init(LOG_TO_SYSLOG, o->verbose);
+	}
+	if (o->pidfile != NULL && (pidfd = pidfile_create(o->pidfile)) == -1)
+		goto fail;
+	if (o->single) {
+		rv = run_single(cf, gl, readyfd);
+		config_free(cf);
+	} else
+		rv = run_supervised(cf, gl, o, confpath, moddir, pidfd,
+		    readyfd);
+	if (pidfd != -1)
+		pidfile_remove(o->pidfile, pidfd);
+	log_info("exiting");
+	return (rv);
+
+fail:
+	config_free(cf);
+	return (EVINETD_EXIT_RUNTIME);
+}
+
 int
 main(int argc, char **argv)
 {
-	struct options		 o;
-	struct config		*cf;
-	struct global_stats	*gl;
-	char			*moddir = NULL, *confpath;
-	int			 pidfd = -1, readyfd = -1, rv;
+	struct options	 o;
+	struct config	*cf;
+	char		*moddir = NULL, *confpath;
+	int		 rv;
 
 	signals_hold();
 	close_inherited_fds();
@@ -523,66 +567,17 @@ main(int argc, char **argv)
 	/* Absolute, so a reload finds it after we chdir to /. */
 	if ((confpath = realpath(o.config, NULL)) == NULL)
 		confpath = xstrdup(o.config);
-	if ((cf = startup_config(&o, confpath, moddir)) == NULL) {
+	if ((cf = startup_config(&o, confpath, moddir)) == NULL)
 		rv = EVINETD_EXIT_CONFIG;
-		goto out;
-	}
-	if (o.check) {
+	else if (o.check) {
 		printf("configuration OK\n");
-		rv = EVINETD_EXIT_OK;
-		goto out;
-	}
-
-	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
-	gl = stats_global_new();
-	/*
-	 * Ours, not the config's: the config goes with its generation.  A
-	 * second instance says so before it binds (which would fail with
-	 * "Address already in use") and before it detaches (after which it
-	 * logs to syslog only).  pidfile_create checks again, for the race.
-	 */
-	if (o.pidfile == NULL && cf->c_pidfile != NULL)
-		o.pidfile = xstrdup(cf->c_pidfile);
-	if (o.pidfile != NULL && pidfile_check(o.pidfile) != 0) {
-		rv = EVINETD_EXIT_RUNTIME;
-		goto out;
-	}
-	if (listener_bind_all(cf, NULL) != 0) {
-		log_warnx("could not bind every listener, not starting");
-		rv = EVINETD_EXIT_RUNTIME;
-		goto out;
-	}
-	if (!o.foreground) {
-		readyfd = daemonize();
-		log_init(LOG_TO_SYSLOG, o.verbose);
-	}
-	if (o.pidfile != NULL && (pidfd = pidfile_create(o.pidfile)) == -1) {
-		rv = EVINETD_EXIT_RUNTIME;
-		goto out;
-	}
-
-	if (o.single) {
-		rv = run_single(cf, gl, readyfd);
 		config_free(cf);
+		rv = EVINETD_EXIT_OK;
 	} else
-		rv = run_supervised(cf, gl, &o, confpath, moddir, pidfd,
-		    readyfd);
-	if (pidfd != -1)
-		pidfile_remove(o.pidfile, pidfd);
-	log_info("exiting");
+		rv = serve(&o, cf, confpath, moddir);
 	free(o.pidfile);
 	free(confpath);
 	free(moddir);
 	libevent_global_shutdown();
-	return (rv);
-
-out:
-	/* Not started: what main made so far, including o.pidfile. */
-	if (cf != NULL)
-		config_free(cf);
-	free(o.pidfile);
-	free(confpath);
-	free(moddir);
 	return (rv);
 }

@@ -299,6 +299,7 @@ void		 config_error(struct config *, const char *, int,
 void		 config_log_errors(struct config *);
 void		 config_free(struct config *);
 struct config	*config_load(const char *, const char *, int);
+struct config	*config_load_checked(const char *, const char *, int);
 size_t		 config_procs(const struct config *,
 		    const struct service_conf *);
 int		 config_key_include(struct parse_state *,

@@ -686,17 +686,11 @@ static void
 sup_reload(struct supervisor *sup)
 {
 	struct config	*cf;
-	char		*cause;
 
 	notify_state("RELOADING=1", "reloading");
-	cf = config_load(sup->s_config_path, sup->s_module_dir,
+	cf = config_load_checked(sup->s_config_path, sup->s_module_dir,
 	    sup->s_module_dir_forced);
-	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
-		config_error(cf, cf->c_path, 0, "%s", cause);
-		free(cause);
-	}
 	if (cf->c_nerrors > 0) {
-		config_log_errors(cf);
 		sup->s_gl.gl_reloads_failed++;
 		sup_publish(sup);
 		log_warnx("reload failed: %d error%s in %s; generation %u "
