@@ -484,7 +484,8 @@ config_read(struct config *cf, const char *path, struct parse_state *from,
 	fclose(f);
 	rv = config_parse_buffer(cf, path, buf, len);
 	free(buf);
-	if (rv != 0 && from != NULL && !has_glob_chars(pattern))
+	if (rv != 0 && from != NULL && pattern != NULL &&
+	    !has_glob_chars(pattern))
 		config_error(cf, from->ps_file, from->ps_line,
 		    "included from here");
 	return (rv);
@@ -521,7 +522,7 @@ config_include_one(struct parse_state *ps, const char *full,
 	base = basename(copy);
 	len = strlen(base);
 	/* Only *.conf; skip dotfiles and editor leftovers. */
-	if (base[0] == '.' || len <= 5 || strcmp(base + len - 5, ".conf")) {
+	if (base[0] == '.' || len <= 5 || strcmp(base + len - 5, ".conf") != 0) {
 		if (!glob)
 			config_error(cf, ps->ps_file, ps->ps_line,
 			    "include \"%s\": only files ending in .conf are "

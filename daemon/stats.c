@@ -170,7 +170,10 @@ stats_others_init(struct worker *w, const struct stats_other *so, size_t n)
 	if (n == 0 || nsvc == 0)
 		return;
 	w->w_nothers = n;
-	w->w_others = xreallocarray(NULL, n, sizeof(*w->w_others));
+	/* An array of structs: the size of one struct is meant. */
+	w->w_others = xreallocarray(NULL, n,
+	    /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
+	    sizeof(*w->w_others));
 	w->w_other_index = xreallocarray(NULL, n, nsvc * sizeof(size_t));
 	for (o = 0; o < n; o++) {
 		w->w_others[o] = so[o].so_stats;

@@ -288,7 +288,11 @@ sup_worker_main(struct wproc *p, int readyfd)
 	ws.ws_index = p->p_index;
 	ws.ws_others = others = sup_worker_others(p, &ws.ws_nothers);
 	if ((sup->s_worker = worker_new(base, cf, &ws, &cause)) == NULL) {
+		/* A module refused its service: said, and nothing kept. */
 		log_warnx("%s", cause);
+		free(cause);
+		free(others);
+		event_base_free(base);
 		_exit(EVINETD_EXIT_CONFIG);
 	}
 	free(others);

@@ -100,21 +100,22 @@ trust_stat(struct trust_walk *tw, const char *comp, const struct stat *st,
 	what = dir ? "directory" : S_ISLNK(st->st_mode) ? "symbolic link" :
 	    "file";
 	by = (st->st_mode & S_IWOTH) ? "others" : "group";
+	/* Root's, and nobody else may write it (or only pass through it). */
+	if (st->st_uid == 0 && (S_ISLNK(st->st_mode) ||
+	    (mode & (S_IWGRP | S_IWOTH)) == 0 || (dir && (mode & S_ISVTX) &&
+	    !(last && (tw->tw_flags & (TRUST_LISTED | TRUST_MISSING))))))
+		return (0);
 	if (st->st_uid != 0)
 		xasprintf(&why, "is owned by uid %ld, not root",
 		    (long)st->st_uid);
-	else if (S_ISLNK(st->st_mode) || (mode & (S_IWGRP | S_IWOTH)) == 0)
-		return (0);
 	else if (!dir)
 		xasprintf(&why, "is writable by %s (mode %04o)", by, mode);
 	else if (!(mode & S_ISVTX))
 		xasprintf(&why, "is writable by %s (mode %04o) and not "
 		    "sticky", by, mode);
-	else if (last && (tw->tw_flags & (TRUST_LISTED | TRUST_MISSING)))
+	else
 		xasprintf(&why, "is writable by %s (mode %04o): anyone there "
 		    "may add a file to it", by, mode);
-	else
-		return (0);
 	return (trust_fail(tw, comp, what, why));
 }
 
@@ -214,7 +215,7 @@ trust_walk(struct trust_walk *tw, const char *path, struct stat *st,
     char **name)
 {
 	char		*comp, cwd[PATH_MAX];
-	int		 fd = -1, last;
+	int		 fd, last;
 
 	*name = NULL;
 	if (path[0] == '/')
