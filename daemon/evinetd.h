@@ -261,6 +261,7 @@ struct config {
 	long long		 c_shutdown_ms;
 	long long		 c_max_conns;	/* all services */
 	long long		 c_drain_ms;
+	long long		 c_start_ms;	/* new workers to be ready; 0 */
 	long long		 c_workers;	/* shared group; 0: auto */
 	size_t			 c_nshared;	/* c_workers, auto resolved */
 	char			*c_user;
@@ -489,6 +490,7 @@ struct generation {
 	int			 g_announced;
 	int			 g_draining;
 	int			 g_failed;
+	struct event		 g_start_timer;	/* start_timeout */
 };
 
 struct supervisor {

@@ -70,6 +70,9 @@ static void	sup_ready_cb(evutil_socket_t, short, void *);
 static void	sup_ready_close(struct wproc *);
 static void	gen_free(struct supervisor *, struct generation *);
 static void	sup_reload_next(struct supervisor *);
+static void	sup_gen_failed(struct supervisor *, struct generation *, int,
+		    const char *);
+static void	sup_start_timeout(evutil_socket_t, short, void *);
 
 static const char *
 gen_group_name(const struct wproc *p)
@@ -129,6 +132,7 @@ gen_new(struct supervisor *sup, struct config *cf)
 			gen_add_proc(g, sc, i);
 	}
 	g->g_stats = stats_gen_new(g->g_nprocs, cf->c_nservices);
+	evtimer_assign(&g->g_start_timer, sup->s_base, sup_start_timeout, g);
 	TAILQ_INSERT_TAIL(&sup->s_gens, g, g_entry);
 	return (g);
 }
@@ -163,6 +167,7 @@ gen_free(struct supervisor *sup, struct generation *g)
 	struct wproc	*p;
 
 	TAILQ_REMOVE(&sup->s_gens, g, g_entry);
+	evtimer_del(&g->g_start_timer);
 	while ((p = TAILQ_FIRST(&g->g_procs)) != NULL) {
 		TAILQ_REMOVE(&g->g_procs, p, p_entry);
 		event_del(&p->p_restart);
@@ -404,6 +409,7 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	struct generation	*old, *next;
 
 	g->g_announced = 1;
+	evtimer_del(&g->g_start_timer);
 	/* Stopping: the new workers were told to stop, the old to finish. */
 	if (sup->s_stopping)
 		return;
@@ -501,27 +507,57 @@ sup_find(struct supervisor *sup, pid_t pid)
 	return (NULL);
 }
 
-/* Abandons a generation that could not start (first start or reload). */
+/*
+ * Abandons a generation that could not start (first start or reload):
+ * code is the exit status the daemon ends with if it was the first, and
+ * why says what happened, for the log.
+ */
 static void
-sup_gen_failed(struct supervisor *sup, struct generation *g, int status)
+sup_gen_failed(struct supervisor *sup, struct generation *g, int code,
+    const char *why)
 {
 	gen_signal(g, SIGKILL);
 	g->g_failed = 1;
+	evtimer_del(&g->g_start_timer);
 	if (sup->s_cur == NULL) {
-		log_warnx("a worker failed to start, not starting");
-		sup->s_exit = WIFEXITED(status) && WEXITSTATUS(status) ==
-		    EVINETD_EXIT_CONFIG ? EVINETD_EXIT_CONFIG :
-		    EVINETD_EXIT_RUNTIME;
+		log_warnx("%s, not starting", why);
+		sup->s_exit = code;
 		sup_stop(sup, 1);
 		return;
 	}
 	sup->s_next = NULL;
 	sup->s_gl.gl_reloads_failed++;
 	sup_publish(sup);
-	log_warnx("reload failed: a worker of generation %u did not start; "
-	    "generation %u serves on", g->g_id, sup->s_cur->g_id);
+	log_warnx("reload failed: %s; generation %u serves on", why,
+	    sup->s_cur->g_id);
 	notify_state("READY=1", "reload failed, serving the old config");
 	sup_reload_next(sup);
+}
+
+/*
+ * start_timeout: a generation whose workers are not all ready in time (a
+ * module's init that hangs, say) is abandoned like one whose worker
+ * died, so the old generation serves on and queued reloads can run.
+ */
+static void
+sup_start_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct generation	*g = arg;
+	struct supervisor	*sup = g->g_sup;
+	long long		 ms = g->g_cf->c_start_ms;
+	char			*why;
+
+	(void)fd;
+	(void)events;
+	if (g->g_announced || g->g_failed || sup->s_stopping)
+		return;
+	xasprintf(&why, "%s of generation %u %s not ready within %lld%s "
+	    "(start_timeout)", g->g_nprocs - g->g_nready == 1 ? "a worker" :
+	    "workers", g->g_id, g->g_nprocs - g->g_nready == 1 ? "was" :
+	    "were", ms % 1000 == 0 ? ms / 1000 : ms, ms % 1000 == 0 ? "s" :
+	    "ms");
+	sup_gen_failed(sup, g, EVINETD_EXIT_RUNTIME, why);
+	free(why);
 }
 
 /* Reaps dead workers: log why, restart or let their generation go. */
@@ -534,6 +570,7 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 	struct timeval		 now;
 	pid_t			 pid;
 	int			 status;
+	char			 why[64];
 
 	(void)sig;
 	(void)events;
@@ -571,7 +608,11 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 		 * serving generation only ever restarts its workers.
 		 */
 		if (!p->p_ready && (g == sup->s_next || sup->s_cur == NULL)) {
-			sup_gen_failed(sup, g, status);
+			(void)snprintf(why, sizeof(why), "a worker of "
+			    "generation %u did not start", g->g_id);
+			sup_gen_failed(sup, g, WIFEXITED(status) &&
+			    WEXITSTATUS(status) == EVINETD_EXIT_CONFIG ?
+			    EVINETD_EXIT_CONFIG : EVINETD_EXIT_RUNTIME, why);
 			if (gen_running(g) == 0 && g != sup->s_cur)
 				gen_free(sup, g);
 			continue;
@@ -800,10 +841,16 @@ sup_start(struct supervisor *sup, struct config *cf)
 {
 	struct generation	*g;
 	struct wproc		*p;
+	struct timeval		 tv;
 
 	g = gen_new(sup, cf);
 	if (sup->s_cur != NULL)
 		sup->s_next = g;
+	if (cf->c_start_ms > 0) {
+		tv.tv_sec = (time_t)(cf->c_start_ms / 1000);
+		tv.tv_usec = (suseconds_t)(cf->c_start_ms % 1000) * 1000;
+		evtimer_add(&g->g_start_timer, &tv);
+	}
 	TAILQ_FOREACH(p, &g->g_procs, p_entry)
 		sup_spawn(p);
 }

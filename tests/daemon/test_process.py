@@ -344,6 +344,71 @@ class TestReloadQueue(evitest.TestCase):
         self.ends_on_config_b(d, port, mark)
 
 
+class TestStartTimeout(evitest.TestCase):
+    """start_timeout: a generation whose worker hangs in its module's
+    init (the gate test module, held) is abandoned in time, like one
+    whose worker died: after a reload the old generation serves on and
+    the next reload is not stuck behind it; at startup the daemon exits
+    with status 2 and says why."""
+
+    # Under valgrind every worker is slower; the bound grows with it.
+    SECONDS = max(1, round(float(os.environ.get("EVINETD_TIMEOUT_SCALE") or
+                                 1)))
+
+    def conf(self, port, greeting, gate_line=""):
+        return "start_timeout = %ds\n" % self.SECONDS + string.Template(
+            GATE_CONF).substitute(port=port, greeting=greeting,
+                                  gate=gate_line)
+
+    def held_gate(self):
+        gate = self.tempdir().join("gate")
+        with open(gate, "w"):
+            pass
+        self.addCleanup(lambda: os.path.lexists(gate) and os.unlink(gate))
+        return gate
+
+    def test_a_reload_held_past_start_timeout_fails_and_the_old_serves_on(
+            self):
+        gate = self.held_gate()
+        waiting = r'^service "svc": gate: waiting for %s to go$' % (
+            re.escape(gate))
+        failed = (r"^reload failed: a worker of generation 2 was not ready "
+                  r"within %ds \(start_timeout\); generation 1 serves "
+                  r"on$" % self.SECONDS)
+        d = self.daemon(self.conf(0, "zero"),
+                        module_dir=evitest.TESTMOD_DIR, expect=[
+                            waiting, failed,
+                            r"^worker \d+ \(generation 2, shared\) killed "
+                            r"by signal 9 "])
+        port = d.port("svc")
+        d.tmp.write("evinetd.conf", self.conf(port, "A", "gate = " + gate))
+        mark = d.mark()
+        d.send_signal(signal.SIGHUP)
+        d.wait_log(waiting, since=mark)
+        d.wait_log(failed, since=mark, timeout=self.SECONDS + 10)
+        self.assertEqual(echo_once(port, b"x"), b"zero:x")
+        # The next reload goes ahead: nothing waits for the abandoned one.
+        os.unlink(gate)
+        d.tmp.write("evinetd.conf", self.conf(port, "B"))
+        self.assertRegex(reload(d), r"^reload: generation 3 serving ")
+        settle(d, 1)
+        self.assertEqual(echo_once(port, b"y"), b"B:y")
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_first_start_held_past_start_timeout_exits_2(self):
+        gate = self.held_gate()
+        tmp = self.tempdir()
+        path = tmp.write("evinetd.conf", self.conf(0, "zero",
+                                                   "gate = " + gate))
+        rc, _, err = evitest.run_evinetd(
+            ["-d", "-f", path, "-M", evitest.TESTMOD_DIR],
+            timeout=self.SECONDS + 10)
+        self.assertEqual(rc, 2, err)
+        self.assertRegex(err, r"(?m)^a worker of generation 1 was "
+                         r"not ready within %ds \(start_timeout\), not "
+                         r"starting$" % self.SECONDS)
+
+
 class TestDescriptors(evitest.TestCase):
     """Descriptors inherited from whoever started evinetd are closed
     before anything else, so no worker can read what they point at."""
