@@ -447,6 +447,7 @@ void	limits_service_free(struct evi_service *);
 /* pubsrc.c */
 #define PUBSRC_KEYLEN	17	/* a source's key: family, then address */
 #define PUBSRC_CAPACITY	(2 * LIMITS_MAX_SOURCES)	/* a power of two */
+#define PUBSRC_PROBES	128	/* at a load of 1/2, none goes further */
 
 /* A source a draining worker publishes, in shared memory. */
 struct pubsrc_entry {

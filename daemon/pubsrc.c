@@ -51,9 +51,6 @@
 
 #include "evinetd.h"
 
-/* No probe sequence goes further; at a load of 1/2 none needs to. */
-#define PUBSRC_PROBES	128
-
 #define SIP_ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
 
 /* One SipHash round on the state v. */
