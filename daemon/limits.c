@@ -601,7 +601,7 @@ void
 limits_publish(struct worker *w)
 {
 	struct evi_service	*svc;
-	const struct pubsrc	*ps;
+	struct pubsrc		*ps;
 
 	if (w->w_stats == NULL || w->w_stats->gs_pub == NULL)
 		return;
@@ -609,8 +609,7 @@ limits_publish(struct worker *w)
 		ps = &w->w_stats->gs_pub[w->w_proc * w->w_stats->gs_nservices +
 		    svc->s_index];
 		if (ps->ps_table != NULL)
-			twalk_r(svc->s_sources, limits_publish_visit,
-			    (void *)(uintptr_t)ps);
+			twalk_r(svc->s_sources, limits_publish_visit, ps);
 	}
 }
 

@@ -59,6 +59,23 @@ fake_clock(void)
 	return (fake_now);
 }
 
+/* A worker of the config cf with one instance of sc, counting in st. */
+static void
+worker_setup(struct worker *wp, struct evi_service *s, struct svc_stats *st)
+{
+	memset(wp, 0, sizeof(*wp));
+	memset(s, 0, sizeof(*s));
+	wp->w_base = base;
+	wp->w_config = &cf;
+	TAILQ_INIT(&wp->w_services);
+	timerq_init(&wp->w_timers, base);
+	limits_worker_init(wp);
+	s->s_worker = wp;
+	s->s_base = base;
+	s->s_conf = &sc;
+	s->s_stats = st;
+}
+
 static void
 setup(void)
 {
@@ -66,20 +83,10 @@ setup(void)
 	timerq_set_clock(fake_clock);
 	ck_assert_ptr_nonnull(base = event_base_new());
 	memset(&cf, 0, sizeof(cf));
-	memset(&w, 0, sizeof(w));
 	memset(&sc, 0, sizeof(sc));
-	memset(&svc, 0, sizeof(svc));
-	w.w_base = base;
-	w.w_config = &cf;
-	TAILQ_INIT(&w.w_services);
-	timerq_init(&w.w_timers, base);
-	limits_worker_init(&w);
 	sc.sc_name = "test";
 	sc.sc_limits.lim_prefix6 = 64;	/* the default of per_source_ipv6_prefix */
-	svc.s_worker = &w;
-	svc.s_base = base;
-	svc.s_conf = &sc;
-	svc.s_stats = &stats;
+	worker_setup(&w, &svc, &stats);
 	svc.s_max_sources = TABLE_SIZE;
 }
 
@@ -294,20 +301,10 @@ drain_setup(void)
 	TAILQ_INSERT_TAIL(&w.w_services, &svc, s_entry);
 	sc.sc_limits.lim_per_source = 2;
 
-	memset(&new_w, 0, sizeof(new_w));
-	memset(&new_svc, 0, sizeof(new_svc));
-	new_w.w_base = base;
-	new_w.w_config = &cf;
-	TAILQ_INIT(&new_w.w_services);
-	timerq_init(&new_w.w_timers, base);
-	limits_worker_init(&new_w);
+	worker_setup(&new_w, &new_svc, &new_stats);
 	new_w.w_others = others;
 	new_w.w_nothers = 1;
 	new_w.w_other_index = other_index;
-	new_svc.s_worker = &new_w;
-	new_svc.s_base = base;
-	new_svc.s_conf = &sc;
-	new_svc.s_stats = &new_stats;
 }
 
 static void
