@@ -402,6 +402,8 @@ void	listener_close_all(struct config *);
 const char *listener_state(const struct listener *);
 
 /* limits.c */
+#define LIMITS_MAX_SOURCES	65536	/* per service and worker */
+
 struct bucket {
 	double		 b_tokens;
 	uint64_t	 b_last;	/* ms; 0: new, starts full */
@@ -418,6 +420,7 @@ struct source {
 	struct bucket	 src_bucket;	/* per_source_rate */
 	struct bucket	 src_reply;	/* udp_reply_budget, in bytes */
 	TAILQ_ENTRY(source) src_idle;	/* while src_conns == 0 */
+	struct pubsrc_entry *src_pub;	/* published at a drain, or NULL */
 };
 TAILQ_HEAD(sources, source);
 
@@ -439,7 +442,39 @@ void	limits_refused(struct evi_service *, enum evi_refuse_reason,
 void	limits_log(struct evi_service *, int);
 void	limits_unread(struct evi_service *, const char *, size_t);
 void	limits_worker_init(struct worker *);
+void	limits_publish(struct worker *);
 void	limits_service_free(struct evi_service *);
+
+/* pubsrc.c */
+#define PUBSRC_KEYLEN	17	/* a source's key: family, then address */
+#define PUBSRC_CAPACITY	(2 * LIMITS_MAX_SOURCES)	/* a power of two */
+#define PUBSRC_PROBES	128	/* at a load of 1/2, none goes further */
+
+/* A source a draining worker publishes, in shared memory. */
+struct pubsrc_entry {
+	uint8_t		 pe_key[PUBSRC_KEYLEN];	/* pe_key[0] 0: free */
+	uint8_t		 pe_pad[3];
+	uint32_t	 pe_conns;
+};
+
+/*
+ * Where one worker process publishes one service's sources.  Private
+ * memory, like the rest of the layout in struct gen_stats: only the
+ * entries are shared.
+ */
+struct pubsrc {
+	struct pubsrc_entry *ps_table;	/* ps_cap entries; NULL: none */
+	size_t		 ps_cap;	/* a power of two */
+	uint64_t	 ps_seed[2];	/* of the hash */
+	unsigned int	 ps_prefix6;	/* per_source_ipv6_prefix of keys */
+};
+struct gen_stats;
+void	pubsrc_map(struct gen_stats *, size_t, const struct service_conf *);
+void	pubsrc_free(struct gen_stats *);
+struct pubsrc_entry *pubsrc_publish(const struct pubsrc *,
+	    const uint8_t [PUBSRC_KEYLEN], uint32_t);
+void	pubsrc_set(struct pubsrc_entry *, uint32_t);
+uint64_t pubsrc_lookup(const struct pubsrc *, const uint8_t [PUBSRC_KEYLEN]);
 
 /* notify.c */
 void	notify_state(const char *, const char *, ...)
@@ -665,6 +700,7 @@ struct gen_stats {
 	size_t		 gs_nservices;
 	size_t		 gs_size;		/* of the mapping */
 	struct svc_stats *gs_slots;		/* the shared mapping */
+	struct pubsrc	*gs_pub;	/* [proc][service]; NULL: none */
 };
 
 /*

@@ -57,8 +57,6 @@
 
 #include "evinetd.h"
 
-#define LIMITS_MAX_SOURCES	65536
-
 static void	limits_arm_tick(struct worker *);
 static void	limits_tick(void *);
 
@@ -132,20 +130,20 @@ source_cmp(const void *a, const void *b)
 
 /* Reduces a peer to its per-source key: IPv4, or IPv6 cut to a prefix. */
 static void
-source_key(const struct limits_conf *lim, const struct sockaddr *sa,
-    uint8_t key[17])
+source_key(long long prefix6, const struct sockaddr *sa,
+    uint8_t key[PUBSRC_KEYLEN])
 {
 	uint8_t	addr[16];
 	int	family, bits, i;
 
 	acl_peer(sa, &family, addr);
-	memset(key, 0, 17);
+	memset(key, 0, PUBSRC_KEYLEN);
 	key[0] = (uint8_t)family;
 	if (family == AF_INET) {
 		memcpy(key + 1, addr, 4);
 		return;
 	}
-	bits = (int)lim->lim_prefix6;
+	bits = (int)prefix6;
 	for (i = 0; i < 16 && bits > 0; i++, bits -= 8)
 		key[1 + i] = bits >= 8 ? addr[i] :
 		    (uint8_t)(addr[i] & (0xff << (8 - bits)));
@@ -183,7 +181,7 @@ limits_source(struct evi_service *svc, const struct sockaddr *sa)
 	struct source	 probe, *src, **found;
 	size_t		 max;
 
-	source_key(&svc->s_conf->sc_limits, sa, probe.src_key);
+	source_key(svc->s_conf->sc_limits.lim_prefix6, sa, probe.src_key);
 	found = tfind(&probe, &svc->s_sources, source_cmp);
 	if (found != NULL) {
 		src = *found;
@@ -222,6 +220,61 @@ limits_arm_tick(struct worker *w)
 
 	if (w != NULL && !deadline_pending(&w->w_tick))
 		deadline_add(&w->w_timers, &w->w_tick, &tv);
+}
+
+/*
+ * The connections a client still has in the other generations' workers
+ * of the same service, as they published them when told to drain, or
+ * max if that many.  A worker that is gone, or has no connections, is
+ * skipped; a count is at most its worker's connections, whatever a
+ * scribbled table says.
+ */
+static uint64_t
+limits_draining(const struct evi_service *svc, const struct sockaddr *sa,
+    uint64_t max)
+{
+	const struct worker	*w = svc->s_worker;
+	const struct gen_stats	*gs;
+	const struct pubsrc	*ps;
+	size_t			 nsvc = w->w_config->c_nservices, o, i, p;
+	uint64_t		 n = 0, active, found;
+	uint8_t			 key[PUBSRC_KEYLEN];
+
+	for (o = 0; o < w->w_nothers && n < max; o++) {
+		gs = w->w_others[o];
+		i = w->w_other_index[o * nsvc + svc->s_index];
+		if (i == SIZE_MAX || gs->gs_pub == NULL)
+			continue;
+		for (p = 0; p < gs->gs_nprocs; p++) {
+			ps = &gs->gs_pub[p * gs->gs_nservices + i];
+			active = stats_slot(gs, p, i)->st_active;
+			if (ps->ps_table == NULL || active == 0)
+				continue;
+			source_key(ps->ps_prefix6, sa, key);
+			found = pubsrc_lookup(ps, key);
+			n += found < active ? found : active;
+			if (n >= max)
+				return (max);
+		}
+	}
+	return (n);
+}
+
+/*
+ * Has a client all the connections per_source allows, here and, after
+ * a reload, in the generations still draining?
+ */
+static int
+limits_source_full(const struct evi_service *svc, const struct source *src,
+    const struct sockaddr *sa)
+{
+	uint64_t	max = (uint64_t)svc->s_conf->sc_limits.lim_per_source;
+
+	if (src->src_conns >= max)
+		return (1);
+	return (svc->s_worker->w_nothers > 0 &&
+	    limits_draining(svc, sa, max - src->src_conns) >=
+	    max - src->src_conns);
 }
 
 /* Says why limits_admit refuses, in one expression. */
@@ -275,7 +328,7 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 			return (limits_no(reason, EVI_REFUSE_PER_SOURCE));
 		}
 		if (stream && lim->lim_per_source > 0 &&
-		    (long long)src->src_conns >= lim->lim_per_source) {
+		    limits_source_full(svc, src, sa)) {
 			*detail = "per_source connections reached";
 			goto refuse_source;
 		}
@@ -319,7 +372,12 @@ limits_release(struct evi_service *svc, struct source *src)
 {
 	const struct limits_conf	*lim = &svc->s_conf->sc_limits;
 
-	if (src == NULL || --src->src_conns > 0)
+	if (src == NULL)
+		return;
+	src->src_conns--;
+	if (src->src_pub != NULL)
+		pubsrc_set(src->src_pub, src->src_conns);
+	if (src->src_conns > 0)
 		return;
 	TAILQ_INSERT_TAIL(&svc->s_idle, src, src_idle);
 	if (limits_source_rested(lim, src, limits_now_ms(svc)))
@@ -519,6 +577,40 @@ limits_tick(void *arg)
 	}
 	if (again)
 		limits_arm_tick(w);
+}
+
+/* Publishes one source, if it has connections (see limits_publish). */
+static void
+limits_publish_visit(const void *node, VISIT which, void *arg)
+{
+	const struct pubsrc	*ps = arg;
+	struct source		*src = *(struct source * const *)node;
+
+	if (which != postorder && which != leaf)
+		return;
+	if (src->src_conns > 0 && src->src_pub == NULL)
+		src->src_pub = pubsrc_publish(ps, src->src_key,
+		    src->src_conns);
+}
+
+/*
+ * Told to drain: publishes every client that still has connections, so
+ * that the new generation's per_source counts them (see pubsrc.c).
+ */
+void
+limits_publish(struct worker *w)
+{
+	struct evi_service	*svc;
+	struct pubsrc		*ps;
+
+	if (w->w_stats == NULL || w->w_stats->gs_pub == NULL)
+		return;
+	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
+		ps = &w->w_stats->gs_pub[w->w_proc * w->w_stats->gs_nservices +
+		    svc->s_index];
+		if (ps->ps_table != NULL)
+			twalk_r(svc->s_sources, limits_publish_visit, ps);
+	}
 }
 
 void

@@ -108,6 +108,7 @@ stats_gen_free(struct gen_stats *gs)
 {
 	if (gs == NULL)
 		return;
+	pubsrc_free(gs);
 	munmap(gs->gs_slots, gs->gs_size);
 	free(gs);
 }

@@ -106,6 +106,27 @@ gen_add_proc(struct generation *g, const struct service_conf *group,
 	TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
 }
 
+/*
+ * Maps the tables in which each worker process will publish the sources
+ * of its per_source services when it drains, so that the next
+ * generation's workers, forked later, inherit them.
+ */
+static void
+gen_map_sources(struct generation *g)
+{
+	struct service_conf	*sc;
+	struct wproc		*p;
+
+	TAILQ_FOREACH(p, &g->g_procs, p_entry) {
+		TAILQ_FOREACH(sc, &g->g_cf->c_services, sc_entry) {
+			if (sc->sc_protocol == EVI_PROTO_TCP &&
+			    sc->sc_limits.lim_per_source > 0 &&
+			    worker_serves(sc, p->p_group, 0))
+				pubsrc_map(g->g_stats, p->p_slot, sc);
+		}
+	}
+}
+
 /* Splits a config into worker processes: the shared group, then isolated. */
 static struct generation *
 gen_new(struct supervisor *sup, struct config *cf)
@@ -133,6 +154,7 @@ gen_new(struct supervisor *sup, struct config *cf)
 	}
 	g->g_stats = stats_gen_new(g->g_nprocs, cf->c_nservices);
 	evtimer_assign(&g->g_start_timer, sup->s_base, sup_start_timeout, g);
+	gen_map_sources(g);
 	TAILQ_INSERT_TAIL(&sup->s_gens, g, g_entry);
 	return (g);
 }

@@ -215,6 +215,7 @@ worker_sig_drain(evutil_socket_t sig, short events, void *arg)
 	/* A drain never turns a graceful stop into an immediate one. */
 	if (w->w_stopping)
 		return;
+	limits_publish(w);
 	worker_stop(w, 0, w->w_config->c_drain_ms);
 }
 

@@ -22,7 +22,9 @@
  * and only a table full of sources with connections refuses a newcomer.
  * Then the admit decisions: token buckets that refill on the worker's
  * clock (injected here, so the test controls every millisecond), and
- * refusals that take no tokens.
+ * refusals that take no tokens.  Last, per_source during a drain: what a
+ * draining worker publishes counts in the next generation's worker, and
+ * a scribbled table gives bounded answers.
  */
 
 #include "config.h"
@@ -57,6 +59,23 @@ fake_clock(void)
 	return (fake_now);
 }
 
+/* A worker of the config cf with one instance of sc, counting in st. */
+static void
+worker_setup(struct worker *wp, struct evi_service *s, struct svc_stats *st)
+{
+	memset(wp, 0, sizeof(*wp));
+	memset(s, 0, sizeof(*s));
+	wp->w_base = base;
+	wp->w_config = &cf;
+	TAILQ_INIT(&wp->w_services);
+	timerq_init(&wp->w_timers, base);
+	limits_worker_init(wp);
+	s->s_worker = wp;
+	s->s_base = base;
+	s->s_conf = &sc;
+	s->s_stats = st;
+}
+
 static void
 setup(void)
 {
@@ -64,20 +83,10 @@ setup(void)
 	timerq_set_clock(fake_clock);
 	ck_assert_ptr_nonnull(base = event_base_new());
 	memset(&cf, 0, sizeof(cf));
-	memset(&w, 0, sizeof(w));
 	memset(&sc, 0, sizeof(sc));
-	memset(&svc, 0, sizeof(svc));
-	w.w_base = base;
-	w.w_config = &cf;
-	TAILQ_INIT(&w.w_services);
-	timerq_init(&w.w_timers, base);
-	limits_worker_init(&w);
 	sc.sc_name = "test";
 	sc.sc_limits.lim_prefix6 = 64;	/* the default of per_source_ipv6_prefix */
-	svc.s_worker = &w;
-	svc.s_base = base;
-	svc.s_conf = &sc;
-	svc.s_stats = &stats;
+	worker_setup(&w, &svc, &stats);
 	svc.s_max_sources = TABLE_SIZE;
 }
 
@@ -94,9 +103,10 @@ teardown(void)
 /* admit()'s answer when limits_admit said yes; otherwise the reason. */
 #define ADMITTED	(-1)
 
-/* Asks limits_admit about a client at 10.0.0.N. */
+/* Asks limits_admit of service s about a client at 10.0.0.N. */
 static int
-admit(int n, int stream, struct source **srcp, const char **detail)
+admit_to(struct evi_service *s, int n, int stream, struct source **srcp,
+    const char **detail)
 {
 	struct sockaddr_in	sin;
 	const char		*why;
@@ -106,10 +116,16 @@ admit(int n, int stream, struct source **srcp, const char **detail)
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(0x0a000000 + (uint32_t)n);
 	sin.sin_port = htons(40000);
-	if (limits_admit(&svc, (struct sockaddr *)&sin, stream, srcp, &reason,
+	if (limits_admit(s, (struct sockaddr *)&sin, stream, srcp, &reason,
 	    detail != NULL ? detail : &why))
 		return (ADMITTED);
 	return ((int)reason);
+}
+
+static int
+admit(int n, int stream, struct source **srcp, const char **detail)
+{
+	return (admit_to(&svc, n, stream, srcp, detail));
 }
 
 START_TEST(test_a_full_table_forgets_the_least_recently_seen_source)
@@ -252,6 +268,173 @@ START_TEST(test_the_access_list_refuses_before_any_count)
 }
 END_TEST
 
+/*
+ * Two generations of one service in one process: the fixture's worker
+ * drains (generation 1, its counters in old_gs with a table of CAP
+ * entries), and new_svc of new_w is generation 2's, which counts it.
+ */
+#define CAP	16
+
+static struct pubsrc		 old_pub;
+static struct gen_stats		 old_gs;
+static const struct gen_stats	*others[1] = { &old_gs };
+static size_t			 other_index[1];
+static struct worker		 new_w;
+static struct svc_stats		 new_stats;
+static struct evi_service	 new_svc;
+
+static void
+drain_setup(void)
+{
+	setup();
+	old_pub.ps_table = calloc(CAP, sizeof(*old_pub.ps_table));
+	ck_assert_ptr_nonnull(old_pub.ps_table);
+	old_pub.ps_cap = CAP;
+	old_pub.ps_seed[0] = 0x0706050403020100ULL;
+	old_pub.ps_seed[1] = 0x0f0e0d0c0b0a0908ULL;
+	old_pub.ps_prefix6 = 64;
+	old_gs.gs_nprocs = old_gs.gs_nservices = 1;
+	old_gs.gs_slots = &stats;
+	old_gs.gs_pub = &old_pub;
+	cf.c_nservices = 1;
+	w.w_stats = &old_gs;
+	TAILQ_INSERT_TAIL(&w.w_services, &svc, s_entry);
+	sc.sc_limits.lim_per_source = 2;
+
+	worker_setup(&new_w, &new_svc, &new_stats);
+	new_w.w_others = others;
+	new_w.w_nothers = 1;
+	new_w.w_other_index = other_index;
+}
+
+static void
+drain_teardown(void)
+{
+	limits_service_free(&new_svc);
+	deadline_del(&new_w.w_timers, &new_w.w_tick);
+	timerq_free(&new_w.w_timers);
+	teardown();
+	free(old_pub.ps_table);
+}
+
+START_TEST(test_a_draining_worker_s_clients_count_in_the_next_generation)
+{
+	struct source	*old[3], *src;
+	const char	*why;
+	int		 i;
+
+	ck_assert_int_eq(admit(1, 1, &old[0], NULL), ADMITTED);
+	ck_assert_int_eq(admit(1, 1, &old[1], NULL), ADMITTED);
+	ck_assert_int_eq(admit(2, 1, &old[2], NULL), ADMITTED);
+	stats.st_active = 3;
+	/* Before the drain nothing is published: generation 2 overshoots. */
+	ck_assert_int_eq(admit_to(&new_svc, 1, 1, &src, NULL), ADMITTED);
+	limits_release(&new_svc, src);
+	for (i = 0; i < CAP; i++)
+		ck_assert_uint_eq(old_pub.ps_table[i].pe_key[0], 0);
+	limits_publish(&w);
+	ck_assert_int_eq(admit_to(&new_svc, 1, 1, &src, &why),
+	    EVI_REFUSE_PER_SOURCE);
+	ck_assert_str_eq(why, "per_source connections reached");
+	ck_assert_int_eq(admit_to(&new_svc, 2, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit_to(&new_svc, 2, 1, &src, NULL),
+	    EVI_REFUSE_PER_SOURCE);
+	/* Others are not affected. */
+	ck_assert_int_eq(admit_to(&new_svc, 3, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit_to(&new_svc, 3, 1, &src, NULL), ADMITTED);
+	/* One of 10.0.0.1's old connections ends: one place for it. */
+	limits_release(&svc, old[0]);
+	stats.st_active--;
+	ck_assert_int_eq(admit_to(&new_svc, 1, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit_to(&new_svc, 1, 1, &src, NULL),
+	    EVI_REFUSE_PER_SOURCE);
+	/* A draining worker that is gone counts nothing any more. */
+	stats.st_active = 0;
+	ck_assert_int_eq(admit_to(&new_svc, 2, 1, &src, NULL), ADMITTED);
+	limits_release(&svc, old[1]);
+	limits_release(&svc, old[2]);
+}
+END_TEST
+
+/* The key of 10.0.0.N, as limits.c makes it. */
+static void
+make_key(uint8_t key[PUBSRC_KEYLEN], int n)
+{
+	memset(key, 0, PUBSRC_KEYLEN);
+	key[0] = AF_INET;
+	key[1] = 10;
+	key[4] = (uint8_t)n;
+}
+
+/* An entry of the table says 10.0.0.N has conns connections. */
+static void
+fill_entry(struct pubsrc_entry *e, int n, uint32_t conns)
+{
+	memset(e, 0, sizeof(*e));
+	make_key(e->pe_key, n);
+	e->pe_conns = conns;
+}
+
+START_TEST(test_a_scribbled_table_gives_bounded_answers)
+{
+	struct pubsrc	 big = old_pub;
+	struct source	*src;
+	uint8_t		 key[PUBSRC_KEYLEN];
+	size_t		 i;
+
+	/* Every entry taken by garbage: nothing found, nothing published. */
+	memset(old_pub.ps_table, 0xff, CAP * sizeof(*old_pub.ps_table));
+	make_key(key, 1);
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), 0);
+	ck_assert_ptr_null(pubsrc_publish(&old_pub, key, 1));
+	/* Every entry says 10.0.0.1: the probes stop at the table's end. */
+	for (i = 0; i < CAP; i++)
+		fill_entry(&old_pub.ps_table[i], 1, 1);
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), CAP);
+	/* And at PUBSRC_PROBES in a larger table. */
+	big.ps_cap = 4 * PUBSRC_PROBES;
+	big.ps_table = calloc(big.ps_cap, sizeof(*big.ps_table));
+	ck_assert_ptr_nonnull(big.ps_table);
+	for (i = 0; i < big.ps_cap; i++)
+		fill_entry(&big.ps_table[i], 1, 1);
+	ck_assert_uint_eq(pubsrc_lookup(&big, key), PUBSRC_PROBES);
+	free(big.ps_table);
+	/* However large the count, a worker counts at most its own. */
+	for (i = 0; i < CAP; i++)
+		fill_entry(&old_pub.ps_table[i], 1, UINT32_MAX);
+	stats.st_active = 1;
+	ck_assert_int_eq(admit_to(&new_svc, 1, 1, &src, NULL), ADMITTED);
+	ck_assert_int_eq(admit_to(&new_svc, 1, 1, &src, NULL),
+	    EVI_REFUSE_PER_SOURCE);
+	ck_assert_int_eq(admit_to(&new_svc, 2, 1, &src, NULL), ADMITTED);
+}
+END_TEST
+
+/* A published entry follows its source's connections down to 0. */
+START_TEST(test_a_published_source_follows_its_connections)
+{
+	struct source	*held[2];
+	uint8_t		 key[PUBSRC_KEYLEN];
+
+	ck_assert_int_eq(admit(7, 1, &held[0], NULL), ADMITTED);
+	ck_assert_int_eq(admit(7, 1, &held[1], NULL), ADMITTED);
+	limits_publish(&w);
+	ck_assert_ptr_nonnull(held[0]->src_pub);
+	make_key(key, 7);
+	ck_assert_mem_eq(key, held[0]->src_key, sizeof(key));
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), 2);
+	/* Published once: a second drain signal adds nothing. */
+	limits_publish(&w);
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), 2);
+	limits_release(&svc, held[0]);
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), 1);
+	limits_release(&svc, held[1]);
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), 0);
+	make_key(key, 8);
+	ck_assert_uint_eq(pubsrc_lookup(&old_pub, key), 0);
+}
+END_TEST
+
 static Suite *
 limits_suite(void)
 {
@@ -271,6 +454,14 @@ limits_suite(void)
 	tcase_add_test(tc, test_a_rate_bucket_refills_on_the_worker_clock);
 	tcase_add_test(tc, test_refusals_take_no_tokens);
 	tcase_add_test(tc, test_the_access_list_refuses_before_any_count);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("drain");
+	tcase_add_checked_fixture(tc, drain_setup, drain_teardown);
+	tcase_add_test(tc,
+	    test_a_draining_worker_s_clients_count_in_the_next_generation);
+	tcase_add_test(tc, test_a_scribbled_table_gives_bounded_answers);
+	tcase_add_test(tc, test_a_published_source_follows_its_connections);
 	suite_add_tcase(s, tc);
 	return (s);
 }

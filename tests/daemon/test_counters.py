@@ -11,9 +11,9 @@ it, so it survives a reload (which unmaps the old generation's counters)
 and a worker restart (which zeroes the dead worker's counters), and keeps
 serving.
 
-After a reload, max_connections (per service and in total) counts the
-connections the draining generation still has, so a limit of 2 means 2
-while old clients finish.
+After a reload, max_connections (per service and in total) and
+per_source count the connections the draining generation still has, so a
+limit of 2 means 2 while old clients finish.
 
 Every wait is bounded and learns what it waits for from the daemon's
 log, /proc or a connection.
@@ -27,8 +27,8 @@ import socket
 import evitest
 import test_supervisor
 
-from test_limits import EXPECT_REFUSALS, ClientSet, serve_soon, served, \
-    wait_refusals
+from test_limits import EXPECT_REFUSALS, ClientSet, connect_from, \
+    serve_soon, served, wait_refusals
 from test_supervisor import echo_once, children, reload, state, \
     wait_until, worker_pids
 
@@ -149,9 +149,22 @@ GLOBAL_CONF = """
     """
 
 
-def assert_busy(test, port, what):
-    """A client is refused with the banner, not served."""
-    with evitest.connect(port) as s:
+PER_SOURCE_CONF = """
+    drain_timeout = 20s
+    refuse_banner = busy
+    service echo {
+        listen = 127.0.0.1:$echo
+        module = echo
+        per_source = 2
+    }
+    """
+
+
+def assert_busy(test, port, what, src=None):
+    """A client (from the address SRC) is refused with the banner, not
+    served."""
+    with (evitest.connect(port) if src is None else
+          connect_from(port, src)) as s:
         try:
             got = evitest.recv_until_eof(s, timeout=5.0)
         except socket.timeout:
@@ -222,6 +235,43 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
         wait_refusals(self, d, "b", "max_connections", 1 + tries,
                       since=mark)
         wait_refusals(self, d, "a", "max_connections", 2, since=mark)
+        new.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_per_source_counts_the_draining_generation(self):
+        d, ports = self.start_pinned(PER_SOURCE_CONF, ["echo"],
+                                     expect=EXPECT_REFUSALS)
+        port = ports["echo"]
+        held = ClientSet(self)
+        for i in range(2):
+            self.assertTrue(served(held.add(connect_from(port, "127.0.0.2"))),
+                            "client %d of 127.0.0.2 not served" % (i + 1))
+        mark = d.mark()
+        reload(d)
+        # Generation 2 publishes its clients when told to drain, before it
+        # says it waits for them; generation 3 counts them from then on.
+        d.wait_log(r"^stopping: waiting up to \d+ ms for 2 connections$",
+                   since=mark)
+        assert_busy(self, port, "a third client of 127.0.0.2", "127.0.0.2")
+        d.wait_log(r'^service "echo": refused 1 connection \(per_source\), '
+                   r'last from 127\.0\.0\.2:\d+: per_source connections '
+                   r'reached$', since=mark)
+        new = ClientSet(self)
+        self.assertTrue(served(new.add(connect_from(port, "127.0.0.3"))),
+                        "another client was refused")
+        for s in held.socks:
+            self.assertTrue(served(s), "a draining client lost service")
+        # Each close updates what generation 2 published, before its last
+        # one says all are finished: then 127.0.0.2 has two places again.
+        held.close()
+        d.wait_log(r"^all connections finished$", since=mark)
+        for i in range(2):
+            self.assertTrue(served(new.add(connect_from(port, "127.0.0.2"))),
+                            "client %d of 127.0.0.2 not served again" % (
+                                i + 1))
+        assert_busy(self, port, "127.0.0.2 over the limit again",
+                    "127.0.0.2")
+        wait_refusals(self, d, "echo", "per_source", 2, since=mark)
         new.close()
         self.assertEqual(d.stop(), 0)
 
