@@ -465,7 +465,7 @@ struct pubsrc_entry {
 struct pubsrc {
 	struct pubsrc_entry *ps_table;	/* ps_cap entries; NULL: none */
 	size_t		 ps_cap;	/* a power of two */
-	uint64_t	 ps_seed[2];	/* of the hash */
+	unsigned char	 ps_seed[16];	/* crypto_shorthash_KEYBYTES */
 	unsigned int	 ps_prefix6;	/* per_source_ipv6_prefix of keys */
 };
 struct gen_stats;

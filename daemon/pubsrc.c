@@ -29,7 +29,8 @@
  * inherits it.  The mapping is MAP_NORESERVE and only touched pages cost
  * memory.  Each table has one writer (its worker) and is an open-address
  * hash table with linear probing, twice as large as the most sources a
- * worker tracks, hashed with SipHash-2-4 under a random key of its own,
+ * worker tracks, hashed with libsodium's crypto_shorthash (SipHash-2-4)
+ * under a random key of its own,
  * so remote clients cannot choose colliding addresses.  Entries are never
  * removed: a source that leaves keeps its entry at 0 connections.
  *
@@ -49,73 +50,32 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include "evinetd.h"
 
-#define SIP_ROTL(x, b)	(uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+_Static_assert(sizeof(((struct pubsrc *)NULL)->ps_seed) ==
+    crypto_shorthash_KEYBYTES, "ps_seed holds a crypto_shorthash key");
 
-/* One SipHash round on the state v. */
-static void
-pubsrc_sipround(uint64_t v[4])
-{
-	v[0] += v[1];
-	v[1] = SIP_ROTL(v[1], 13) ^ v[0];
-	v[0] = SIP_ROTL(v[0], 32);
-	v[2] += v[3];
-	v[3] = SIP_ROTL(v[3], 16) ^ v[2];
-	v[0] += v[3];
-	v[3] = SIP_ROTL(v[3], 21) ^ v[0];
-	v[2] += v[1];
-	v[1] = SIP_ROTL(v[1], 17) ^ v[2];
-	v[2] = SIP_ROTL(v[2], 32);
-}
-
-/* Mixes one 64-bit word of the message into the state (two rounds). */
-static void
-pubsrc_sipword(uint64_t v[4], uint64_t m)
-{
-	v[3] ^= m;
-	pubsrc_sipround(v);
-	pubsrc_sipround(v);
-	v[0] ^= m;
-}
-
-/* SipHash-2-4 of a key, so a remote client cannot aim at one slot. */
+/* A keyed hash of a source, so a remote client cannot aim at one slot. */
 static uint64_t
-pubsrc_hash(const uint64_t k[2], const uint8_t *in, size_t len)
+pubsrc_hash(const unsigned char *k, const uint8_t *in, size_t len)
 {
-	uint64_t	v[4], m;
-	size_t		i, j;
+	unsigned char	out[crypto_shorthash_BYTES];
+	uint64_t	h;
 
-	v[0] = k[0] ^ 0x736f6d6570736575ULL;
-	v[1] = k[1] ^ 0x646f72616e646f6dULL;
-	v[2] = k[0] ^ 0x6c7967656e657261ULL;
-	v[3] = k[1] ^ 0x7465646279746573ULL;
-	for (i = 0; i + 8 <= len; i += 8) {
-		m = 0;
-		for (j = 0; j < 8; j++)
-			m |= (uint64_t)in[i + j] << (8 * j);
-		pubsrc_sipword(v, m);
-	}
-	m = (uint64_t)len << 56;
-	for (j = 0; i + j < len; j++)
-		m |= (uint64_t)in[i + j] << (8 * j);
-	pubsrc_sipword(v, m);
-	v[2] ^= 0xff;
-	for (i = 0; i < 4; i++)
-		pubsrc_sipround(v);
-	return (v[0] ^ v[1] ^ v[2] ^ v[3]);
+	(void)crypto_shorthash(out, in, len, k);
+	memcpy(&h, out, sizeof(h));
+	return (h);
 }
 
 /* A new key for a table's hash. */
 static void
-pubsrc_seed(uint64_t seed[2])
+pubsrc_seed(unsigned char *k)
 {
-#ifdef HAVE_ARC4RANDOM_BUF
-	arc4random_buf(seed, 2 * sizeof(seed[0]));
-#else
-	if (getentropy(seed, 2 * sizeof(seed[0])) == -1)
-		fatal("getentropy");
-#endif
+	if (sodium_init() < 0)
+		fatalx("libsodium cannot initialise");
+	randombytes_buf(k, crypto_shorthash_KEYBYTES);
 }
 
 /*
