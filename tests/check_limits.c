@@ -286,12 +286,14 @@ static struct evi_service	 new_svc;
 static void
 drain_setup(void)
 {
+	size_t	i;
+
 	setup();
 	old_pub.ps_table = calloc(CAP, sizeof(*old_pub.ps_table));
 	ck_assert_ptr_nonnull(old_pub.ps_table);
 	old_pub.ps_cap = CAP;
-	old_pub.ps_seed[0] = 0x0706050403020100ULL;
-	old_pub.ps_seed[1] = 0x0f0e0d0c0b0a0908ULL;
+	for (i = 0; i < sizeof(old_pub.ps_seed); i++)
+		old_pub.ps_seed[i] = (unsigned char)i;
 	old_pub.ps_prefix6 = 64;
 	old_gs.gs_nprocs = old_gs.gs_nservices = 1;
 	old_gs.gs_slots = &stats;
