@@ -160,6 +160,8 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		    evi_conn_peer_string(c), evi_close_reason_string(reason),
 		    (unsigned long long)c->c_bytes_in,
 		    (unsigned long long)c->c_bytes_out);
+	if (c->c_flags & CONN_DIRTY)
+		TAILQ_REMOVE(&svc->s_worker->w_dirty, c, c_dirty);
 	svc->s_stats->st_closed[reason]++;
 	svc->s_stats->st_active--;
 	limits_release(svc, c->c_source);
@@ -569,6 +571,43 @@ conn_can_write(struct evi_conn *c)
 	return (1);
 }
 
+/*
+ * Output added outside the connection's own callbacks (from a timer, a
+ * handler, another connection's callback) has nobody to settle it on
+ * return, so the connection joins the worker's dirty list and the flush
+ * event runs later in this same loop iteration: one write for all that
+ * the module added meanwhile, and the usual backpressure.
+ */
+static void
+conn_mark_dirty(struct evi_conn *c)
+{
+	struct worker	*w = c->c_svc->s_worker;
+
+	if (c->c_flags & (CONN_IN_CALLBACK | CONN_DIRTY))
+		return;
+	c->c_flags |= CONN_DIRTY;
+	TAILQ_INSERT_TAIL(&w->w_dirty, c, c_dirty);
+	event_active(&w->w_flush, EV_TIMEOUT, 0);
+}
+
+/* The flush event: settles every connection written to from outside. */
+void
+conn_flush_dirty(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker	*w = arg;
+	struct evi_conn	*c;
+
+	(void)fd;
+	(void)events;
+	while ((c = TAILQ_FIRST(&w->w_dirty)) != NULL) {
+		TAILQ_REMOVE(&w->w_dirty, c, c_dirty);
+		c->c_flags &= ~CONN_DIRTY;
+		/* Output is activity, as for the idle timeout. */
+		c->c_active = timerq_now();
+		(void)conn_settle(c);
+	}
+}
+
 int
 evi_conn_write(struct evi_conn *c, const void *data, size_t len)
 {
@@ -578,6 +617,7 @@ evi_conn_write(struct evi_conn *c, const void *data, size_t len)
 		errno = ENOMEM;
 		return (-1);
 	}
+	conn_mark_dirty(c);
 	return (0);
 }
 
@@ -592,7 +632,10 @@ evi_conn_printf(struct evi_conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	rv = evbuffer_add_vprintf(c->c_out, fmt, ap);
 	va_end(ap);
-	return (rv < 0 ? -1 : 0);
+	if (rv < 0)
+		return (-1);
+	conn_mark_dirty(c);
+	return (0);
 }
 
 int
@@ -600,7 +643,10 @@ evi_conn_write_buffer(struct evi_conn *c, struct evbuffer *src)
 {
 	if (!conn_can_write(c))
 		return (-1);
-	return (evbuffer_add_buffer(c->c_out, src) == 0 ? 0 : -1);
+	if (evbuffer_add_buffer(c->c_out, src) != 0)
+		return (-1);
+	conn_mark_dirty(c);
+	return (0);
 }
 
 struct evbuffer *
@@ -612,6 +658,8 @@ evi_conn_input(struct evi_conn *c)
 struct evbuffer *
 evi_conn_output(struct evi_conn *c)
 {
+	/* What is added there directly gets flushed like any write. */
+	conn_mark_dirty(c);
 	return (c->c_out);
 }
 

@@ -645,9 +645,11 @@ int	deadline_pending(const struct deadline *);
 #define CONN_WRITING		0x40	/* write event added */
 #define CONN_LINGERING		0x80
 #define CONN_DRAINED_PENDING	0x100
+#define CONN_DIRTY		0x200	/* written from outside: w_dirty */
 
 struct evi_conn {
 	TAILQ_ENTRY(evi_conn)	 c_entry;
+	TAILQ_ENTRY(evi_conn)	 c_dirty;	/* on w_dirty, if CONN_DIRTY */
 	struct evi_service	*c_svc;
 	int			 c_fd;
 	int			 c_flags;
@@ -670,6 +672,7 @@ struct evi_conn {
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,
 	    socklen_t, struct source *);
 void	conn_close(struct evi_conn *, enum evi_close_reason);
+void	conn_flush_dirty(evutil_socket_t, short, void *);
 
 /* handler.c */
 struct evi_handler {
@@ -750,6 +753,8 @@ struct worker {
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
 	uint64_t		 w_nfds;	/* open fds, as last counted */
 	uint64_t		 w_nfds_when;	/* monotonic ms; 0: never */
+	TAILQ_HEAD(, evi_conn)	 w_dirty;	/* output from outside */
+	struct event		 w_flush;	/* settles w_dirty */
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {

@@ -80,6 +80,8 @@ worker_new(struct event_base *base, struct config *cf,
 	stats_others_init(w, ws->ws_others, ws->ws_nothers);
 	TAILQ_INIT(&w->w_services);
 	evtimer_assign(&w->w_stop_timer, base, worker_stop_timeout, w);
+	TAILQ_INIT(&w->w_dirty);
+	event_assign(&w->w_flush, base, -1, 0, conn_flush_dirty, w);
 	timerq_init(&w->w_timers, base);
 	gettimeofday(&w->w_start, NULL);
 	limits_worker_init(w);
@@ -311,6 +313,7 @@ worker_free(struct worker *w)
 	w->w_stopping = 0;
 	worker_close_conns(w, EVI_CLOSE_SHUTDOWN);
 	event_del(&w->w_stop_timer);
+	event_del(&w->w_flush);
 	deadline_del(&w->w_timers, &w->w_tick);
 	TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
 		TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)

@@ -158,6 +158,35 @@ START_TEST(test_module_writes_are_refused_over_max_output)
 END_TEST
 
 /*
+ * A write from outside the connection's callbacks (the test itself, here,
+ * as a module's timer would be) reaches the kernel on the next turn of
+ * the loop, without any traffic on the connection.
+ */
+START_TEST(test_a_write_from_outside_a_callback_is_flushed_at_once)
+{
+	struct evi_conn	*c;
+	char		 buf[8];
+
+	serve_start("service echo {\n listen = 127.0.0.1:0\n module = echo\n"
+	    " idle_timeout = 0\n}\n");
+	c = serve_connect(serve_service("echo"), &client);
+	ck_assert_int_eq(evi_conn_write(c, "tick", 4), 0);
+	ck_assert_int_eq(evi_conn_printf(c, "%d", 1), 0);
+	ck_assert(c->c_flags & CONN_DIRTY);
+	serve_turn(1);
+	ck_assert(!(c->c_flags & CONN_DIRTY));
+	ck_assert_uint_eq(evi_conn_output_length(c), 0);
+	ck_assert_int_eq(recv(client, buf, sizeof(buf), MSG_DONTWAIT), 5);
+	ck_assert_int_eq(memcmp(buf, "tick1", 5), 0);
+	/* Closed while dirty: it leaves the list, nothing runs on it. */
+	ck_assert_int_eq(evi_conn_write(c, "x", 1), 0);
+	evi_conn_close(c);
+	serve_turn(1);
+	ck_assert_ptr_null(TAILQ_FIRST(&serve_worker->w_dirty));
+}
+END_TEST
+
+/*
  * The idle timeout runs on the worker's clock: with the clock held still
  * the connection lives however long the test takes; activity restarts
  * the count; the close comes when the clock passes the deadline.
@@ -222,6 +251,8 @@ conn_suite(void)
 	tcase_add_test(tc, test_echo_sends_back_what_the_client_wrote);
 	tcase_add_test(tc, test_reading_stops_while_output_is_over_max_output);
 	tcase_add_test(tc, test_module_writes_are_refused_over_max_output);
+	tcase_add_test(tc,
+	    test_a_write_from_outside_a_callback_is_flushed_at_once);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("timeouts");

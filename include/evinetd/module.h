@@ -269,7 +269,11 @@ struct evbuffer	*evi_conn_input(struct evi_conn *);
 /*
  * Output.  The write functions refuse (return -1, errno ENOBUFS) while
  * the output already holds max_output bytes or more; wait for
- * conn_drained.  evi_conn_write_buffer moves all of src without copying.
+ * conn_drained.  They work from anywhere: inside the connection's own
+ * callbacks the daemon sends when the callback returns; from elsewhere
+ * (a timer, a handler, another connection's callback) it sends later in
+ * the same turn of the event loop, everything written meanwhile at once.
+ * evi_conn_write_buffer moves all of src without copying.
  * evi_conn_output gives the buffer itself for zero-copy tricks
  * (evbuffer_add_reference and the like): what you add there directly is
  * not checked against max_output, so keeping it bounded is up to you.

@@ -5,10 +5,15 @@ test modules from tests/modules:
 * a conn_open that returns -1 gets no conn_close, even when it asked for
   a close first, and the close is counted and logged as module_error;
 * a module built against the frozen ABI 1.0 header (tests/abi/1.0) loads
-  and serves in this daemon, whatever minor the current header is at."""
+  and serves in this daemon, whatever minor the current header is at;
+* output a module writes from outside the connection's callbacks (a
+  timer, a handler on its own descriptor) reaches the client when it is
+  written, not when something else happens to the connection."""
 
 import os
 import signal
+import socket
+import time
 
 import evitest
 
@@ -54,6 +59,53 @@ class TestFrozenAbi10(evitest.TestCase):
             self.assertEqual(evitest.transfer(s, b"hello", expect=8),
                              b"10:hello")
         self.assertEqual(d.stop(), 0)
+
+
+class TestWritesFromOutside(evitest.TestCase):
+    """The ticker test module writes "tick N T" every 200 ms, T being
+    CLOCK_MONOTONIC in ms when it wrote (Python's time.monotonic reads the
+    same clock), then finishes after 5.  Each line must arrive within
+    100 ms of its write (scaled under valgrind); before, they all came at
+    the finish, up to a second late."""
+
+    BOUND_MS = 100 * float(os.environ.get("EVINETD_TIMEOUT_SCALE") or 1)
+
+    def ticks(self, via):
+        d = self.daemon("""
+            service tick {
+                listen = 127.0.0.1:0
+                module = %s
+                via = %s
+            }""" % (testmod("ticker"), via))
+        late = []
+        with evitest.connect(d.port("tick")) as s:
+            buf = b""
+            deadline = time.monotonic() + 10 * self.BOUND_MS / 100
+            while time.monotonic() < deadline:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    chunk = s.recv(4096)
+                except socket.timeout:
+                    break
+                now = time.monotonic() * 1000
+                if not chunk:
+                    break
+                buf += chunk
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    _, n, t = line.split()
+                    late.append((int(n), now - int(t)))
+        self.assertEqual([n for n, _ in late], [1, 2, 3, 4, 5], late)
+        for n, ms in late:
+            self.assertLess(ms, self.BOUND_MS, "tick %d came %.0f ms after "
+                            "it was written: %r" % (n, ms, late))
+        self.assertEqual(d.stop(), 0)
+
+    def test_writes_from_a_timer_arrive_when_written(self):
+        self.ticks("timer")
+
+    def test_writes_from_a_handler_arrive_when_written(self):
+        self.ticks("handler")
 
 
 if __name__ == "__main__":
