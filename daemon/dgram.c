@@ -132,8 +132,12 @@ dgram_guard_load(struct dgram_guard *g, struct config *cf, time_t now)
 	size_t			 n = 0, max = 0;
 
 	g->dg_loaded = now;
-	if (getifaddrs(&ifa) == -1)
+	if (getifaddrs(&ifa) == -1) {
+		/* At most once a second, like the read itself. */
+		log_warn("reflection guard: cannot list this host's addresses; "
+		    "keeping the previous list");
 		return;
+	}
 	for (i = ifa; i != NULL; i = i->ifa_next)
 		max++;
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry)

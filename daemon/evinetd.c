@@ -116,6 +116,25 @@ signals_release(void)
 }
 
 /*
+ * Puts /dev/null on any of stdin, stdout and stderr that we were started
+ * without, as OpenSSH's sanitise_stdfd does: otherwise the first socket
+ * we open would become fd 0, 1 or 2, and be written to as a log or
+ * replaced by daemonize's /dev/null.
+ */
+static void
+open_std_fds(void)
+{
+	int	fd;
+
+	for (fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
+			continue;
+		if (open("/dev/null", O_RDWR) != fd)
+			_exit(EVINETD_EXIT_RUNTIME);
+	}
+}
+
+/*
  * Closes every descriptor above stderr that whoever started us left open,
  * so that none of them (a root-only file on fd 7, say) reaches a worker.
  * This is the one place that decides which inherited descriptors evinetd
@@ -547,6 +566,7 @@ main(int argc, char **argv)
 	int		 rv;
 
 	signals_hold();
+	open_std_fds();
 	close_inherited_fds();
 	if (parse_args(argc, argv, &o) != 0) {
 		free(o.pidfile);

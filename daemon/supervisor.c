@@ -430,6 +430,8 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 {
 	struct generation	*old, *next;
 
+	if (g->g_failed)
+		return;
 	g->g_announced = 1;
 	evtimer_del(&g->g_start_timer);
 	/* Stopping: the new workers were told to stop, the old to finish. */
@@ -498,6 +500,9 @@ sup_ready_cb(evutil_socket_t fd, short events, void *arg)
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return;
 	sup_ready_close(p);
+	/* Abandoned (start_timeout, a sibling died): too late to be ready. */
+	if (g->g_failed)
+		return;
 	if (n == (ssize_t)sizeof(msg) && msg.rm_slot == p->p_slot &&
 	    msg.rm_pid == p->p_pid && p->p_pid > 0 && !p->p_ready) {
 		p->p_ready = 1;
@@ -508,8 +513,10 @@ sup_ready_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	if (n != 0 && p->p_pid > 0) {
 		log_warnx("worker %ld (generation %u, %s) sent a bad ready "
-		    "message; killing it", (long)p->p_pid, g->g_id,
-		    gen_group_name(p));
+		    "message (%s); killing it", (long)p->p_pid, g->g_id,
+		    gen_group_name(p), n != (ssize_t)sizeof(msg) ?
+		    "wrong size" : p->p_ready ? "ready twice" :
+		    "wrong slot or pid");
 		(void)kill(p->p_pid, SIGKILL);
 	}
 }
@@ -538,9 +545,14 @@ static void
 sup_gen_failed(struct supervisor *sup, struct generation *g, int code,
     const char *why)
 {
+	struct wproc	*p;
+
 	gen_signal(g, SIGKILL);
 	g->g_failed = 1;
 	evtimer_del(&g->g_start_timer);
+	/* A ready message still in a pipe must not revive it. */
+	TAILQ_FOREACH(p, &g->g_procs, p_entry)
+		sup_ready_close(p);
 	if (sup->s_cur == NULL) {
 		log_warnx("%s, not starting", why);
 		sup->s_exit = code;

@@ -431,5 +431,26 @@ class TestDescriptors(evitest.TestCase):
             self.assertEqual(d.stop(), 0)
 
 
+    def test_started_without_stdin_and_stdout_it_puts_dev_null_there(self):
+        # A listening socket must not become fd 0 or 1 (to be replaced by
+        # the detach's /dev/null, or written to as if it were stdout).
+        wrapper = self.tempdir().write(
+            "evinetd-no-stdio", "#!/bin/sh\nexec %s \"$@\" <&- >&-\n" %
+            evitest.EVINETD)
+        os.chmod(wrapper, stat.S_IRWXU)
+        saved = evitest.EVINETD
+        evitest.EVINETD = wrapper
+        try:
+            d = self.daemon(ECHO_CONF)
+        finally:
+            evitest.EVINETD = saved
+        for pid in d.pids():
+            fds = open_fds(pid)
+            self.assertEqual(fds.get(0), "/dev/null", (pid, fds))
+            self.assertEqual(fds.get(1), "/dev/null", (pid, fds))
+        self.assertEqual(echo_once(d.port("echo")), b"ping")
+        self.assertEqual(d.stop(), 0)
+
+
 if __name__ == "__main__":
     evitest.main()
