@@ -596,14 +596,19 @@ conn_flush_dirty(evutil_socket_t fd, short events, void *arg)
 {
 	struct worker	*w = arg;
 	struct evi_conn	*c;
+	uint64_t	 out;
 
 	(void)fd;
 	(void)events;
 	while ((c = TAILQ_FIRST(&w->w_dirty)) != NULL) {
 		TAILQ_REMOVE(&w->w_dirty, c, c_dirty);
 		c->c_flags &= ~CONN_DIRTY;
-		/* Output is activity, as for the idle timeout. */
-		c->c_active = timerq_now();
+		/* Bytes the client took are activity; a try is not. */
+		out = c->c_bytes_out;
+		if (conn_flush(c, evbuffer_get_length(c->c_out)) == -1)
+			continue;
+		if (c->c_bytes_out != out)
+			c->c_active = timerq_now();
 		(void)conn_settle(c);
 	}
 }

@@ -217,6 +217,32 @@ START_TEST(test_idle_timeout_runs_on_the_worker_clock)
 }
 END_TEST
 
+/*
+ * Output from outside counts as activity only when the client takes some:
+ * a module that merely looks at its output buffer from a timer does not
+ * keep an idle client alive.
+ */
+START_TEST(test_only_output_sent_from_outside_counts_as_activity)
+{
+	struct evi_conn	*c;
+	uint64_t	 start;
+	char		 buf[8];
+
+	serve_start("service echo {\n listen = 127.0.0.1:0\n module = echo\n"
+	    " idle_timeout = 10s\n}\n");
+	c = serve_connect(serve_service("echo"), &client);
+	start = c->c_active;
+	serve_now += 5000;
+	(void)evi_conn_output(c);
+	serve_turn(1);
+	ck_assert_uint_eq(c->c_active, start);
+	ck_assert_int_eq(evi_conn_write(c, "tick", 4), 0);
+	serve_turn(1);
+	ck_assert_uint_eq(c->c_active, serve_now);
+	ck_assert_int_eq(recv(client, buf, sizeof(buf), MSG_DONTWAIT), 4);
+}
+END_TEST
+
 START_TEST(test_session_timeout_counts_from_the_start_whatever_the_traffic)
 {
 	struct evi_service	*svc;
@@ -258,6 +284,7 @@ conn_suite(void)
 	tc = tcase_create("timeouts");
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_idle_timeout_runs_on_the_worker_clock);
+	tcase_add_test(tc, test_only_output_sent_from_outside_counts_as_activity);
 	tcase_add_test(tc,
 	    test_session_timeout_counts_from_the_start_whatever_the_traffic);
 	suite_add_tcase(s, tc);
