@@ -366,7 +366,12 @@ run_single(struct config *cf, struct global_stats *gl, int readyfd)
 	log_info("evinetd %s starting (single process): libevent %s, %s "
 	    "backend", PACKAGE_VERSION, event_get_version(),
 	    event_base_get_method(base));
-	gs = stats_gen_new(1, cf->c_nservices);
+	if ((gs = stats_gen_new(1, cf->c_nservices, &cause)) == NULL) {
+		log_warnx("%s, not starting", cause);
+		free(cause);
+		event_base_free(base);
+		return (EVINETD_EXIT_RUNTIME);
+	}
 	memset(&ws, 0, sizeof(ws));
 	ws.ws_single = 1;
 	ws.ws_global = gl;

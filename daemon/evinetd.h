@@ -469,7 +469,8 @@ struct pubsrc {
 	unsigned int	 ps_prefix6;	/* per_source_ipv6_prefix of keys */
 };
 struct gen_stats;
-void	pubsrc_map(struct gen_stats *, size_t, const struct service_conf *);
+int	pubsrc_map(struct gen_stats *, size_t, const struct service_conf *,
+	    char **);
 void	pubsrc_free(struct gen_stats *);
 struct pubsrc_entry *pubsrc_publish(const struct pubsrc *,
 	    const uint8_t [PUBSRC_KEYLEN], uint32_t);
@@ -561,7 +562,7 @@ struct ready_msg {
 	pid_t		 rm_pid;
 };
 int	sup_run(struct supervisor *, struct config *);
-void	sup_start(struct supervisor *, struct config *);
+int	sup_start(struct supervisor *, struct config *, char **);
 void	sup_stop(struct supervisor *, int);
 void	sup_schedule_restart(struct wproc *);
 size_t	sup_running(struct supervisor *);
@@ -717,7 +718,7 @@ struct stats_other {
 };
 
 struct global_stats *stats_global_new(void);
-struct gen_stats *stats_gen_new(size_t, size_t);
+struct gen_stats *stats_gen_new(size_t, size_t, char **);
 void	stats_gen_free(struct gen_stats *);
 struct svc_stats *stats_slot(const struct gen_stats *, size_t, size_t);
 void	stats_proc_gone(const struct gen_stats *, size_t);

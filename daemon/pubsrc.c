@@ -46,6 +46,7 @@
 #include <sys/types.h>
 #include <sys/mman.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -83,8 +84,9 @@ pubsrc_seed(unsigned char *k)
  * service sc when it drains.  Called by the supervisor before it forks
  * the generation's workers; the layout stays in gs, private memory.
  */
-void
-pubsrc_map(struct gen_stats *gs, size_t proc, const struct service_conf *sc)
+int
+pubsrc_map(struct gen_stats *gs, size_t proc, const struct service_conf *sc,
+    char **cause)
 {
 	struct pubsrc	*ps;
 	void		*p;
@@ -98,10 +100,14 @@ pubsrc_map(struct gen_stats *gs, size_t proc, const struct service_conf *sc)
 	pubsrc_seed(ps->ps_seed);
 	p = mmap(NULL, ps->ps_cap * sizeof(*ps->ps_table), PROT_READ |
 	    PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (p == MAP_FAILED)
-		fatal("mmap %zu bytes for per_source",
-		    ps->ps_cap * sizeof(*ps->ps_table));
+	if (p == MAP_FAILED) {
+		xasprintf(cause, "cannot map %zu bytes for service \"%s\"'s "
+		    "per_source table: %s", ps->ps_cap * sizeof(*ps->ps_table),
+		    sc->sc_name, strerror(errno));
+		return (-1);
+	}
 	ps->ps_table = p;
+	return (0);
 }
 
 /*

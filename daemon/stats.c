@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,9 +64,7 @@ stats_map(size_t size)
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 	    -1, 0);
-	if (p == MAP_FAILED)
-		fatal("mmap %zu bytes for counters", size);
-	return (p);
+	return (p == MAP_FAILED ? NULL : p);
 }
 
 /* The daemon-wide figures, made once at startup. */
@@ -74,7 +73,8 @@ stats_global_new(void)
 {
 	struct global_stats	*gl;
 
-	gl = stats_map(sizeof(*gl));
+	if ((gl = stats_map(sizeof(*gl))) == NULL)
+		fatal("mmap %zu bytes for counters", sizeof(*gl));
 	gettimeofday(&gl->gl_start, NULL);
 	return (gl);
 }
@@ -87,7 +87,7 @@ stats_global_new(void)
  * since the supervisor runs as root and the workers may not be trusted.
  */
 struct gen_stats *
-stats_gen_new(size_t nprocs, size_t nservices)
+stats_gen_new(size_t nprocs, size_t nservices, char **cause)
 {
 	struct gen_stats	*gs;
 	size_t			 nsvc = nservices ? nservices : 1;
@@ -95,11 +95,19 @@ stats_gen_new(size_t nprocs, size_t nservices)
 	gs = xcalloc(1, sizeof(*gs));
 	gs->gs_nprocs = nprocs ? nprocs : 1;
 	gs->gs_nservices = nservices;
-	if (gs->gs_nprocs > SIZE_MAX / nsvc / sizeof(gs->gs_slots[0]))
-		fatalx("too many counters: %zu workers, %zu services", nprocs,
-		    nservices);
+	if (gs->gs_nprocs > SIZE_MAX / nsvc / sizeof(gs->gs_slots[0])) {
+		xasprintf(cause, "too many counters: %zu workers, %zu services",
+		    nprocs, nservices);
+		free(gs);
+		return (NULL);
+	}
 	gs->gs_size = gs->gs_nprocs * nsvc * sizeof(gs->gs_slots[0]);
-	gs->gs_slots = stats_map(gs->gs_size);
+	if ((gs->gs_slots = stats_map(gs->gs_size)) == NULL) {
+		xasprintf(cause, "cannot map %zu bytes for counters: %s",
+		    gs->gs_size, strerror(errno));
+		free(gs);
+		return (NULL);
+	}
 	return (gs);
 }
 
@@ -109,7 +117,8 @@ stats_gen_free(struct gen_stats *gs)
 	if (gs == NULL)
 		return;
 	pubsrc_free(gs);
-	munmap(gs->gs_slots, gs->gs_size);
+	if (gs->gs_slots != NULL)
+		munmap(gs->gs_slots, gs->gs_size);
 	free(gs);
 }
 

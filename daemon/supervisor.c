@@ -111,8 +111,8 @@ gen_add_proc(struct generation *g, const struct service_conf *group,
  * of its per_source services when it drains, so that the next
  * generation's workers, forked later, inherit them.
  */
-static void
-gen_map_sources(struct generation *g)
+static int
+gen_map_sources(struct generation *g, char **cause)
 {
 	struct service_conf	*sc;
 	struct wproc		*p;
@@ -121,15 +121,21 @@ gen_map_sources(struct generation *g)
 		TAILQ_FOREACH(sc, &g->g_cf->c_services, sc_entry) {
 			if (sc->sc_protocol == EVI_PROTO_TCP &&
 			    sc->sc_limits.lim_per_source > 0 &&
-			    worker_serves(sc, p->p_group, 0))
-				pubsrc_map(g->g_stats, p->p_slot, sc);
+			    worker_serves(sc, p->p_group, 0) &&
+			    pubsrc_map(g->g_stats, p->p_slot, sc, cause) != 0)
+				return (-1);
 		}
 	}
+	return (0);
 }
 
-/* Splits a config into worker processes: the shared group, then isolated. */
+/*
+ * Splits a config into worker processes, the shared group then the
+ * isolated ones, and maps their shared memory; NULL with *cause if the
+ * memory cannot be had, so a reload fails instead of the daemon.
+ */
 static struct generation *
-gen_new(struct supervisor *sup, struct config *cf)
+gen_new(struct supervisor *sup, struct config *cf, char **cause)
 {
 	struct generation	*g;
 	struct service_conf	*sc;
@@ -152,10 +158,14 @@ gen_new(struct supervisor *sup, struct config *cf)
 		for (i = 0; i < config_procs(cf, sc); i++)
 			gen_add_proc(g, sc, i);
 	}
-	g->g_stats = stats_gen_new(g->g_nprocs, cf->c_nservices);
 	evtimer_assign(&g->g_start_timer, sup->s_base, sup_start_timeout, g);
-	gen_map_sources(g);
 	TAILQ_INSERT_TAIL(&sup->s_gens, g, g_entry);
+	if ((g->g_stats = stats_gen_new(g->g_nprocs, cf->c_nservices,
+	    cause)) == NULL || gen_map_sources(g, cause) != 0) {
+		g->g_cf = NULL;		/* still the caller's */
+		gen_free(sup, g);
+		return (NULL);
+	}
 	return (g);
 }
 
@@ -760,37 +770,45 @@ sup_pidfile_check(struct supervisor *sup, const struct config *cf)
 	    old != NULL ? old : "unwritten", old != NULL ? "\"" : "");
 }
 
+/* A reload that did not take: counted, said, and the old serves on. */
+static void
+sup_reload_failed(struct supervisor *sup, struct config *cf, const char *why)
+{
+	sup->s_gl.gl_reloads_failed++;
+	sup_publish(sup);
+	log_warnx("reload failed: %s; generation %u serves on", why,
+	    sup->s_cur->g_id);
+	config_free(cf);
+	notify_state("READY=1", "reload failed, serving the old config");
+}
+
 /* Reads and checks the config fully, then starts it beside the old one. */
 static void
 sup_reload(struct supervisor *sup)
 {
 	struct config	*cf;
+	char		*why;
 
 	notify_state("RELOADING=1", "reloading");
 	cf = config_load_checked(sup->s_config_path, sup->s_module_dir,
 	    sup->s_module_dir_forced);
 	if (cf->c_nerrors > 0) {
-		sup->s_gl.gl_reloads_failed++;
-		sup_publish(sup);
-		log_warnx("reload failed: %d error%s in %s; generation %u "
-		    "serves on", cf->c_nerrors, cf->c_nerrors == 1 ? "" : "s",
-		    cf->c_path, sup->s_cur->g_id);
-		config_free(cf);
-		notify_state("READY=1", "reload failed, serving the old config");
+		xasprintf(&why, "%d error%s in %s", cf->c_nerrors,
+		    cf->c_nerrors == 1 ? "" : "s", cf->c_path);
+		sup_reload_failed(sup, cf, why);
+		free(why);
 		return;
 	}
 	config_unload_modules(cf);
 	if (listener_bind_all(cf, sup->s_cur->g_cf) != 0) {
-		sup->s_gl.gl_reloads_failed++;
-		sup_publish(sup);
-		log_warnx("reload failed: could not bind every listener; "
-		    "generation %u serves on", sup->s_cur->g_id);
-		config_free(cf);
-		notify_state("READY=1", "reload failed, serving the old config");
+		sup_reload_failed(sup, cf, "could not bind every listener");
 		return;
 	}
 	sup_pidfile_check(sup, cf);
-	sup_start(sup, cf);
+	if (sup_start(sup, cf, &why) != 0) {
+		sup_reload_failed(sup, cf, why);
+		free(why);
+	}
 }
 
 /*
@@ -869,15 +887,19 @@ sup_sigusr1(evutil_socket_t sig, short events, void *arg)
 	}
 }
 
-/* Starts the workers of a checked, bound config. */
-void
-sup_start(struct supervisor *sup, struct config *cf)
+/*
+ * Starts the workers of a checked, bound config; -1 with *cause if its
+ * generation cannot be made, and then cf is still the caller's.
+ */
+int
+sup_start(struct supervisor *sup, struct config *cf, char **cause)
 {
 	struct generation	*g;
 	struct wproc		*p;
 	struct timeval		 tv;
 
-	g = gen_new(sup, cf);
+	if ((g = gen_new(sup, cf, cause)) == NULL)
+		return (-1);
 	if (sup->s_cur != NULL)
 		sup->s_next = g;
 	if (cf->c_start_ms > 0) {
@@ -887,6 +909,7 @@ sup_start(struct supervisor *sup, struct config *cf)
 	}
 	TAILQ_FOREACH(p, &g->g_procs, p_entry)
 		sup_spawn(p);
+	return (0);
 }
 
 /*
@@ -903,6 +926,7 @@ sup_run(struct supervisor *sup, struct config *cf)
 	    sup_sigusr1, sup_sigchld };
 	struct generation *g;
 	sigset_t	 set;
+	char		*cause;
 	int		 i;
 
 	TAILQ_INIT(&sup->s_gens);
@@ -921,8 +945,12 @@ sup_run(struct supervisor *sup, struct config *cf)
 	/* Held since main began; what came meanwhile is delivered now. */
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	config_unload_modules(cf);
-	sup_start(sup, cf);
-	if (event_base_dispatch(sup->s_base) == -1)
+	if (sup_start(sup, cf, &cause) != 0) {
+		log_warnx("%s, not starting", cause);
+		free(cause);
+		config_free(cf);
+		sup->s_exit = EVINETD_EXIT_RUNTIME;
+	} else if (event_base_dispatch(sup->s_base) == -1)
 		log_warnx("event loop failed");
 	for (i = 0; i < 5; i++)
 		event_free(ev[i]);

@@ -71,7 +71,8 @@ serve_start(const char *text)
 	ck_assert_int_eq(listener_bind_all(serve_cf, NULL), 0);
 	ck_assert_ptr_nonnull(serve_base = event_base_new());
 	serve_global = stats_global_new();
-	serve_stats = stats_gen_new(1, serve_cf->c_nservices);
+	serve_stats = stats_gen_new(1, serve_cf->c_nservices, NULL);
+	ck_assert_ptr_nonnull(serve_stats);
 	memset(&ws, 0, sizeof(ws));
 	ws.ws_single = 1;
 	ws.ws_global = serve_global;

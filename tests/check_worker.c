@@ -110,7 +110,7 @@ START_TEST(test_a_worker_reports_a_module_refusing_its_service)
 	    "service: cannot open /nonexistent/quotes: No such file or "
 	    "directory");
 	ck_assert_ptr_nonnull(base = event_base_new());
-	gs = stats_gen_new(1, cf->c_nservices);
+	ck_assert_ptr_nonnull(gs = stats_gen_new(1, cf->c_nservices, NULL));
 	memset(&ws, 0, sizeof(ws));
 	ws.ws_single = 1;
 	ws.ws_global = stats_global_new();

@@ -21,8 +21,10 @@ log, /proc or a connection.
 
 import os
 import re
+import resource
 import signal
 import socket
+import string
 
 import evitest
 import test_supervisor
@@ -296,6 +298,40 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
                       since=mark)
         held.close()
         new.close()
+        self.assertEqual(d.stop(), 0)
+
+
+class TestReloadWithoutMemory(evitest.TestCase):
+    """A reload whose generation cannot get its shared memory (here the
+    per_source tables, 3 MiB each, under an address-space limit put on
+    the running supervisor) fails like any other reload: the supervisor
+    says why and the old generation serves on.  It used to be fatal()."""
+
+    def test_a_reload_that_cannot_map_fails_and_the_old_serves_on(self):
+        if evitest.under_valgrind():
+            self.skipTest("valgrind maps its own memory in the process")
+        d = self.daemon(string.Template(PER_SOURCE_CONF).substitute(
+            echo=0), expect=[r"^reload failed: cannot map "])
+        port = d.port("echo")
+        d.tmp.write("evinetd.conf", string.Template(
+            PER_SOURCE_CONF).substitute(echo=port))
+        with open("/proc/%d/status" % d.pid) as f:
+            vm = int(re.search(r"VmSize:\s+(\d+) kB", f.read()).group(1))
+        soft, hard = resource.prlimit(d.pid, resource.RLIMIT_AS)
+        # Room for the config and its trial init, not for a 3 MiB table.
+        resource.prlimit(d.pid, resource.RLIMIT_AS,
+                         ((vm + 1536) * 1024, hard))
+        try:
+            line = test_supervisor.reload(d, ok=False)
+        finally:
+            resource.prlimit(d.pid, resource.RLIMIT_AS, (soft, hard))
+        self.assertRegex(line, r"^reload failed: cannot map \d+ bytes for "
+                         r"service \"echo\"'s per_source table: Cannot "
+                         r"allocate memory; generation 1 serves on$")
+        with evitest.connect(port) as s:
+            self.assertEqual(evitest.transfer(s, b"x"), b"x")
+        self.assertRegex(test_supervisor.reload(d),
+                         r"^reload: generation \d+ serving ")
         self.assertEqual(d.stop(), 0)
 
 
