@@ -64,7 +64,9 @@ stats_map(size_t size)
 
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
 	    -1, 0);
-	return (p == MAP_FAILED ? NULL : p);
+	if (p == MAP_FAILED)
+		return (NULL);
+	return (p);
 }
 
 /* The daemon-wide figures, made once at startup. */
