@@ -605,11 +605,8 @@ conn_flush_dirty(evutil_socket_t fd, short events, void *arg)
 		c->c_flags &= ~CONN_DIRTY;
 		/* Bytes the client took are activity; a try is not. */
 		out = c->c_bytes_out;
-		if (conn_flush(c, evbuffer_get_length(c->c_out)) == -1)
-			continue;
-		if (c->c_bytes_out != out)
+		if (conn_settle(c) == 0 && c->c_bytes_out != out)
 			c->c_active = timerq_now();
-		(void)conn_settle(c);
 	}
 }
 

@@ -60,13 +60,6 @@
 static void	limits_arm_tick(struct worker *);
 static void	limits_tick(void *);
 
-/* Buckets and log throttles run on the worker's monotonic clock. */
-static uint64_t
-limits_now_ms(struct evi_service *svc)
-{
-	(void)svc;
-	return (timerq_now());
-}
 
 /* Refills a bucket for the time passed; a new bucket starts full. */
 static void
@@ -321,7 +314,7 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 		}
 	}
 	if (lim->lim_rate.rc_per_sec > 0 || limits_tracks_sources(lim, stream))
-		now = limits_now_ms(svc);
+		now = timerq_now();
 	if (limits_tracks_sources(lim, stream)) {
 		if ((src = limits_source(svc, sa)) == NULL) {
 			*detail = "too many distinct sources tracked";
@@ -380,7 +373,7 @@ limits_release(struct evi_service *svc, struct source *src)
 	if (src->src_conns > 0)
 		return;
 	TAILQ_INSERT_TAIL(&svc->s_idle, src, src_idle);
-	if (limits_source_rested(lim, src, limits_now_ms(svc)))
+	if (limits_source_rested(lim, src, timerq_now()))
 		limits_source_delete(svc, src);
 	else
 		limits_arm_tick(svc->s_worker);
@@ -402,7 +395,7 @@ limits_reply(struct evi_service *svc, struct source *src,
 	if (budget == 0 || src == NULL)
 		return (1);
 	rc.rc_per_sec = rc.rc_burst = (double)budget;
-	bucket_refill(&src->src_reply, &rc, limits_now_ms(svc));
+	bucket_refill(&src->src_reply, &rc, timerq_now());
 	if (src->src_reply.b_tokens <= 0) {
 		limits_refused(svc, EVI_REFUSE_RATE, peer,
 		    "udp_reply_budget exceeded");
@@ -530,7 +523,7 @@ limits_sweep(struct evi_service *svc)
 	if (svc->s_nsources == 0)
 		return (0);
 	sw.sw_svc = svc;
-	sw.sw_now = limits_now_ms(svc);
+	sw.sw_now = timerq_now();
 	sw.sw_list = xreallocarray(NULL, svc->s_nsources,
 	    sizeof(struct source *));
 	sw.sw_count = 0;
