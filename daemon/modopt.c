@@ -180,9 +180,11 @@ modopt_address(const struct evi_option *o, const char *text,
 	copy = xstrdup(text);
 	for (word = strtok_r(copy, " \t", &last); word != NULL;
 	    word = strtok_r(NULL, " \t", &last)) {
-		if (addr_parse_listen(word, &la, cause) != 0)
+		if (strchr(word, ':') != NULL &&
+		    addr_parse_listen(word, &la, cause) != 0)
 			goto fail;
-		if (la.la_any || la.la_port == 0) {
+		if (strchr(word, ':') == NULL || la.la_any ||
+		    la.la_port == 0) {
 			xasprintf(cause, "\"%s\" is not a destination (expected "
 			    "ADDR:PORT or [ADDR]:PORT, with a port other than "
 			    "0)", word);

@@ -8,9 +8,14 @@ test modules from tests/modules:
   and serves in this daemon, whatever minor the current header is at;
 * output a module writes from outside the connection's callbacks (a
   timer, a handler on its own descriptor) reaches the client when it is
-  written, not when something else happens to the connection."""
+  written, not when something else happens to the connection;
+* the ABI 1.1 calls (the async test module): the service's limits, read
+  pause and resume, half-close, outbound connections and how they fail,
+  and EVI_OPT_ADDRESS's checks."""
 
 import os
+import re
+import select
 import signal
 import socket
 import time
@@ -106,6 +111,134 @@ class TestWritesFromOutside(evitest.TestCase):
 
     def test_writes_from_a_handler_arrive_when_written(self):
         self.ticks("handler")
+
+
+def unanswered_port():
+    """A loopback listener whose accept queue is full, so a new SYN goes
+    unanswered: returns (sockets to keep open, port)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(0)
+    port = ls.getsockname()[1]
+    keep = [ls]
+    for _ in range(16):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        keep.append(s)
+        # A loopback connect the queue takes completes at once.
+        if not select.select([], [s], [], 0.5)[1]:
+            return keep, port
+    for s in keep:
+        s.close()
+    raise AssertionError("could not fill the accept queue of port %d" % port)
+
+
+class TestAsyncCalls(evitest.TestCase):
+
+    def serve(self, mode, extra="", **kw):
+        return self.daemon("""
+            service async {
+                listen = 127.0.0.1:0
+                module = %s
+                mode = %s
+                %s
+            }""" % (testmod("async"), mode, extra), **kw)
+
+    def test_a_module_reads_its_services_limits(self):
+        d = self.serve("limits", "max_input = 4k\n max_output = 96k")
+        with evitest.connect(d.port("async")) as s:
+            self.assertEqual(evitest.recv_until_eof(s),
+                             b"max_input=4096 max_output=98304\n")
+        self.assertEqual(d.stop(), 0)
+
+    def test_paused_input_is_offered_again_on_resume(self):
+        # The first conn_read pauses and leaves "hello"; what the client
+        # sends after "paused" must stay in its kernel (no conn_read while
+        # paused); 200 ms later a timer resumes, and "hello" must come
+        # back to conn_read unasked, before anything newer.
+        d = self.serve("pause")
+        with evitest.connect(d.port("async")) as s:
+            start = time.monotonic()
+            s.sendall(b"hello")
+            self.assertEqual(evitest.recv_exact(s, 7), b"paused\n")
+            s.sendall(b"world")
+            got = evitest.recv_until_eof(s)
+            took = time.monotonic() - start
+        self.assertEqual(got, b"got hello paused_reads=0\n")
+        self.assertGreaterEqual(took, 0.19)
+        self.assertEqual(d.stop(), 0)
+
+    def test_half_close_sends_eof_and_keeps_reading(self):
+        d = self.serve("halfclose", expect=[r'^service "async": '])
+        with evitest.connect(d.port("async")) as s:
+            s.sendall(b"ping\n")
+            # Our EOF arrives after the echo: the write side is shut.
+            self.assertEqual(evitest.recv_until_eof(s), b"ping\nbye\n")
+            mark = d.mark()
+            s.sendall(b"more")
+            d.wait_log(r'^service "async": after shutdown: more, write -1 '
+                       r'EPIPE$', since=mark)
+            s.shutdown(socket.SHUT_WR)
+            d.wait_log(r'^service "async": peer eof$', since=mark)
+            d.wait_log(r'^service "async": closed: eof$', since=mark)
+        self.assertEqual(d.stop(), 0)
+
+    def connect_outcome(self, peer, timeout="1s"):
+        d = self.serve("connect", "peer = %s\n timeout = %s" % (peer,
+                                                                 timeout))
+        with evitest.connect(d.port("async")) as s:
+            start = time.monotonic()
+            got = evitest.recv_until_eof(s)
+            took = time.monotonic() - start
+        self.assertEqual(d.stop(), 0)
+        return got, took
+
+    def test_outbound_connection_connects(self):
+        ls, port = evitest.hold_port()
+        with ls:
+            got, _ = self.connect_outcome("127.0.0.1:%d" % port)
+        self.assertEqual(got, b"connected\n")
+
+    def test_outbound_refused_is_reported_as_refused(self):
+        ls, port = evitest.hold_port()
+        ls.close()
+        got, _ = self.connect_outcome("127.0.0.1:%d" % port)
+        self.assertEqual(got, b"outbound closed: refused\n")
+
+    def test_outbound_connect_timeout(self):
+        keep, port = unanswered_port()
+        try:
+            got, took = self.connect_outcome("127.0.0.1:%d" % port,
+                                             "300ms")
+        finally:
+            for s in keep:
+                s.close()
+        self.assertEqual(got, b"outbound closed: connect_timeout\n")
+        self.assertGreaterEqual(took, 0.29)
+        self.assertLess(took, 5 * float(
+            os.environ.get("EVINETD_TIMEOUT_SCALE") or 1))
+
+    def test_address_options_are_checked_like_listen(self):
+        for value, why in (
+                ("127.0.0.1", r'"127.0.0.1" is not a destination'),
+                ("*:80", r'"\*:80" is not a destination'),
+                ("80", r'"80" is not a destination'),
+                ("127.0.0.1:0", r'"127.0.0.1:0" is not a destination'),
+                ("::1:80", r'IPv6 address in "::1:80" must be in brackets'),
+                ("127.0.0.1:1 127.0.0.1:2", r"expected one address, not 2"),
+                ("host.example:80", r'invalid address "host.example" .*'
+                 r'host names are not resolved')):
+            with self.subTest(value=value):
+                with evitest.TempDir() as tmp:
+                    path = tmp.join("c.conf")
+                    rc, _, err = evitest.run_check(
+                        "service async {\n listen = 127.0.0.1:0\n"
+                        " module = %s\n mode = connect\n peer = %s\n}\n" %
+                        (testmod("async"), value), path=path)
+                self.assertEqual(rc, 1, err)
+                self.assertRegex(err, r'%s:5: service "async": option '
+                                 r'"peer": (%s)' % (re.escape(path), why))
 
 
 if __name__ == "__main__":
