@@ -51,7 +51,7 @@ CLOSED_RE = re.compile(
     r'bytes_out=(?P<bytes_out>\d+) reason=(?P<reason>\S+)$')
 
 # The one warning for a client no backend would take.
-NO_BACKEND_RE = r'^service "[^"]+": \S+: no backend: .+$'
+NO_BACKEND_RE = r'^service "[^"]+": warning: \S+: no backend: .+$'
 
 ECHO_SERVICE = """
     drain_timeout = 30s
@@ -544,7 +544,7 @@ class TestFailover(ForwardCase):
         mark = d.mark()
         self.assert_closed_unserved(d, 2.0)
         line = d.wait_log(NO_BACKEND_RE, since=mark).string
-        self.assertRegex(line, r'^service "fwd": 127\.0\.0\.1:\d+: no '
+        self.assertRegex(line, r'^service "fwd": warning: 127\.0\.0\.1:\d+: no '
                          r'backend: 127\.0\.0\.1:%d \(refused\), '
                          r'127\.0\.0\.1:%d \(refused\)$' % tuple(dead))
         self.assertEqual(d.stop(), 0)
@@ -558,7 +558,7 @@ class TestFailover(ForwardCase):
         took = self.assert_closed_unserved(d, 5.0)
         self.assertGreaterEqual(took, 0.45, "closed before the timeout")
         line = d.wait_log(NO_BACKEND_RE, since=mark).string
-        self.assertRegex(line, r'^service "fwd": 127\.0\.0\.1:\d+: no '
+        self.assertRegex(line, r'^service "fwd": warning: 127\.0\.0\.1:\d+: no '
                          r'backend: 127\.0\.0\.1:%d \(connect_timeout\)$' %
                          hole)
         print("connect_timeout = 500ms: client closed after %.0f ms" % (
@@ -845,8 +845,9 @@ class TestProxyProtocol(ForwardCase):
 class TestConfigErrors(evitest.TestCase):
 
     def check(self, body):
-        """Runs evinetd -n on a forward service with BODY; returns the
-        config's path and stderr, asserting exit code 1."""
+        """Runs evinetd -n on a forward service with BODY (from line 4 on);
+        returns stderr, asserting exit code 1, and the config's path as a
+        regex."""
         path = self.tempdir().join("fwd.conf")
         rc, out, err = evitest.run_check("""
             service fwd {
@@ -860,18 +861,31 @@ class TestConfigErrors(evitest.TestCase):
 
     def test_to_is_required(self):
         path, err = self.check("")
-        self.assertRegex(err, r'(?m)^%s:\d+: service "fwd": .*\bto\b' % path)
+        self.assertRegex(err, r'(?m)^%s:1: service "fwd": module "forward" '
+                         r'needs option "to" ' % path)
 
     def test_bad_addresses_are_errors_with_file_and_line(self):
-        for to in ("bogus", "127.0.0.1", "::1:80"):
+        for to, why in (("bogus", "invalid port"),
+                        ("127.0.0.1", "invalid port"),
+                        ("::1:80", "must be in brackets"),
+                        ("7", "is not a destination"),
+                        ("127.0.0.1:0", "is not a destination"),
+                        ("127.0.0.1:7 [::1]", "missing \":PORT\"")):
             path, err = self.check("to = %s" % to)
-            self.assertRegex(err, r'(?m)^%s:4: service "fwd": to: .*%s' % (
-                path, re.escape(to)), to)
+            bad = to.split()[-1]
+            self.assertRegex(err, r'(?m)^%s:4: service "fwd": option "to": '
+                             r'.*"%s".*' % (path, re.escape(bad)), to)
+            self.assertIn(why, err, to)
 
-    def test_an_unknown_balance_lists_the_choices(self):
-        path, err = self.check("to = 127.0.0.1:7\nbalance = random")
-        self.assertRegex(err, r'(?m)^%s:5: service "fwd": balance: .*'
-                         r'random.*roundrobin.*first.*source' % path)
+    def test_an_unknown_choice_lists_the_choices(self):
+        path, err = self.check("to = 127.0.0.1:7\nbalance = random\n"
+                               "send_proxy = v3")
+        self.assertRegex(err, r'(?m)^%s:5: service "fwd": option "balance": '
+                         r'invalid value "random" \(expected one of: '
+                         r'roundrobin first source\)$' % path)
+        self.assertRegex(err, r'(?m)^%s:6: service "fwd": option '
+                         r'"send_proxy": invalid value "v3" \(expected one '
+                         r'of: no v1 v2\)$' % path)
 
 
 # 11: outbound counters in /metrics.
@@ -879,7 +893,12 @@ class TestConfigErrors(evitest.TestCase):
 class TestMetrics(ForwardCase):
 
     def test_outbound_counters_go_up(self):
-        live = Backend(self, echo_handler)
+        def answer_handler(b, s):
+            while s.recv(65536):
+                pass
+            s.sendall(b.answer)
+
+        live = Backend(self, answer_handler)
         dead = refused_port(self)
         d = self.daemon(fwd_conf([live.addr]) + STATS_SERVICE + """
             service fwd-dead {
@@ -888,31 +907,45 @@ class TestMetrics(ForwardCase):
                 to = 127.0.0.1:%d
             }
             """ % dead, expect=[NO_BACKEND_RE])
-        before = scrape(d.port("stats"))
-        data = os.urandom(10000)
-        self.through(d, data)
+        names = ("evinetd_outbound_connects_total",
+                 "evinetd_outbound_failed_total",
+                 "evinetd_outbound_received_bytes_total",
+                 "evinetd_outbound_sent_bytes_total")
+
+        def figures():
+            m = scrape(d.port("stats"))
+            return {(n, svc): m.count(n, service=svc) for n in names
+                    for svc in ("fwd", "fwd-dead")}
+
+        before = figures()
+        self.assertEqual(set(before.values()), {0})
+        sent, answer = os.urandom(10000), os.urandom(3000)
+        live.answer = answer
+        mark = d.mark()
+        with evitest.connect(d.port("fwd")) as s:
+            self.assertEqual(evitest.transfer(s, sent, shut_wr=True),
+                             answer)
+            peer = peer_of(s)
+        closed_line(d, "fwd", peer, since=mark)
         with evitest.connect(d.port("fwd-dead")) as s:
-            self.assertIn(s.recv(1), (b"",))
-        d.wait_log(NO_BACKEND_RE)
-        after = scrape(d.port("stats"))
-        diff = {}
-        for name in ("evinetd_outbound_connects_total",
-                     "evinetd_outbound_failed_total",
-                     "evinetd_outbound_bytes_in_total",
-                     "evinetd_outbound_bytes_out_total"):
-            for svc in ("fwd", "fwd-dead"):
-                diff[name, svc] = after.count(name, service=svc) - \
-                    before.count(name, service=svc)
-        self.assertEqual(diff, {
+            self.assertEqual(s.recv(1), b"")
+        d.wait_log(NO_BACKEND_RE, since=mark)
+        want = dict.fromkeys(before, 0)
+        want.update({
             ("evinetd_outbound_connects_total", "fwd"): 1,
-            ("evinetd_outbound_connects_total", "fwd-dead"): 0,
-            ("evinetd_outbound_failed_total", "fwd"): 0,
             ("evinetd_outbound_failed_total", "fwd-dead"): 1,
-            ("evinetd_outbound_bytes_in_total", "fwd"): len(data),
-            ("evinetd_outbound_bytes_in_total", "fwd-dead"): 0,
-            ("evinetd_outbound_bytes_out_total", "fwd"): len(data),
-            ("evinetd_outbound_bytes_out_total", "fwd-dead"): 0,
+            ("evinetd_outbound_received_bytes_total", "fwd"): len(answer),
+            ("evinetd_outbound_sent_bytes_total", "fwd"): len(sent),
         })
+        # The backend's side closes on its own schedule: poll until it
+        # is counted, and no longer.
+        deadline = deadline_after(IO)
+        while True:
+            after = figures()
+            if after == want or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(after, want)
         self.assertEqual(d.stop(), 0)
 
 
