@@ -82,7 +82,9 @@ def closed_line(d, svc, peer, since=0, timeout=IO):
 
 
 def peer_of(sock):
-    return "%s:%d" % sock.getsockname()[:2]
+    """How the daemon prints this client: "127.0.0.2:PORT", "[::1]:PORT"."""
+    host, port = sock.getsockname()[:2]
+    return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
 
 def deadline_after(seconds):
@@ -225,18 +227,19 @@ def blackhole_port(test):
     test.fail("the accept queue of a listen(0) socket never filled")
 
 
-def fwd_conf(to, extra="", port=0):
-    """A forward service "fwd" to TO (a list of "ADDR:PORT"), with the
-    connection log on and EXTRA keys."""
+def fwd_conf(to, extra="", port=0, host="127.0.0.1"):
+    """A forward service "fwd" on HOST:PORT to TO (a list of
+    "ADDR:PORT"), with the connection log on and EXTRA keys."""
     return """
     service fwd {
-        listen = 127.0.0.1:%s
+        listen = %s:%s
         module = forward
         to = %s
         log_connections = yes
     %s
     }
-    """ % (port, " ".join(to), extra)
+    """ % ("[%s]" % host if ":" in host else host, port, " ".join(to),
+           extra)
 
 
 class ForwardCase(evitest.TestCase):
@@ -246,9 +249,9 @@ class ForwardCase(evitest.TestCase):
         return self.daemon(fwd_conf(to, extra), **kw)
 
     def echo_daemon(self, extra="", to=("127.0.0.1:$echo",), before=None,
-                    **kw):
+                    host="127.0.0.1", **kw):
         """A daemon with an echo service and a forward service "fwd" in
-        the same config, to echo by default (TO and EXTRA are
+        the same config, on HOST, to echo by default (TO and EXTRA are
         string.Templates that may use $echo).  Starts with echo alone on
         port 0, then writes its port into the config and reloads;
         BEFORE(echo_port), if given, runs before the reload and returns
@@ -259,7 +262,7 @@ class ForwardCase(evitest.TestCase):
         subs = {"echo": d.port("echo")}
         if before is not None:
             subs.update(before(subs["echo"]))
-        d.fwd_conf = (subs, list(to), extra)
+        d.fwd_conf = (subs, list(to), extra, host)
         self.write_fwd(d)
         reload(d)
         settle(d, 1)
@@ -267,8 +270,9 @@ class ForwardCase(evitest.TestCase):
 
     def write_fwd(self, d, fwd_port=0):
         """Writes echo_daemon's config again, with fwd on FWD_PORT."""
-        subs, to, extra = d.fwd_conf
-        write_conf(d, ECHO_SERVICE + fwd_conf(to, extra, fwd_port), **subs)
+        subs, to, extra, host = d.fwd_conf
+        write_conf(d, ECHO_SERVICE + fwd_conf(to, extra, fwd_port, host),
+                   **subs)
 
     def through(self, d, data=b"ping", src=None):
         """One round trip through fwd to an echo backend, returned once
@@ -808,29 +812,32 @@ class HAProxy:
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")
 class TestProxyProtocol(ForwardCase):
 
-    def proxied(self, version):
-        """A client from 127.0.0.2 echoes through fwd (send_proxy =
-        VERSION), HAProxy (accept-proxy) and echo; HAProxy's log must
-        name that client, address and port, not the daemon's side."""
+    def proxied(self, version, client="127.0.0.2"):
+        """A client from CLIENT echoes through fwd (send_proxy = VERSION),
+        HAProxy (accept-proxy) and echo; HAProxy's log must name that
+        client, address and port, and the address it connected to (fwd's
+        listener), not the daemon's own connection to HAProxy."""
         hap = []
 
         def start_haproxy(echo_port):
             hap.append(HAProxy(self, echo_port))
             return {"haproxy": hap[0].port}
 
-        d = self.echo_daemon("send_proxy = %s" % version,
+        host = "::1" if ":" in client else "127.0.0.1"
+        d = self.echo_daemon("send_proxy = %s" % version, host=host,
                              to=["127.0.0.1:$haproxy"], before=start_haproxy)
         mark = d.mark()
-        with connect_from(d.port("fwd"), src="127.0.0.2") as s:
+        with connect_from(d.port("fwd"), src=client, host=host) as s:
             data = b"through the PROXY protocol %s" % version.encode()
             self.assertEqual(evitest.transfer(s, data), data)
-            host, cport = s.getsockname()[:2]
+            cport = s.getsockname()[1]
             s.shutdown(socket.SHUT_WR)
             self.assertEqual(evitest.recv_until_eof(s), b"")
-        closed_line(d, "fwd", "%s:%d" % (host, cport), since=mark)
+            peer = peer_of(s)
+        closed_line(d, "fwd", peer, since=mark)
         line = hap[0].wait_log(r"proxied client=")
-        self.assertEqual(line, "proxied client=127.0.0.2:%d frontend="
-                         "127.0.0.1:%d" % (cport, d.port("fwd")))
+        self.assertEqual(line, "proxied client=%s:%d frontend=%s:%d" % (
+            client, cport, host, d.port("fwd")))
         self.assertEqual(d.stop(), 0)
 
     def test_send_proxy_v1(self):
@@ -838,6 +845,14 @@ class TestProxyProtocol(ForwardCase):
 
     def test_send_proxy_v2(self):
         self.proxied("v2")
+
+    @unittest.skipUnless(evitest.have_ipv6(), "no IPv6 on this host")
+    def test_send_proxy_v1_for_an_ipv6_client(self):
+        self.proxied("v1", client="::1")
+
+    @unittest.skipUnless(evitest.have_ipv6(), "no IPv6 on this host")
+    def test_send_proxy_v2_for_an_ipv6_client(self):
+        self.proxied("v2", client="::1")
 
 
 # 10: config errors.
