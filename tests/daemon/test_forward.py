@@ -363,13 +363,7 @@ class TestHalfClose(ForwardCase):
 
     def test_client_eof_reaches_the_backend_which_still_answers(self):
         def handler(b, s):
-            got = bytearray()
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            b.results.put(bytes(got))
+            b.results.put(evitest.recv_until_eof(s))
             s.sendall(b"reply after your EOF")
             s.close()
 
@@ -395,13 +389,7 @@ class TestHalfClose(ForwardCase):
         def handler(b, s):
             s.sendall(b"bye")
             s.shutdown(socket.SHUT_WR)
-            got = bytearray()
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-            b.results.put(bytes(got))
+            b.results.put(evitest.recv_until_eof(s))
 
         backend = Backend(self, handler)
         d = self.fwd_daemon([backend.addr])
@@ -426,33 +414,6 @@ class TestHalfClose(ForwardCase):
 RSS_BOUND_KB = 8 * 1024
 
 
-def send_until_blocked(test, s, stream, limit=64 * MiB):
-    """Sends STREAM on the non-blocking S until it has not been writable
-    for a second (every buffer on the way is full); returns the bytes
-    sent, failing if LIMIT went out or 60 s passed without blocking."""
-    sel = selectors.DefaultSelector()
-    test.addCleanup(sel.close)
-    sel.register(s, selectors.EVENT_WRITE)
-    sent = 0
-    deadline = deadline_after(60)
-    last = time.monotonic()
-    while time.monotonic() - last < 1.0:
-        test.assertLess(time.monotonic(), deadline,
-                        "writes never blocked (%d bytes sent)" % sent)
-        test.assertLess(sent, limit,
-                        "writes never blocked (%d bytes sent)" % sent)
-        if sel.select(0.2):
-            try:
-                n = s.send(stream.at(sent, Stream.WINDOW))
-            except BlockingIOError:
-                continue
-            if n > 0:
-                sent += n
-                last = time.monotonic()
-    sel.unregister(s)
-    return sent
-
-
 @unittest.skipIf(VALGRIND, "valgrind's RSS is not the daemon's")
 class TestMemory(ForwardCase):
     """The worker's RSS, over its idle baseline, once a sender is blocked:
@@ -473,23 +434,14 @@ class TestMemory(ForwardCase):
         s = evitest.connect(d.port("fwd"))
         self.addCleanup(s.close)
         s.setblocking(False)
-        sent = send_until_blocked(self, s, stream)
+        sent = stream.send_until_blocked(self, s, 64 * MiB, 60 * SCALE)
         growth = evitest.rss_kb(wpid) - base
         print("client that never reads, fwd -> echo: blocked after %d KiB; "
               "worker RSS %d KiB before, growth %d KiB" % (
                   sent // KiB, base, growth), flush=True)
         self.assertLess(growth, RSS_BOUND_KB)
         # Nothing was lost: reading now gets back every byte sent.
-        s.setblocking(True)
-        got = 0
-        deadline = deadline_after(60)
-        while got < sent:
-            self.assertLess(time.monotonic(), deadline,
-                            "echo of %d bytes, got %d" % (sent, got))
-            chunk = evitest.recv_exact(s, min(sent - got, Stream.WINDOW))
-            self.assertTrue(chunk == stream.at(got, len(chunk)),
-                            "relayed data differs at offset %d" % got)
-            got += len(chunk)
+        stream.read_back(self, s, sent, 60 * SCALE)
         s.close()
         self.assertEqual(d.stop(), 0)
 
@@ -502,7 +454,7 @@ class TestMemory(ForwardCase):
         self.assertTrue(backend.result())
         base = evitest.rss_kb(wpid)
         s.setblocking(False)
-        sent = send_until_blocked(self, s, Stream())
+        sent = Stream().send_until_blocked(self, s, 64 * MiB, 60 * SCALE)
         growth = evitest.rss_kb(wpid) - base
         print("backend that never reads: client blocked after %d KiB; "
               "worker RSS %d KiB before, growth %d KiB" % (
