@@ -168,7 +168,7 @@ INFO_PATTERNS = [
     r'kept$',
     # stats.c: SIGUSR1 state dump and the connection log
     r'^state: ',
-    r'^event=(close|datagram) service=\S+ proto=(tcp|udp) ',
+    r'^event=(close|outbound|datagram) service=\S+ proto=(tcp|udp) ',
 ]
 
 

@@ -43,6 +43,49 @@ class Stream:
         o = offset % len(self.block)
         return self.wrapped[o:o + n]
 
+    def send_until_blocked(self, test, s, limit, timeout=30):
+        """Sends the stream on the non-blocking S until S has not been
+        writable for a second: the daemon stopped reading, and every
+        buffer on the way is full.  Returns the bytes sent; fails if
+        LIMIT bytes went out or TIMEOUT seconds passed first."""
+        sel = selectors.DefaultSelector()
+        test.addCleanup(sel.close)
+        sel.register(s, selectors.EVENT_WRITE)
+        sent = 0
+        deadline = time.monotonic() + timeout
+        last = time.monotonic()
+        while time.monotonic() - last < 1.0:
+            test.assertLess(time.monotonic(), deadline,
+                            "writes never blocked (%d bytes sent)" % sent)
+            test.assertLess(sent, limit,
+                            "writes never blocked (%d bytes sent)" % sent)
+            if sel.select(0.2):
+                try:
+                    n = s.send(self.at(sent, self.WINDOW))
+                except BlockingIOError:
+                    continue
+                if n > 0:
+                    sent += n
+                    last = time.monotonic()
+        sel.unregister(s)
+        return sent
+
+    def read_back(self, test, s, n, timeout=30):
+        """Reads the first N bytes of the stream from S (made blocking),
+        comparing every chunk; fails after TIMEOUT seconds."""
+        s.setblocking(True)
+        got = 0
+        deadline = time.monotonic() + timeout
+        while got < n:
+            left = deadline - time.monotonic()
+            test.assertGreater(left, 0, "echo of %d bytes, got %d" % (
+                n, got))
+            chunk = evitest.recv_exact(s, min(n - got, self.WINDOW),
+                                       timeout=left)
+            test.assertTrue(chunk == self.at(got, len(chunk)),
+                            "echoed data differs at offset %d" % got)
+            got += len(chunk)
+
 
 class TestEchoTCP(evitest.TestCase):
 
@@ -212,27 +255,7 @@ class TestEchoMemory(evitest.TestCase):
         s = evitest.connect(self.port)
         self.addCleanup(s.close)
         s.setblocking(False)
-        sent = 0
-        sel = selectors.DefaultSelector()
-        self.addCleanup(sel.close)
-        sel.register(s, selectors.EVENT_WRITE)
-        deadline = time.monotonic() + 30
-        last = time.monotonic()
-        # Write until the socket has not been writable for a second:
-        # the daemon stopped reading, and every buffer on the way is full.
-        while time.monotonic() - last < 1.0:
-            self.assertLess(time.monotonic(), deadline,
-                            "writes never blocked (%d bytes sent)" % sent)
-            self.assertLess(sent, limit,
-                            "writes never blocked (%d bytes sent)" % sent)
-            if sel.select(0.2):
-                try:
-                    n = s.send(stream.at(sent, Stream.WINDOW))
-                except BlockingIOError:
-                    continue
-                if n > 0:
-                    sent += n
-                    last = time.monotonic()
+        sent = stream.send_until_blocked(self, s, limit)
         stalled = self.d.rss_kb()
         growth = stalled - base
         print("client that never reads: blocked after %d KiB sent; baseline "
@@ -243,18 +266,7 @@ class TestEchoMemory(evitest.TestCase):
         self.assertLess(growth, 2 * 1024,
                         "RSS grew by %d KiB for one stalled client" % growth)
         # Nothing was lost: reading now gets back every byte sent.
-        s.setblocking(True)
-        got = 0
-        deadline = time.monotonic() + 30
-        while got < sent:
-            left = deadline - time.monotonic()
-            self.assertGreater(left, 0, "echo of %d bytes, got %d" % (
-                sent, got))
-            chunk = evitest.recv_exact(s, min(sent - got, Stream.WINDOW),
-                                       timeout=left)
-            self.assertTrue(chunk == stream.at(got, len(chunk)),
-                            "echoed data differs at offset %d" % got)
-            got += len(chunk)
+        stream.read_back(self, s, sent)
         s.close()
         self.assertEqual(self.d.stop(), 0)
 
