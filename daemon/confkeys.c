@@ -159,6 +159,9 @@ const struct confkey confkeys[] = {
 	{ "reuseport", CK_SERVICE, 0, EVI_OPT_BOOL, 0, 0,
 	    NULL, SC(sc_reuseport), "no",
 	    "yes", "a listening socket per worker process" },
+	{ "relay_splice", CK_SERVICE, 0, EVI_OPT_BOOL, 0, 0,
+	    NULL, SC(sc_relay_splice), "yes",
+	    "no", "relays move bytes with splice(2), not copies" },
 };
 const size_t confkeys_count = sizeof(confkeys) / sizeof(confkeys[0]);
 

@@ -56,8 +56,8 @@
 static void	conn_read_cb(evutil_socket_t, short, void *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(void *);
-static int	conn_settle(struct evi_conn *);
 static void	conn_timer_arm(struct evi_conn *);
+static void	conn_connected(struct evi_conn *);
 
 enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
 
@@ -69,8 +69,8 @@ enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
 static int
 conn_call(struct evi_conn *c, enum conn_cb which)
 {
-	const struct evi_module	*m = c->c_svc->s_mod;
-	int			 rv = 0;
+	const struct evi_conn_ops	*m = c->c_ops;
+	int				 rv = 0;
 
 	c->c_flags |= CONN_IN_CALLBACK;
 	switch (which) {
@@ -104,19 +104,16 @@ conn_call(struct evi_conn *c, enum conn_cb which)
 	return (rv);
 }
 
-/* Sets up a connection the listener accepted and tells the module. */
-void
-conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
-    socklen_t len, struct source *src)
+/* What accepted and outbound connections share: buffers, events, lists. */
+static struct evi_conn *
+conn_new(struct evi_service *svc, int fd, const struct sockaddr *sa,
+    socklen_t len)
 {
 	struct evi_conn	*c;
-	int		 on = 1;
 
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	c = xcalloc(1, sizeof(*c));
 	c->c_svc = svc;
 	c->c_fd = fd;
-	c->c_source = src;
 	c->c_readsz = READ_MIN;
 	memcpy(&c->c_peer, sa, len < sizeof(c->c_peer) ? len :
 	    sizeof(c->c_peer));
@@ -130,9 +127,24 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	deadline_init(&c->c_deadline, conn_timer_cb, c);
 	c->c_start = c->c_active = timerq_now();
 	TAILQ_INSERT_TAIL(&svc->s_conns, c, c_entry);
+	svc->s_worker->w_nconns++;
+	return (c);
+}
+
+/* Sets up a connection the listener accepted and tells the module. */
+void
+conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
+    socklen_t len, struct source *src)
+{
+	struct evi_conn	*c;
+	int		 on = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	c = conn_new(svc, fd, sa, len);
+	c->c_ops = &svc->s_ops;
+	c->c_source = src;
 	svc->s_stats->st_accepted++;
 	svc->s_stats->st_active++;
-	svc->s_worker->w_nconns++;
 
 	/* Only an open that succeeded gets a conn_close (the header's word). */
 	if (conn_call(c, CB_OPEN) == 0)
@@ -146,25 +158,33 @@ void
 conn_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
-	const struct evi_module	*m = svc->s_mod;
 
-	if ((c->c_flags & CONN_OPENED) && m->conn_close != NULL) {
-		c->c_flags |= CONN_IN_CALLBACK | CONN_CLOSE_PENDING;
-		m->conn_close(c, reason);
+	/* Pending from here: a close asked for by the callbacks is a no-op. */
+	c->c_flags |= CONN_CLOSE_PENDING;
+	if (c->c_relay != NULL)
+		relay_detach(c, reason);
+	if ((c->c_flags & CONN_OPENED) && c->c_ops->conn_close != NULL) {
+		c->c_flags |= CONN_IN_CALLBACK;
+		c->c_ops->conn_close(c, reason);
 	}
 	if (svc->s_conf->sc_log_connections)
 		stats_log_close(c, reason);
 	else if (log_getverbose() > 1)
-		log_debug("service \"%s\": %s closed (%s), %llu bytes in, "
+		log_debug("service \"%s\": %s%s closed (%s), %llu bytes in, "
 		    "%llu out", svc->s_conf->sc_name,
+		    (c->c_flags & CONN_OUTBOUND) ? "outbound " : "",
 		    evi_conn_peer_string(c), evi_close_reason_string(reason),
 		    (unsigned long long)c->c_bytes_in,
 		    (unsigned long long)c->c_bytes_out);
 	if (c->c_flags & CONN_DIRTY)
 		TAILQ_REMOVE(&svc->s_worker->w_dirty, c, c_dirty);
-	svc->s_stats->st_closed[reason]++;
-	svc->s_stats->st_active--;
-	limits_release(svc, c->c_source);
+	if (c->c_flags & CONN_CONNECTING)
+		svc->s_stats->st_out_failed++;
+	else if (!(c->c_flags & CONN_OUTBOUND)) {
+		svc->s_stats->st_closed[reason]++;
+		svc->s_stats->st_active--;
+		limits_release(svc, c->c_source);
+	}
 	event_del(&c->c_rev);
 	event_del(&c->c_wev);
 	deadline_del(&svc->s_worker->w_timers, &c->c_deadline);
@@ -185,6 +205,72 @@ conn_errno_reason(int error)
 	return (EVI_CLOSE_ERROR);
 }
 
+/* An outbound connection that did not connect: the reason to give. */
+static enum evi_close_reason
+conn_connect_reason(int error)
+{
+	switch (error) {
+	case ECONNREFUSED:
+		return (EVI_CLOSE_REFUSED);
+	case ETIMEDOUT:
+		return (EVI_CLOSE_CONNECT_TIMEOUT);
+	case ENETUNREACH:
+	case EHOSTUNREACH:
+	case ENETDOWN:
+	case EHOSTDOWN:
+		return (EVI_CLOSE_UNREACHABLE);
+	}
+	return (EVI_CLOSE_ERROR);
+}
+
+/* Counts bytes read, for the connection and the right service counter. */
+void
+conn_count_in(struct evi_conn *c, size_t n)
+{
+	c->c_bytes_in += n;
+	if (c->c_flags & CONN_OUTBOUND)
+		c->c_svc->s_stats->st_out_bytes_in += n;
+	else
+		c->c_svc->s_stats->st_bytes_in += n;
+}
+
+/* Counts bytes written, likewise. */
+void
+conn_count_out(struct evi_conn *c, size_t n)
+{
+	c->c_bytes_out += n;
+	if (c->c_flags & CONN_OUTBOUND)
+		c->c_svc->s_stats->st_out_bytes_out += n;
+	else
+		c->c_svc->s_stats->st_bytes_out += n;
+}
+
+/* Adds or deletes the read event, keeping CONN_READING true to it. */
+void
+conn_event_read(struct evi_conn *c, int on)
+{
+	if (on && !(c->c_flags & CONN_READING)) {
+		event_add(&c->c_rev, NULL);
+		c->c_flags |= CONN_READING;
+	} else if (!on && (c->c_flags & CONN_READING)) {
+		event_del(&c->c_rev);
+		c->c_flags &= ~CONN_READING;
+	}
+}
+
+/* The same for the write event and CONN_WRITING. */
+void
+conn_event_write(struct evi_conn *c, int on)
+{
+	if (on && !(c->c_flags & CONN_WRITING)) {
+		event_add(&c->c_wev, NULL);
+		c->c_flags |= CONN_WRITING;
+	} else if (!on && (c->c_flags & CONN_WRITING)) {
+		event_del(&c->c_wev);
+		c->c_flags &= ~CONN_WRITING;
+	}
+}
+
 /*
  * Writes what the kernel takes now of the len bytes of output; arms the
  * write event for the rest.  Returns the bytes left, or -1 if a write
@@ -198,23 +284,14 @@ conn_flush(struct evi_conn *c, size_t len)
 	if (len > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
 		if (n > 0) {
-			c->c_bytes_out += (uint64_t)n;
-			c->c_svc->s_stats->st_bytes_out += (uint64_t)n;
+			conn_count_out(c, (size_t)n);
 			len -= (size_t)n;
 		} else if (n == -1 && errno != EAGAIN && errno != EINTR) {
 			conn_close(c, conn_errno_reason(errno));
 			return (-1);
 		}
 	}
-	if (len > 0 || (c->c_flags & CONN_DRAINED_PENDING)) {
-		if (!(c->c_flags & CONN_WRITING)) {
-			event_add(&c->c_wev, NULL);
-			c->c_flags |= CONN_WRITING;
-		}
-	} else if (c->c_flags & CONN_WRITING) {
-		event_del(&c->c_wev);
-		c->c_flags &= ~CONN_WRITING;
-	}
+	conn_event_write(c, len > 0 || (c->c_flags & CONN_DRAINED_PENDING));
 	return ((ssize_t)len);
 }
 
@@ -227,7 +304,8 @@ conn_want_read(struct evi_conn *c, size_t outlen)
 
 	if (c->c_flags & CONN_LINGERING)
 		return (1);
-	if (c->c_flags & (CONN_PEER_EOF | CONN_FINISHING | CONN_CLOSE_PENDING))
+	if (c->c_flags & (CONN_PEER_EOF | CONN_FINISHING | CONN_CLOSE_PENDING |
+	    CONN_PAUSED))
 		return (0);
 	if (c->c_flags & CONN_READING)
 		return (out < max_out);
@@ -253,11 +331,33 @@ conn_shutdown(struct evi_conn *c)
 	}
 	c->c_flags |= CONN_LINGERING;
 	evbuffer_drain(c->c_in, evbuffer_get_length(c->c_in));
-	if (!(c->c_flags & CONN_READING)) {
-		event_add(&c->c_rev, NULL);
-		c->c_flags |= CONN_READING;
-	}
+	conn_event_read(c, 1);
 	deadline_add(&c->c_svc->s_worker->w_timers, &c->c_deadline, &tv);
+	return (0);
+}
+
+/*
+ * A half-close the module asked for, once its output is out: shut our
+ * side, and close if the peer's side is shut too.  Returns -1 if the
+ * connection was closed.
+ */
+static int
+conn_half_close(struct evi_conn *c, size_t left)
+{
+	if ((c->c_flags & CONN_SHUT_PENDING) && left == 0) {
+		c->c_flags &= ~CONN_SHUT_PENDING;
+		c->c_flags |= CONN_WR_SHUT;
+		if (shutdown(c->c_fd, SHUT_WR) == -1) {
+			conn_close(c, conn_errno_reason(errno));
+			return (-1);
+		}
+	}
+	if ((c->c_flags & (CONN_WR_SHUT | CONN_PEER_EOF)) ==
+	    (CONN_WR_SHUT | CONN_PEER_EOF)) {
+		conn_close(c, (c->c_flags & CONN_FINISHING) ? c->c_reason :
+		    EVI_CLOSE_EOF);
+		return (-1);
+	}
 	return (0);
 }
 
@@ -269,13 +369,22 @@ conn_shutdown(struct evi_conn *c)
  * and ends a finished connection once its output is gone.  Returns -1 if
  * the connection no longer exists.
  */
-static int
+int
 conn_settle(struct evi_conn *c)
 {
 	size_t	before;
 	ssize_t	left;
-	int	round, want;
+	int	round;
 
+	if (c->c_flags & CONN_CLOSE_PENDING) {
+		conn_close(c, c->c_reason);
+		return (-1);
+	}
+	/* A relay moves its bytes itself; a connect has nothing to move. */
+	if (c->c_flags & CONN_CONNECTING)
+		return (0);
+	if (c->c_relay != NULL)
+		return (relay_settle(c));
 	/* Buffer lengths are asked for once and passed on: the hot path. */
 	for (round = 0;; round++) {
 		if (c->c_flags & CONN_CLOSE_PENDING) {
@@ -286,7 +395,7 @@ conn_settle(struct evi_conn *c)
 		if ((left = conn_flush(c, before)) == -1)
 			return (-1);
 		if (before == 0 || left > 0 || (c->c_flags & CONN_FINISHING) ||
-		    c->c_svc->s_mod->conn_drained == NULL)
+		    c->c_ops->conn_drained == NULL)
 			break;
 		if (round == CONN_SETTLE_ROUNDS) {
 			c->c_flags |= CONN_DRAINED_PENDING;
@@ -305,14 +414,10 @@ conn_settle(struct evi_conn *c)
 		conn_close(c, EVI_CLOSE_LIMIT);
 		return (-1);
 	}
-	want = conn_want_read(c, (size_t)left);
-	if (want && !(c->c_flags & CONN_READING)) {
-		event_add(&c->c_rev, NULL);
-		c->c_flags |= CONN_READING;
-	} else if (!want && (c->c_flags & CONN_READING)) {
-		event_del(&c->c_rev);
-		c->c_flags &= ~CONN_READING;
-	}
+	if ((c->c_flags & (CONN_SHUT_PENDING | CONN_WR_SHUT)) &&
+	    conn_half_close(c, (size_t)left) == -1)
+		return (-1);
+	conn_event_read(c, conn_want_read(c, (size_t)left));
 
 	if ((c->c_flags & CONN_FINISHING) && !(c->c_flags & CONN_LINGERING) &&
 	    left == 0)
@@ -330,8 +435,7 @@ conn_linger_read(struct evi_conn *c)
 	for (;;) {
 		n = read(c->c_fd, buf, sizeof(buf));
 		if (n > 0) {
-			c->c_bytes_in += (uint64_t)n;
-			c->c_svc->s_stats->st_bytes_in += (uint64_t)n;
+			conn_count_in(c, (size_t)n);
 			continue;
 		}
 		if (n == -1 && errno == EINTR)
@@ -356,6 +460,10 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	int			 eof = 0;
 
 	(void)events;
+	if (c->c_relay != NULL) {
+		relay_readable(c);
+		return;
+	}
 	if (c->c_flags & CONN_LINGERING) {
 		conn_linger_read(c);
 		return;
@@ -404,8 +512,7 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		conn_close(c, conn_errno_reason(errno));
 		return;
 	}
-	c->c_bytes_in += got;
-	svc->s_stats->st_bytes_in += got;
+	conn_count_in(c, got);
 	if (got > 0) {
 		c->c_active = timerq_now();
 		conn_call(c, CB_READ);
@@ -431,6 +538,14 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 
 	(void)fd;
 	(void)events;
+	if (c->c_flags & CONN_CONNECTING) {
+		conn_connected(c);
+		return;
+	}
+	if (c->c_relay != NULL) {
+		relay_writable(c);
+		return;
+	}
 	/* Activity for the idle timeout: reads stamp it, and so do these. */
 	c->c_active = timerq_now();
 	before = evbuffer_get_length(c->c_out);
@@ -438,7 +553,7 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 		return;		/* closed (-1), or still more to write */
 	if ((before > 0 || (c->c_flags & CONN_DRAINED_PENDING)) &&
 	    !(c->c_flags & CONN_FINISHING)) {
-		if (c->c_svc->s_mod->conn_drained != NULL)
+		if (c->c_ops->conn_drained != NULL)
 			conn_call(c, CB_DRAINED);
 	}
 	c->c_flags &= ~CONN_DRAINED_PENDING;
@@ -500,6 +615,8 @@ conn_timer_cb(void *arg)
 
 	if (c->c_flags & CONN_LINGERING)
 		conn_close(c, c->c_reason);
+	else if (c->c_flags & CONN_CONNECTING)
+		conn_close(c, EVI_CLOSE_CONNECT_TIMEOUT);
 	else if (conn_expired(c))
 		conn_close(c, EVI_CLOSE_TIMEOUT);
 	else
@@ -559,8 +676,13 @@ evi_conn_peer_string(const struct evi_conn *c)
 static int
 conn_can_write(struct evi_conn *c)
 {
-	if (c->c_flags & (CONN_CLOSE_PENDING | CONN_LINGERING)) {
+	if (c->c_flags & (CONN_CLOSE_PENDING | CONN_LINGERING |
+	    CONN_SHUT_PENDING | CONN_WR_SHUT)) {
 		errno = EPIPE;
+		return (0);
+	}
+	if (c->c_relay != NULL) {
+		errno = EBUSY;
 		return (0);
 	}
 	if ((long long)evbuffer_get_length(c->c_out) >=
@@ -578,7 +700,7 @@ conn_can_write(struct evi_conn *c)
  * event runs later in this same loop iteration: one write for all that
  * the module added meanwhile, and the usual backpressure.
  */
-static void
+void
 conn_mark_dirty(struct evi_conn *c)
 {
 	struct worker	*w = c->c_svc->s_worker;
@@ -588,6 +710,27 @@ conn_mark_dirty(struct evi_conn *c)
 	c->c_flags |= CONN_DIRTY;
 	TAILQ_INSERT_TAIL(&w->w_dirty, c, c_dirty);
 	event_active(&w->w_flush, EV_TIMEOUT, 0);
+}
+
+/*
+ * A module resumed reading from outside the connection's callbacks: what
+ * it left in the input is offered again now, as the header promises.
+ * Returns -1 if the connection was closed.
+ */
+static int
+conn_read_again(struct evi_conn *c)
+{
+	c->c_flags &= ~CONN_READ_AGAIN;
+	if ((c->c_flags & (CONN_PAUSED | CONN_FINISHING | CONN_CLOSE_PENDING |
+	    CONN_LINGERING)) || c->c_relay != NULL ||
+	    evbuffer_get_length(c->c_in) == 0)
+		return (0);
+	conn_call(c, CB_READ);
+	if (c->c_flags & CONN_CLOSE_PENDING) {
+		conn_close(c, c->c_reason);
+		return (-1);
+	}
+	return (0);
 }
 
 /* The flush event: settles every connection written to from outside. */
@@ -603,6 +746,8 @@ conn_flush_dirty(evutil_socket_t fd, short events, void *arg)
 	while ((c = TAILQ_FIRST(&w->w_dirty)) != NULL) {
 		TAILQ_REMOVE(&w->w_dirty, c, c_dirty);
 		c->c_flags &= ~CONN_DIRTY;
+		if ((c->c_flags & CONN_READ_AGAIN) && conn_read_again(c) != 0)
+			continue;
 		/* Bytes the client took are activity; a try is not. */
 		out = c->c_bytes_out;
 		if (conn_settle(c) == 0 && c->c_bytes_out != out)
@@ -694,4 +839,124 @@ evi_conn_close(struct evi_conn *c)
 		return;
 	}
 	conn_close(c, EVI_CLOSE_MODULE);
+}
+
+void
+evi_conn_pause_read(struct evi_conn *c)
+{
+	if (c->c_relay != NULL || (c->c_flags & CONN_PAUSED))
+		return;
+	c->c_flags |= CONN_PAUSED;
+	c->c_flags &= ~CONN_READ_AGAIN;
+	conn_mark_dirty(c);
+}
+
+void
+evi_conn_resume_read(struct evi_conn *c)
+{
+	if (!(c->c_flags & CONN_PAUSED))
+		return;
+	c->c_flags &= ~CONN_PAUSED;
+	if (!(c->c_flags & CONN_IN_CALLBACK))
+		c->c_flags |= CONN_READ_AGAIN;
+	conn_mark_dirty(c);
+}
+
+int
+evi_conn_shutdown_write(struct evi_conn *c)
+{
+	if (c->c_relay != NULL) {
+		errno = EBUSY;
+		return (-1);
+	}
+	if (c->c_flags & (CONN_CLOSE_PENDING | CONN_FINISHING |
+	    CONN_LINGERING)) {
+		errno = EPIPE;
+		return (-1);
+	}
+	c->c_flags |= CONN_SHUT_PENDING;
+	conn_mark_dirty(c);
+	return (0);
+}
+
+/*
+ * An outbound connection's socket became writable: the connect is over.
+ * SO_ERROR says how it went; success makes it an ordinary connection.
+ */
+static void
+conn_connected(struct evi_conn *c)
+{
+	socklen_t	len = sizeof(int);
+	int		error = 0, on = 1;
+
+	if (getsockopt(c->c_fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		error = errno;
+	if (error != 0) {
+		conn_close(c, conn_connect_reason(error));
+		return;
+	}
+	c->c_flags &= ~CONN_CONNECTING;
+	conn_event_write(c, 0);
+	deadline_del(&c->c_svc->s_worker->w_timers, &c->c_deadline);
+	(void)setsockopt(c->c_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	c->c_svc->s_stats->st_out_connects++;
+	c->c_start = c->c_active = timerq_now();
+	conn_call(c, CB_OPEN);
+	if (conn_settle(c) == 0)
+		conn_timer_arm(c);
+}
+
+/*
+ * Starts a non-blocking connect.  Every failure after the socket exists
+ * is reported through conn_close from the flush event, never from inside
+ * this call, so a module never sees its close callback before it has the
+ * connection's pointer.
+ */
+struct evi_conn *
+evi_connect(struct evi_service *svc, const struct sockaddr *sa,
+    socklen_t len, long long timeout_ms, const struct evi_conn_ops *ops,
+    void *data)
+{
+	struct evi_conn	*c;
+	struct timeval	 tv;
+	int		 fd;
+
+	if (svc->s_worker == NULL || ops == NULL || sa == NULL ||
+	    timeout_ms < 0) {
+		errno = EINVAL;
+		return (NULL);
+	}
+	if ((sa->sa_family != AF_INET && sa->sa_family != AF_INET6) ||
+	    len < addr_len(sa)) {
+		errno = EAFNOSUPPORT;
+		return (NULL);
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0);
+	if (fd == -1)
+		return (NULL);
+	c = conn_new(svc, fd, sa, addr_len(sa));
+	c->c_ops = ops;
+	c->c_data = data;
+	c->c_flags |= CONN_OUTBOUND | CONN_CONNECTING | CONN_OPENED;
+	if (connect(fd, sa, addr_len(sa)) == -1 && errno != EINPROGRESS) {
+		c->c_flags |= CONN_CLOSE_PENDING;
+		c->c_reason = conn_connect_reason(errno);
+		conn_mark_dirty(c);
+		return (c);
+	}
+	/* Writable means connected or failed, even when it was at once. */
+	conn_event_write(c, 1);
+	if (timeout_ms > 0) {
+		tv.tv_sec = (time_t)(timeout_ms / 1000);
+		tv.tv_usec = (suseconds_t)(timeout_ms % 1000) * 1000;
+		deadline_add(&svc->s_worker->w_timers, &c->c_deadline, &tv);
+	}
+	return (c);
+}
+
+int
+evi_conn_outbound(const struct evi_conn *c)
+{
+	return ((c->c_flags & CONN_OUTBOUND) != 0);
 }

@@ -208,6 +208,8 @@ struct optval {
 	int			 ov_set;	/* set or defaulted */
 	char			*ov_str;
 	long long		 ov_num;
+	union sockunion		*ov_addrs;	/* EVI_OPT_ADDRESS */
+	size_t			 ov_naddrs;
 };
 
 struct service_conf {
@@ -224,6 +226,7 @@ struct service_conf {
 	int			 sc_log_connections;
 	int			 sc_isolate;
 	int			 sc_reuseport;	/* a socket per process */
+	int			 sc_relay_splice; /* evi_relay may splice */
 	long long		 sc_workers;	/* isolated: processes */
 	size_t			 sc_index;	/* order in the config */
 	struct limits_conf	 sc_limits;
@@ -578,6 +581,10 @@ struct svc_stats {
 	uint64_t	 st_dgrams_out;
 	uint64_t	 st_module_errors;
 	uint64_t	 st_refused[EVI_REFUSE_NREASONS];
+	uint64_t	 st_out_connects;	/* evi_connect: connected */
+	uint64_t	 st_out_failed;		/* evi_connect: did not */
+	uint64_t	 st_out_bytes_in;
+	uint64_t	 st_out_bytes_out;
 };
 
 struct evi_service {
@@ -586,6 +593,7 @@ struct evi_service {
 	struct event_base	*s_base;
 	struct service_conf	*s_conf;
 	const struct evi_module	*s_mod;
+	struct evi_conn_ops	 s_ops;		/* accepted connections' */
 	void			*s_state;
 	int			 s_inited;
 	char			*s_error;	/* from evi_service_fail */
@@ -647,11 +655,19 @@ int	deadline_pending(const struct deadline *);
 #define CONN_LINGERING		0x80
 #define CONN_DRAINED_PENDING	0x100
 #define CONN_DIRTY		0x200	/* written from outside: w_dirty */
+#define CONN_OUTBOUND		0x400	/* made by evi_connect */
+#define CONN_CONNECTING		0x800	/* evi_connect in progress */
+#define CONN_PAUSED		0x1000	/* evi_conn_pause_read */
+#define CONN_SHUT_PENDING	0x2000	/* shutdown_write after the flush */
+#define CONN_WR_SHUT		0x4000	/* our write side is shut */
+#define CONN_READ_AGAIN		0x8000	/* resumed: offer the input */
 
 struct evi_conn {
 	TAILQ_ENTRY(evi_conn)	 c_entry;
 	TAILQ_ENTRY(evi_conn)	 c_dirty;	/* on w_dirty, if CONN_DIRTY */
 	struct evi_service	*c_svc;
+	const struct evi_conn_ops *c_ops;	/* the module's callbacks */
+	struct relay		*c_relay;	/* evi_relay, or NULL */
 	int			 c_fd;
 	int			 c_flags;
 	enum evi_close_reason	 c_reason;	/* pending close reason */
@@ -674,6 +690,18 @@ void	conn_accept(struct evi_service *, int, const struct sockaddr *,
 	    socklen_t, struct source *);
 void	conn_close(struct evi_conn *, enum evi_close_reason);
 void	conn_flush_dirty(evutil_socket_t, short, void *);
+int	conn_settle(struct evi_conn *);
+void	conn_mark_dirty(struct evi_conn *);
+void	conn_count_in(struct evi_conn *, size_t);
+void	conn_count_out(struct evi_conn *, size_t);
+void	conn_event_read(struct evi_conn *, int);
+void	conn_event_write(struct evi_conn *, int);
+
+/* relay.c */
+int	relay_settle(struct evi_conn *);
+void	relay_readable(struct evi_conn *);
+void	relay_writable(struct evi_conn *);
+void	relay_detach(struct evi_conn *, enum evi_close_reason);
 
 /* handler.c */
 struct evi_handler {

@@ -73,6 +73,9 @@ modopt_bad_option(const struct evi_option *o, const struct evi_option *first)
 	if ((o->type == EVI_OPT_INT || o->type == EVI_OPT_DURATION ||
 	    o->type == EVI_OPT_SIZE) && o->min > o->max)
 		return ("has a minimum above its maximum, so no value fits");
+	if (o->type == EVI_OPT_ADDRESS && (o->min < 0 ||
+	    (o->max > 0 && o->min > o->max)))
+		return ("has address counts no value can meet");
 	return (NULL);
 }
 
@@ -88,7 +91,9 @@ modopt_check_table(const char *path, const struct evi_module *def,
 	const char		*why;
 
 	for (o = def->options; o != NULL && o->name != NULL; o++) {
-		if ((unsigned int)o->type > EVI_OPT_PATH) {
+		/* A type is known from the minor that introduced it. */
+		if ((unsigned int)o->type > EVI_OPT_ADDRESS ||
+		    (o->type == EVI_OPT_ADDRESS && def->abi_minor < 1)) {
 			xasprintf(cause, "module %s: option \"%s\" has an "
 			    "unknown type %d", path, o->name, (int)o->type);
 			return (-1);
@@ -120,6 +125,8 @@ modopt_type_name(enum evi_option_type t)
 		return ("choice");
 	case EVI_OPT_PATH:
 		return ("path");
+	case EVI_OPT_ADDRESS:
+		return ("address");
 	}
 	return ("?");
 }
@@ -154,6 +161,58 @@ modopt_path(const char *text, const char *file, struct optval *ov,
 	return (0);
 }
 
+/*
+ * Parses an EVI_OPT_ADDRESS value: space-separated numeric ADDR:PORT
+ * words, each as strict as a listen address, but a destination, so
+ * neither "*" nor a bare port nor port 0; min and max bound the count.
+ */
+static int
+modopt_address(const struct evi_option *o, const char *text,
+    struct optval *ov, char **cause)
+{
+	struct listen_addr	 la;
+	char			*copy, *word, *last;
+	size_t			 n = 0, lo, hi;
+	union sockunion		*addrs = NULL;
+
+	lo = o->min > 0 ? (size_t)o->min : 1;
+	hi = o->max > 0 ? (size_t)o->max : (o->min > 0 ? SIZE_MAX : 1);
+	copy = xstrdup(text);
+	for (word = strtok_r(copy, " \t", &last); word != NULL;
+	    word = strtok_r(NULL, " \t", &last)) {
+		if (addr_parse_listen(word, &la, cause) != 0)
+			goto fail;
+		if (la.la_any || la.la_port == 0) {
+			xasprintf(cause, "\"%s\" is not a destination (expected "
+			    "ADDR:PORT or [ADDR]:PORT, with a port other than "
+			    "0)", word);
+			goto fail;
+		}
+		addrs = xreallocarray(addrs, n + 1, sizeof(*addrs));
+		addrs[n++] = la.la_su;
+	}
+	if (n < lo || n > hi) {
+		if (hi == 1)
+			xasprintf(cause, "expected one address, not %zu", n);
+		else if (hi == SIZE_MAX)
+			xasprintf(cause, "expected at least %zu address%s, "
+			    "not %zu", lo, lo == 1 ? "" : "es", n);
+		else
+			xasprintf(cause, "expected %zu to %zu addresses, not "
+			    "%zu", lo, hi, n);
+		goto fail;
+	}
+	free(copy);
+	free(ov->ov_addrs);
+	ov->ov_addrs = addrs;
+	ov->ov_naddrs = n;
+	return (0);
+fail:
+	free(copy);
+	free(addrs);
+	return (-1);
+}
+
 /* Converts one option value by its declared type. */
 static int
 modopt_convert(const struct evi_option *o, const char *text,
@@ -182,6 +241,10 @@ modopt_convert(const struct evi_option *o, const char *text,
 		break;
 	case EVI_OPT_SIZE:
 		if (value_size(text, o->min, o->max, &ov->ov_num, cause) != 0)
+			return (-1);
+		break;
+	case EVI_OPT_ADDRESS:
+		if (modopt_address(o, text, ov, cause) != 0)
 			return (-1);
 		break;
 	case EVI_OPT_ENUM:
@@ -229,6 +292,34 @@ modopt_unknown(struct config *cf, struct service_conf *sc,
 	free(known);
 }
 
+/* An option that takes several words: they are converted as one text. */
+static void
+modopt_given_words(struct config *cf, struct service_conf *sc,
+    const struct conf_item *ci, struct optval *ov)
+{
+	char	*text, *p, *cause;
+	size_t	 len = 1, n;
+	int	 i;
+
+	for (i = 0; i < ci->ci_argc; i++)
+		len += strlen(ci->ci_argv[i]) + 1;
+	p = text = xcalloc(1, len);
+	for (i = 0; i < ci->ci_argc; i++) {
+		n = strlen(ci->ci_argv[i]);
+		memcpy(p, ci->ci_argv[i], n);
+		p += n;
+		*p++ = ' ';
+	}
+	if (p > text)
+		p[-1] = '\0';
+	if (modopt_convert(ov->ov_opt, text, ci->ci_file, ov, &cause) != 0) {
+		config_error(cf, ci->ci_file, ci->ci_line, "service \"%s\": "
+		    "option \"%s\": %s", sc->sc_name, ov->ov_opt->name, cause);
+		free(cause);
+	}
+	free(text);
+}
+
 /* Converts one option a service gave; lines[] says which were given. */
 static void
 modopt_given(struct config *cf, struct service_conf *sc,
@@ -254,6 +345,10 @@ modopt_given(struct config *cf, struct service_conf *sc,
 		return;
 	}
 	lines[i] = ci->ci_line;
+	if (o->type == EVI_OPT_ADDRESS) {
+		modopt_given_words(cf, sc, ci, &sc->sc_optvals[i]);
+		return;
+	}
 	if (ci->ci_argc != 1) {
 		config_error(cf, ci->ci_file, ci->ci_line, "service \"%s\": "
 		    "option \"%s\" takes one %s value, not %d (quote a value "
@@ -332,8 +427,10 @@ modopt_free(struct service_conf *sc)
 {
 	size_t	i;
 
-	for (i = 0; i < sc->sc_noptvals; i++)
+	for (i = 0; i < sc->sc_noptvals; i++) {
 		free(sc->sc_optvals[i].ov_str);
+		free(sc->sc_optvals[i].ov_addrs);
+	}
 	free(sc->sc_optvals);
 	sc->sc_optvals = NULL;
 	sc->sc_noptvals = 0;

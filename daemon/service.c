@@ -40,6 +40,11 @@ service_alloc(struct event_base *base, struct service_conf *sc)
 	svc->s_base = base;
 	svc->s_conf = sc;
 	svc->s_mod = sc->sc_module->m_def;
+	svc->s_ops.conn_open = svc->s_mod->conn_open;
+	svc->s_ops.conn_read = svc->s_mod->conn_read;
+	svc->s_ops.conn_drained = svc->s_mod->conn_drained;
+	svc->s_ops.conn_eof = svc->s_mod->conn_eof;
+	svc->s_ops.conn_close = svc->s_mod->conn_close;
 	TAILQ_INIT(&svc->s_conns);
 	TAILQ_INIT(&svc->s_handlers);
 	return (svc);
@@ -236,6 +241,39 @@ evi_opt_bool(const struct evi_service *svc, const char *name)
 	return (evi_opt_int(svc, name) != 0);
 }
 
+size_t
+evi_opt_address_count(const struct evi_service *svc, const char *name)
+{
+	const struct optval	*ov = service_optval(svc, name);
+
+	return (ov != NULL && ov->ov_set ? ov->ov_naddrs : 0);
+}
+
+const struct sockaddr *
+evi_opt_address(const struct evi_service *svc, const char *name, size_t i,
+    socklen_t *len)
+{
+	const struct optval	*ov = service_optval(svc, name);
+
+	if (ov == NULL || !ov->ov_set || i >= ov->ov_naddrs)
+		return (NULL);
+	if (len != NULL)
+		*len = addr_len(&ov->ov_addrs[i].sa);
+	return (&ov->ov_addrs[i].sa);
+}
+
+size_t
+evi_service_max_input(const struct evi_service *svc)
+{
+	return ((size_t)svc->s_conf->sc_max_input);
+}
+
+size_t
+evi_service_max_output(const struct evi_service *svc)
+{
+	return ((size_t)svc->s_conf->sc_max_output);
+}
+
 int
 evi_opt_isset(const struct evi_service *svc, const char *name)
 {
@@ -247,12 +285,13 @@ evi_opt_isset(const struct evi_service *svc, const char *name)
 const char *
 evi_close_reason_string(enum evi_close_reason reason)
 {
-	static const char *names[EVI_CLOSE_NREASONS] = {
+	static const char *names[EVI_CLOSE_NREASONS_ALL] = {
 		"eof", "reset", "error", "timeout", "shutdown", "limit",
-		"module", "module_error"
+		"module", "module_error", "refused", "connect_timeout",
+		"unreachable"
 	};
 
-	if ((unsigned int)reason >= EVI_CLOSE_NREASONS)
+	if ((unsigned int)reason >= EVI_CLOSE_NREASONS_ALL)
 		return ("unknown");
 	return (names[reason]);
 }

@@ -279,6 +279,10 @@ stats_conf(struct gen_stats *gs, const struct service_conf *sc,
 		out->dgrams_in += st->st_dgrams_in;
 		out->dgrams_out += st->st_dgrams_out;
 		out->module_errors += st->st_module_errors;
+		out->outbound_connects += st->st_out_connects;
+		out->outbound_failed += st->st_out_failed;
+		out->outbound_bytes_in += st->st_out_bytes_in;
+		out->outbound_bytes_out += st->st_out_bytes_out;
 	}
 	out->name = sc->sc_name;
 	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
@@ -473,8 +477,10 @@ stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 	char			 peer[ADDR_STRLEN];
 
 	addr_string(&c->c_peer.sa, peer, sizeof(peer));
-	log_info("event=close service=%s proto=tcp peer=%s local_port=%u "
+	/* An outbound connection's line says so, to keep client lines apart. */
+	log_info("event=%s service=%s proto=tcp peer=%s local_port=%u "
 	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s",
+	    (c->c_flags & CONN_OUTBOUND) ? "outbound" : "close",
 	    svc->s_conf->sc_name, peer, stats_port(evi_conn_local(c, NULL)),
 	    (long long)(timerq_now() - c->c_start),
 	    (unsigned long long)c->c_bytes_in,

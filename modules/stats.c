@@ -123,6 +123,18 @@ static const struct metric service_metrics[] = {
 	{ "evinetd_module_errors_total", "counter",
 	    "Module callbacks that returned an error.",
 	    SVC_FIELD(module_errors) },
+	{ "evinetd_outbound_connects_total", "counter",
+	    "Outbound connections the module made that connected.",
+	    SVC_FIELD(outbound_connects) },
+	{ "evinetd_outbound_failed_total", "counter",
+	    "Outbound connections that did not connect.",
+	    SVC_FIELD(outbound_failed) },
+	{ "evinetd_outbound_received_bytes_total", "counter",
+	    "Bytes received on outbound connections.",
+	    SVC_FIELD(outbound_bytes_in) },
+	{ "evinetd_outbound_sent_bytes_total", "counter",
+	    "Bytes sent on outbound connections.",
+	    SVC_FIELD(outbound_bytes_out) },
 };
 #define NSERVICE_METRICS (sizeof(service_metrics) / sizeof(service_metrics[0]))
 
@@ -241,9 +253,13 @@ json_service(const struct evi_stats_service *s, void *arg)
 	    "\"active\": %" PRIu64 ", \"bytes_in\": %" PRIu64 ", "
 	    "\"bytes_out\": %" PRIu64 ", \"datagrams_in\": %" PRIu64 ", "
 	    "\"datagrams_out\": %" PRIu64 ", \"module_errors\": %" PRIu64
-	    ", \"closed\": {", w->first ? "" : ",", s->name, s->module,
-	    s->protocol, s->accepted, s->active, s->bytes_in, s->bytes_out,
-	    s->dgrams_in, s->dgrams_out, s->module_errors);
+	    ", \"outbound_connects\": %" PRIu64 ", \"outbound_failed\": %"
+	    PRIu64 ", \"outbound_bytes_in\": %" PRIu64 ", "
+	    "\"outbound_bytes_out\": %" PRIu64 ", \"closed\": {",
+	    w->first ? "" : ",", s->name, s->module, s->protocol,
+	    s->accepted, s->active, s->bytes_in, s->bytes_out, s->dgrams_in,
+	    s->dgrams_out, s->module_errors, s->outbound_connects,
+	    s->outbound_failed, s->outbound_bytes_in, s->outbound_bytes_out);
 	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
 		evbuffer_add_printf(w->b, "%s\"%s\": %" PRIu64, i ? ", " : "",
 		    evi_close_reason_string(i), s->closed[i]);

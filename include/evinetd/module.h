@@ -42,6 +42,12 @@
  * ABI changelog (major.minor, date, reason):
  *	1.0	2026-11-29	First release: options, stream, datagram,
  *				handler and read-only stats API.
+ *	1.1	2026-12-04	Asynchronous modules: outbound connections
+ *				(evi_connect, struct evi_conn_ops, three
+ *				close reasons), read control, half-close,
+ *				evi_relay, EVI_OPT_ADDRESS, the service's
+ *				max_input and max_output, outbound
+ *				counters in evi_stats_service.
  *
  * Rules: a new minor only appends members to struct evi_module (or to
  * the stats structs, which the daemon owns) or adds functions; a module
@@ -66,7 +72,7 @@ extern "C" {
 #endif
 
 #define EVI_ABI_MAJOR		1
-#define EVI_ABI_MINOR		0
+#define EVI_ABI_MINOR		1
 #define EVI_MODULE_MAGIC	0x45564d44U	/* "EVMD" */
 #define EVI_MODULE_SYMBOL	"evinetd_module"
 
@@ -100,8 +106,12 @@ enum evi_option_type {
 	EVI_OPT_DURATION,	/* 250ms, 30s, 5m, 1h; read as milliseconds */
 	EVI_OPT_SIZE,		/* 512, 64k, 8m, 1g; read as bytes */
 	EVI_OPT_ENUM,		/* one of the words in choices */
-	EVI_OPT_PATH		/* a file name; a relative one is taken
+	EVI_OPT_PATH,		/* a file name; a relative one is taken
 				   relative to the config file's directory */
+	EVI_OPT_ADDRESS		/* 1.1: numeric ADDR:PORT or [ADDR6]:PORT,
+				   as strict as "listen"; min and max bound
+				   how many (space-separated) a value may
+				   hold, both 0 meaning exactly one */
 };
 
 #define EVI_OPT_REQUIRED	0x1	/* the service must set it */
@@ -129,6 +139,14 @@ const char	*evi_opt_string(const struct evi_service *, const char *);
 long long	 evi_opt_int(const struct evi_service *, const char *);
 int		 evi_opt_bool(const struct evi_service *, const char *);
 int		 evi_opt_isset(const struct evi_service *, const char *);
+/*
+ * 1.1: an EVI_OPT_ADDRESS option's count, and its i-th address (NULL
+ * past the end), ready for evi_connect.
+ */
+size_t		 evi_opt_address_count(const struct evi_service *,
+		    const char *);
+const struct sockaddr *evi_opt_address(const struct evi_service *,
+		    const char *, size_t, socklen_t *);
 
 /* Why a connection ended; the daemon passes it to conn_close. */
 enum evi_close_reason {
@@ -139,9 +157,19 @@ enum evi_close_reason {
 	EVI_CLOSE_SHUTDOWN,	/* the daemon is stopping or reloading */
 	EVI_CLOSE_LIMIT,	/* a limit of the daemon was exceeded */
 	EVI_CLOSE_MODULE,	/* the module closed or finished it */
-	EVI_CLOSE_MODULE_ERROR	/* a module callback returned -1 */
+	EVI_CLOSE_MODULE_ERROR,	/* a module callback returned -1 */
+	/* 1.1: an outbound connection (evi_connect) that never connected. */
+	EVI_CLOSE_REFUSED,	/* the peer refused it */
+	EVI_CLOSE_CONNECT_TIMEOUT, /* no answer within the timeout */
+	EVI_CLOSE_UNREACHABLE	/* no route to the network or host */
 };
+/*
+ * The reasons an accepted connection can end with, and the size of
+ * evi_stats_service.closed[]; the 1.1 reasons come only to outbound
+ * connections, counted in outbound_failed.
+ */
 #define EVI_CLOSE_NREASONS	8
+#define EVI_CLOSE_NREASONS_ALL	11
 
 /* A short lower-case word for a reason ("eof", "reset", ...). */
 const char	*evi_close_reason_string(enum evi_close_reason);
@@ -297,6 +325,91 @@ size_t		 evi_conn_output_length(const struct evi_conn *);
 void	evi_conn_finish(struct evi_conn *);
 void	evi_conn_close(struct evi_conn *);
 
+/* 1.1: the service's max_input and max_output, for a module's own checks. */
+size_t	evi_service_max_input(const struct evi_service *);
+size_t	evi_service_max_output(const struct evi_service *);
+
+/*
+ * Read control (1.1).  While paused, the daemon neither reads the socket
+ * nor calls conn_read, so the client's writes block in its kernel: the
+ * lever a relay pulls while the other side's output is full.  Input
+ * already buffered stays (it still counts against max_input).  Resuming
+ * from outside the connection's callbacks offers that input to conn_read
+ * again, in the same turn of the loop.  Neither closes the connection.
+ */
+void	evi_conn_pause_read(struct evi_conn *);
+void	evi_conn_resume_read(struct evi_conn *);
+
+/*
+ * Half-close (1.1): send what is pending, then shutdown(SHUT_WR), and go
+ * on reading; the peer sees EOF.  Later writes fail with EPIPE.  When the
+ * peer's EOF comes too, conn_eof is called as usual (NULL: the connection
+ * closes), and a connection shut both ways with nothing left to send is
+ * closed with EVI_CLOSE_EOF.  Returns -1 (EPIPE) if it is already closing.
+ */
+int	evi_conn_shutdown_write(struct evi_conn *);
+
+/*
+ * Outbound connections (1.1).  evi_connect starts a non-blocking TCP
+ * connection to addr and returns at once; the result is an evi_conn like
+ * an accepted one (the same buffers, backpressure, write, finish, close,
+ * pause and half-close; the service's idle_timeout and session_timeout
+ * once connected), whose callbacks come from ops instead of the module
+ * descriptor, and whose data starts as "data".
+ *
+ * conn_open is called once connected (TCP_NODELAY is set).  Output
+ * written before that is sent then.  If it does not connect within
+ * timeout_ms (0: the kernel's own timeout), or the peer refuses, or there
+ * is no route, conn_close comes with EVI_CLOSE_CONNECT_TIMEOUT,
+ * EVI_CLOSE_REFUSED, EVI_CLOSE_UNREACHABLE or EVI_CLOSE_ERROR, always
+ * after evi_connect has returned.  conn_close is called exactly once for
+ * every connection evi_connect returned, connected or not.
+ *
+ * evi_connect returns NULL (errno set) only when no attempt could start:
+ * no descriptor left (EMFILE), an address family it does not know.
+ *
+ * Outbound connections do not count as accepted or active connections of
+ * the service, nor in closed[]; they have outbound_* counters.  The daemon
+ * closes them as it closes the others when it stops.
+ *
+ * struct evi_conn_ops is frozen: if a later minor needs more outbound
+ * callbacks, it adds a new struct and a new function.
+ */
+struct evi_conn_ops {
+	int	(*conn_open)(struct evi_conn *);
+	int	(*conn_read)(struct evi_conn *, struct evbuffer *in);
+	int	(*conn_drained)(struct evi_conn *);
+	int	(*conn_eof)(struct evi_conn *);
+	void	(*conn_close)(struct evi_conn *, enum evi_close_reason);
+};
+
+struct evi_conn	*evi_connect(struct evi_service *, const struct sockaddr *,
+		    socklen_t, long long timeout_ms,
+		    const struct evi_conn_ops *, void *data);
+/* 1 for a connection made by evi_connect, 0 for an accepted one. */
+int		 evi_conn_outbound(const struct evi_conn *);
+
+/*
+ * Relaying (1.1): from now on the daemon moves the bytes of a to b and of
+ * b to a, with backpressure both ways (it stops reading one side while
+ * the other cannot take more) and each half-close carried across (a's
+ * EOF becomes shutdown(SHUT_WR) on b once a's bytes are through).  Input
+ * either side had buffered, and output either had pending, go first.
+ * Where nothing transforms the bytes, they go socket to socket through a
+ * kernel pipe with splice(2), never copied into user space.
+ *
+ * Both must be connected (an outbound one: from its conn_open on) and not
+ * closing.  After the call the daemon no longer calls conn_read,
+ * conn_drained or conn_eof of either, and writing to them fails (EBUSY);
+ * conn_close still comes to each.  When both directions have ended, both
+ * close with EVI_CLOSE_EOF.  If one side fails or is closed, the other
+ * sends what it has, then closes, with the same reason.
+ *
+ * Returns 0, or -1 with errno: EINVAL (the same connection twice, or one
+ * already relayed), ENOTCONN (not connected yet), EPIPE (closing).
+ */
+int	evi_relay(struct evi_conn *a, struct evi_conn *b);
+
 /* Datagrams: answer the datagram being handled (at most EVI_DGRAM_MAX). */
 int	evi_dgram_reply(struct evi_service *, const struct evi_dgram *,
 	    const void *, size_t);
@@ -351,6 +464,11 @@ struct evi_stats_service {
 	uint64_t	 dgrams_in;
 	uint64_t	 dgrams_out;
 	uint64_t	 module_errors;
+	/* 1.1: connections the module made with evi_connect. */
+	uint64_t	 outbound_connects;	/* that connected */
+	uint64_t	 outbound_failed;	/* that did not */
+	uint64_t	 outbound_bytes_in;
+	uint64_t	 outbound_bytes_out;
 };
 
 struct evi_stats_global {

@@ -1,0 +1,357 @@
+/*
+ * Copyright (c) 2026 The evinetd authors
+ *
+ * Permission to use, copy, modify, and distribute this software for any
+ * purpose with or without fee is hereby granted, provided that the above
+ * copyright notice and this permission notice appear in all copies.
+ *
+ * THE SOFTWARE IS PROVIDED "AS IS" AND THE AUTHOR DISCLAIMS ALL WARRANTIES
+ * WITH REGARD TO THIS SOFTWARE INCLUDING ALL IMPLIED WARRANTIES OF
+ * MERCHANTABILITY AND FITNESS. IN NO EVENT SHALL THE AUTHOR BE LIABLE FOR
+ * ANY SPECIAL, DIRECT, INDIRECT, OR CONSEQUENTIAL DAMAGES OR ANY DAMAGES
+ * WHATSOEVER RESULTING FROM LOSS OF USE, DATA OR PROFITS, WHETHER IN AN
+ * ACTION OF CONTRACT, NEGLIGENCE OR OTHER TORTIOUS ACTION, ARISING OUT OF
+ * OR IN CONNECTION WITH THE USE OR PERFORMANCE OF THIS SOFTWARE.
+ */
+
+/*
+ * Relays: two connections joined by evi_relay, bytes moved both ways by
+ * the daemon.  Each direction has one "stage" between its source and its
+ * destination, and reads from the source only while the stage is empty:
+ *
+ *	splice	a kernel pipe; splice(2) moves pages socket -> pipe -> socket
+ *		and no byte is copied into user space (the default);
+ *	copy	the destination's output evbuffer: one read straight into
+ *		it, one write out of it (relay_splice = no, or no pipe left).
+ *
+ * So a direction holds at most one chunk (RELAY_CHUNK) whatever the two
+ * peers do: a stalled destination stops the reads from its source, and
+ * the source's sender blocks in its own kernel.  That is the whole of the
+ * backpressure, and why a relay's memory is bounded without a limit to
+ * configure.  Output or input the connections had buffered before the
+ * relay began goes first, through the destination's evbuffer.
+ *
+ * Each connection is the source of one direction (its read event) and the
+ * destination of the other (its write event), so the two events map to
+ * the two directions without any bookkeeping.  The relay never frees a
+ * connection: a failure or the end marks it CONN_CLOSE_PENDING and puts it
+ * on the flush list, and conn.c closes it, which detaches the relay.
+ */
+
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "evinetd.h"
+
+#define RELAY_CHUNK	65536			/* a default pipe's size */
+#define RELAY_PER_EVENT	(4 * RELAY_CHUNK)	/* then others' turn */
+
+struct relay_dir {
+	struct evi_conn	*rd_src;
+	struct evi_conn	*rd_dst;
+	int		 rd_pipe[2];	/* -1: copying through rd_dst->c_out */
+	size_t		 rd_piped;	/* bytes in the pipe */
+	int		 rd_eof;	/* the source's EOF was read */
+	int		 rd_done;	/* and carried: rd_dst is shut */
+};
+
+struct relay {
+	struct relay_dir r_dir[2];
+};
+
+/* The direction c reads for (src) or writes for (!src). */
+static struct relay_dir *
+relay_dir(struct evi_conn *c, int src)
+{
+	struct relay	*r = c->c_relay;
+
+	if ((r->r_dir[0].rd_src == c) == (src != 0))
+		return (&r->r_dir[0]);
+	return (&r->r_dir[1]);
+}
+
+/* Ends a side without freeing it: conn.c closes it from the flush list. */
+static void
+relay_fail(struct evi_conn *c, enum evi_close_reason reason)
+{
+	if (c->c_flags & CONN_CLOSE_PENDING)
+		return;
+	c->c_flags |= CONN_CLOSE_PENDING;
+	c->c_reason = reason;
+	conn_mark_dirty(c);
+}
+
+/* Sends what is staged for the destination; -1 on a write error. */
+static int
+relay_send(struct relay_dir *d)
+{
+	struct evi_conn	*dst = d->rd_dst;
+	ssize_t		 n;
+
+	if (evbuffer_get_length(dst->c_out) > 0)
+		n = evbuffer_write(dst->c_out, dst->c_fd);
+	else if (d->rd_piped > 0) {
+		n = splice(d->rd_pipe[0], NULL, dst->c_fd, NULL, d->rd_piped,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			d->rd_piped -= (size_t)n;
+	} else
+		return (0);
+	if (n > 0)
+		conn_count_out(dst, (size_t)n);
+	else if (n == -1 && errno != EAGAIN && errno != EINTR)
+		return (-1);
+	return (0);
+}
+
+/* Reads one chunk from the source into the empty stage. */
+static ssize_t
+relay_recv(struct relay_dir *d)
+{
+	ssize_t	n;
+
+	if (d->rd_pipe[0] != -1) {
+		n = splice(d->rd_src->c_fd, NULL, d->rd_pipe[1], NULL,
+		    RELAY_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0)
+			d->rd_piped = (size_t)n;
+	} else
+		n = evbuffer_read(d->rd_dst->c_out, d->rd_src->c_fd,
+		    RELAY_CHUNK);
+	if (n > 0)
+		conn_count_in(d->rd_src, (size_t)n);
+	return (n);
+}
+
+/*
+ * The source's EOF, once all its bytes are through: shut the destination's
+ * write side, and end the relay when the other direction is done too.
+ */
+static void
+relay_carry_eof(struct relay *r, struct relay_dir *d)
+{
+	if (d->rd_done)
+		return;
+	d->rd_done = 1;
+	d->rd_dst->c_flags |= CONN_WR_SHUT;
+	if (shutdown(d->rd_dst->c_fd, SHUT_WR) == -1) {
+		relay_fail(d->rd_dst, EVI_CLOSE_RESET);
+		return;
+	}
+	if (r->r_dir[0].rd_done && r->r_dir[1].rd_done) {
+		relay_fail(r->r_dir[0].rd_src, EVI_CLOSE_EOF);
+		relay_fail(r->r_dir[1].rd_src, EVI_CLOSE_EOF);
+	}
+}
+
+/*
+ * Moves one direction's bytes as far as both peers allow, within a budget
+ * per event, and leaves exactly the event armed that will resume it: the
+ * destination's write while the stage is full, else the source's read.
+ */
+static void
+relay_pump(struct relay *r, struct relay_dir *d)
+{
+	struct evi_conn	*src = d->rd_src, *dst = d->rd_dst;
+	size_t		 moved = 0;
+	ssize_t		 n;
+
+	if ((src->c_flags | dst->c_flags) & CONN_CLOSE_PENDING)
+		return;
+	for (;;) {
+		if (relay_send(d) == -1) {
+			relay_fail(dst, errno == ECONNRESET || errno == EPIPE ?
+			    EVI_CLOSE_RESET : EVI_CLOSE_ERROR);
+			return;
+		}
+		if (d->rd_piped > 0 || evbuffer_get_length(dst->c_out) > 0) {
+			conn_event_write(dst, 1);
+			conn_event_read(src, 0);
+			break;
+		}
+		conn_event_write(dst, 0);
+		if (d->rd_eof) {
+			conn_event_read(src, 0);
+			relay_carry_eof(r, d);
+			break;
+		}
+		if (moved >= RELAY_PER_EVENT) {
+			conn_event_read(src, 1);	/* level-triggered */
+			break;
+		}
+		if ((n = relay_recv(d)) > 0) {
+			moved += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			d->rd_eof = 1;
+			src->c_flags |= CONN_PEER_EOF;
+			continue;
+		}
+		if (errno == EAGAIN || errno == EINTR) {
+			conn_event_read(src, 1);
+			break;
+		}
+		relay_fail(src, errno == ECONNRESET ? EVI_CLOSE_RESET :
+		    EVI_CLOSE_ERROR);
+		return;
+	}
+	if (moved > 0)
+		src->c_active = dst->c_active = timerq_now();
+}
+
+/* The read event of a relayed connection: its direction may move. */
+void
+relay_readable(struct evi_conn *c)
+{
+	relay_pump(c->c_relay, relay_dir(c, 1));
+	if (c->c_flags & CONN_CLOSE_PENDING)
+		conn_close(c, c->c_reason);
+}
+
+/* The write event: the direction into it may move again. */
+void
+relay_writable(struct evi_conn *c)
+{
+	relay_pump(c->c_relay, relay_dir(c, 0));
+	if (c->c_flags & CONN_CLOSE_PENDING)
+		conn_close(c, c->c_reason);
+}
+
+/*
+ * Settling a relayed connection (after the relay began, or when it was
+ * written to from outside): pump both directions.  A module that finished
+ * one side ends the relay; that side then finishes as usual.  Returns -1
+ * if c was closed.
+ */
+int
+relay_settle(struct evi_conn *c)
+{
+	struct relay	*r = c->c_relay;
+
+	if (c->c_flags & CONN_FINISHING) {
+		relay_detach(c, c->c_reason);
+		return (conn_settle(c));
+	}
+	relay_pump(r, &r->r_dir[0]);
+	relay_pump(r, &r->r_dir[1]);
+	if (c->c_flags & CONN_CLOSE_PENDING) {
+		conn_close(c, c->c_reason);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Closes a direction's pipe, moving what it still holds into dst's output. */
+static void
+relay_dir_free(struct relay_dir *d)
+{
+	int	n;
+
+	if (d->rd_pipe[0] == -1)
+		return;
+	while (d->rd_piped > 0) {
+		n = evbuffer_read(d->rd_dst->c_out, d->rd_pipe[0],
+		    (int)d->rd_piped);
+		if (n <= 0)
+			break;
+		d->rd_piped -= (size_t)n;
+	}
+	close(d->rd_pipe[0]);
+	close(d->rd_pipe[1]);
+}
+
+/*
+ * One side is closing (or was finished): the relay ends.  The other side
+ * gets what is still staged for it, then finishes with the same reason,
+ * through the flush list, so no connection is freed under a caller.
+ */
+void
+relay_detach(struct evi_conn *c, enum evi_close_reason reason)
+{
+	struct relay	*r = c->c_relay;
+	struct evi_conn	*other;
+
+	other = r->r_dir[0].rd_src == c ? r->r_dir[0].rd_dst :
+	    r->r_dir[0].rd_src;
+	relay_dir_free(&r->r_dir[0]);
+	relay_dir_free(&r->r_dir[1]);
+	c->c_relay = other->c_relay = NULL;
+	free(r);
+	if (!(other->c_flags & (CONN_CLOSE_PENDING | CONN_FINISHING))) {
+		other->c_flags |= CONN_FINISHING;
+		other->c_reason = reason;
+	}
+	conn_mark_dirty(other);
+}
+
+/* Sets up one direction: a pipe if splicing is on and one is left. */
+static void
+relay_dir_init(struct relay_dir *d, struct evi_conn *src,
+    struct evi_conn *dst)
+{
+	d->rd_src = src;
+	d->rd_dst = dst;
+	d->rd_pipe[0] = d->rd_pipe[1] = -1;
+	if (src->c_svc->s_conf->sc_relay_splice &&
+	    dst->c_svc->s_conf->sc_relay_splice &&
+	    pipe2(d->rd_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+		log_debug("service \"%s\": relay copies: pipe2: %s",
+		    src->c_svc->s_conf->sc_name, strerror(errno));
+		d->rd_pipe[0] = d->rd_pipe[1] = -1;
+	}
+	/* What the source had read goes first, ahead of any chunk. */
+	evbuffer_add_buffer(dst->c_out, src->c_in);
+	d->rd_eof = (src->c_flags & CONN_PEER_EOF) != 0;
+}
+
+/* Can c be relayed?  Sets errno as the header says if not. */
+static int
+relay_can(const struct evi_conn *c)
+{
+	if (c->c_relay != NULL) {
+		errno = EINVAL;
+		return (0);
+	}
+	if (c->c_flags & CONN_CONNECTING) {
+		errno = ENOTCONN;
+		return (0);
+	}
+	if (c->c_flags & (CONN_CLOSE_PENDING | CONN_FINISHING |
+	    CONN_LINGERING | CONN_SHUT_PENDING | CONN_WR_SHUT)) {
+		errno = EPIPE;
+		return (0);
+	}
+	return (1);
+}
+
+int
+evi_relay(struct evi_conn *a, struct evi_conn *b)
+{
+	struct relay	*r;
+
+	if (a == NULL || b == NULL || a == b) {
+		errno = EINVAL;
+		return (-1);
+	}
+	if (!relay_can(a) || !relay_can(b))
+		return (-1);
+	r = xcalloc(1, sizeof(*r));
+	relay_dir_init(&r->r_dir[0], a, b);
+	relay_dir_init(&r->r_dir[1], b, a);
+	a->c_relay = b->c_relay = r;
+	a->c_flags &= ~(CONN_PAUSED | CONN_READ_AGAIN | CONN_DRAINED_PENDING);
+	b->c_flags &= ~(CONN_PAUSED | CONN_READ_AGAIN | CONN_DRAINED_PENDING);
+	/* The first pump runs from the flush list, outside any callback. */
+	conn_mark_dirty(a);
+	conn_mark_dirty(b);
+	return (0);
+}
