@@ -28,7 +28,9 @@
   nanosecond resolution from schedstat) and RSS
   (VmRSS), summed over the process and its descendants, so evinetd's
   supervisor and worker count together; and each worker's CPU time on its
-  own, to show how the work is shared.
+  own, to show how the work is shared.  A server that forks per
+  connection (socat, for bench/relay) counts its children gone during the
+  run too, from what their parents reaped.
 * Running loadgen synchronised (-S), so CPU is sampled around the traffic
   only.
 
@@ -40,6 +42,7 @@ import re
 import resource
 import select
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,8 +51,9 @@ import time
 
 __all__ = [
     "BenchError", "Paths", "Baseline", "Evinetd", "run_loadgen",
-    "raise_nofile", "cpu_seconds", "cpu_by_pid", "worker_pids", "rss_kb",
-    "unoptimised", "machine_facts", "parse_kv",
+    "raise_nofile", "cpu_seconds", "cpu_by_pid", "tree_cpu_seconds",
+    "pipe_inodes", "worker_pids", "rss_kb",
+    "unoptimised", "machine_facts", "parse_kv", "med", "fmt", "md_table",
 ]
 
 WORKER_STATS_RE = re.compile(
@@ -231,6 +235,48 @@ def cpu_by_pid(pids):
     return out
 
 
+def tree_cpu_seconds(pid):
+    """CPU seconds of PID and its descendants, the ones already gone
+    included: each live process's own time (as cpu_by_pid) plus the
+    cutime + cstime of its children it has reaped, which the kernel adds
+    up when a parent waits.  For a server that forks per connection
+    (socat), whose children come and go during a run.  The reaped part
+    has clock-tick resolution, and a child reaped between the reads of
+    its parent and of itself is missed by that one sample (a few ms at
+    most)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for p in process_tree(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += cpu_by_pid([p])[p]
+        except (OSError, BenchError):
+            continue            # a child that ended and was reaped since
+        total += (int(fields[13]) + int(fields[14])) / tck
+    return total
+
+
+def pipe_inodes(pids):
+    """The pipes PIDS hold open, as a set of "pipe:[INODE]": a pipe counts
+    once however many descriptors (both ends, inherited copies) refer to
+    it."""
+    out = set()
+    for p in pids:
+        try:
+            fds = os.listdir("/proc/%d/fd" % p)
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (p, fd))
+            except OSError:
+                continue
+            if target.startswith("pipe:["):
+                out.add(target)
+    return out
+
+
 def rss_kb(pids):
     """VmRSS of PIDS summed, in KiB."""
     total = 0
@@ -257,6 +303,10 @@ class Server:
     """A server process we started; stop() ends it and everything it forked."""
 
     name = "?"
+    stop_signal = signal.SIGTERM
+    exit_ok = (0,)          # exit statuses of a clean stop
+    routine = ()            # more patterns of lines not worth reporting
+    forks = False           # forks per connection: see cpu_sample()
 
     def __init__(self, prefix=()):
         self.prefix = list(prefix)
@@ -305,7 +355,7 @@ class Server:
         pids = []
         if self.proc.poll() is None:
             pids = self.pids()
-            self.proc.send_signal(signal.SIGTERM)
+            self.proc.send_signal(self.stop_signal)
         try:
             self.proc.wait(STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
@@ -315,20 +365,34 @@ class Server:
                 except OSError:
                     pass
             self.proc.wait()
-            raise BenchError("%s did not stop within %.0f s of SIGTERM" %
-                             (self.name, STOP_TIMEOUT))
+            raise BenchError("%s did not stop within %.0f s of %s" %
+                             (self.name, STOP_TIMEOUT,
+                              signal.Signals(self.stop_signal).name))
         finally:
             if self._thread is not None:
                 self._thread.join(5)
         rc = self.proc.returncode
         self.proc = None
-        if rc != 0:
+        if rc not in self.exit_ok:
             raise BenchError("%s exited with status %d:\n%s" %
                              (self.name, rc, "\n".join(self.lines[-20:])))
 
     def warnings(self):
+        rxs = INFO_RES + [re.compile(p) for p in self.routine]
         return [ln for ln in self.lines
-                if not any(rx.search(ln) for rx in INFO_RES)]
+                if not any(rx.search(ln) for rx in rxs)]
+
+    def cpu_sample(self):
+        """What run_loadgen samples before and after the traffic: the
+        processes, the workers among them and each one's CPU seconds; or,
+        for a server that forks per connection, the whole tree's CPU
+        seconds under its first process, the children gone included."""
+        pids = self.pids()
+        if self.forks:
+            return [self.proc.pid], [], {
+                self.proc.pid: tree_cpu_seconds(self.proc.pid)}
+        workers = [q for q in self.worker_pids() if q in pids]
+        return pids, workers, cpu_by_pid(pids)
 
 
 class Baseline(Server):
@@ -434,12 +498,14 @@ class Evinetd(Server):
                 self.tmp = None
 
 
-def run_loadgen(paths, args, server=None, timeout=60.0):
+def run_loadgen(paths, args, server=None, timeout=60.0, probe=None):
     """Runs loadgen ARGS against SERVER.  With a server, the run is
     synchronised (-S) and the server's CPU seconds over the traffic are
     added to the result as "server_cpu", each worker's as the list
     "worker_cpu" (in the order /proc lists them), and the wall seconds
-    between the two samples as "cpu_wall"."""
+    between the two samples as "cpu_wall".  PROBE, if given, is called
+    right after the second sample, while loadgen still holds its
+    connections, and what it returns is the result's "probe"."""
     cmd = [paths.loadgen] + list(args)
     if server is not None:
         cmd += ["-S"]
@@ -453,10 +519,8 @@ def run_loadgen(paths, args, server=None, timeout=60.0):
             if line != "ready":
                 raise BenchError("loadgen: expected \"ready\", got %r" %
                                  line)
-            pids = server.pids()
-            workers = [q for q in server.worker_pids() if q in pids]
+            pids, workers, cpu0 = server.cpu_sample()
             t0 = time.monotonic()
-            cpu0 = cpu_by_pid(pids)
             p.stdin.write(b"go\n")
             p.stdin.flush()
         line = out.readline(timeout)
@@ -464,13 +528,15 @@ def run_loadgen(paths, args, server=None, timeout=60.0):
             raise BenchError("loadgen gave no result")
         res = parse_kv(line)
         if cpu0 is not None:
-            if server.pids() != pids:
+            pids1, _, cpu1 = server.cpu_sample()
+            if pids1 != pids:
                 raise BenchError("%s's processes changed during the run "
                                  "(a worker restarted?)" % server.name)
-            cpu1 = cpu_by_pid(pids)
             res["cpu_wall"] = time.monotonic() - t0
             res["server_cpu"] = sum(cpu1[q] - cpu0[q] for q in pids)
             res["worker_cpu"] = [cpu1[q] - cpu0[q] for q in workers]
+            if probe is not None:
+                res["probe"] = probe()
         p.stdin.close()
         p.wait(30)
         if p.returncode != 0 or res.get("verified") != "yes":
@@ -529,6 +595,25 @@ def machine_facts():
         "kernel": os.uname().release,
         "load": "%.2f %.2f %.2f" % os.getloadavg(),
     }
+
+
+def med(xs):
+    """The median of XS, NaN for none."""
+    return statistics.median(xs) if xs else float("nan")
+
+
+def fmt(v):
+    """A figure for a table: three significant digits or so, "-" for
+    NaN."""
+    if v != v:
+        return "-"
+    if abs(v) >= 1000:
+        return "{:,.0f}".format(v)
+    if abs(v) >= 100:
+        return "%.0f" % v
+    if abs(v) >= 10:
+        return "%.1f" % v
+    return "%.2f" % v
 
 
 def md_table(heads, rows, right):
