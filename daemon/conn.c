@@ -44,6 +44,7 @@
 #include <netinet/tcp.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,6 +188,7 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 	}
 	event_del(&c->c_rev);
 	event_del(&c->c_wev);
+	conn_unwatch(c);
 	deadline_del(&svc->s_worker->w_timers, &c->c_deadline);
 	evbuffer_free(c->c_in);
 	evbuffer_free(c->c_out);
@@ -841,6 +843,56 @@ evi_conn_close(struct evi_conn *c)
 	conn_close(c, EVI_CLOSE_MODULE);
 }
 
+/*
+ * A paused connection is not read, so its peer's reset would go unseen
+ * until the module resumed (a forward waiting a minute for a backend).
+ * A reset is an error condition (EPOLLERR), reported whatever events are
+ * asked for and for as long as it lasts, and libevent turns it into
+ * EV_READ | EV_WRITE, never EV_CLOSED: a level-triggered watch would spin
+ * and an EV_CLOSED one would never fire.  So the watch is edge-triggered,
+ * on a duplicate of the socket (libevent refuses to mix edge- and
+ * level-triggered events on one descriptor): it fires once per change,
+ * and only an error closes; data or a FIN wait for the resume.
+ */
+static void
+conn_watch_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct evi_conn	*c = arg;
+	socklen_t	 len = sizeof(int);
+	int		 error = 0;
+
+	(void)events;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
+		error = errno;
+	if (error != 0)
+		conn_close(c, conn_errno_reason(error));
+}
+
+/* Starts the watch of a paused connection; without a descriptor, none. */
+static void
+conn_watch(struct evi_conn *c)
+{
+	int	fd;
+
+	if (c->c_cev != NULL || (fd = fcntl(c->c_fd, F_DUPFD_CLOEXEC, 0)) == -1)
+		return;
+	if ((c->c_cev = event_new(c->c_svc->s_base, fd, EV_READ | EV_ET |
+	    EV_PERSIST, conn_watch_cb, c)) == NULL)
+		fatalx("event_new failed");
+	event_add(c->c_cev, NULL);
+}
+
+/* Stops it: the connection reads again, is relayed, or is closing. */
+void
+conn_unwatch(struct evi_conn *c)
+{
+	if (c->c_cev == NULL)
+		return;
+	close(event_get_fd(c->c_cev));
+	event_free(c->c_cev);
+	c->c_cev = NULL;
+}
+
 void
 evi_conn_pause_read(struct evi_conn *c)
 {
@@ -848,6 +900,8 @@ evi_conn_pause_read(struct evi_conn *c)
 		return;
 	c->c_flags |= CONN_PAUSED;
 	c->c_flags &= ~CONN_READ_AGAIN;
+	if (!(c->c_flags & CONN_CONNECTING))
+		conn_watch(c);
 	conn_mark_dirty(c);
 }
 
@@ -856,6 +910,7 @@ evi_conn_resume_read(struct evi_conn *c)
 {
 	if (!(c->c_flags & CONN_PAUSED))
 		return;
+	conn_unwatch(c);
 	c->c_flags &= ~CONN_PAUSED;
 	if (!(c->c_flags & CONN_IN_CALLBACK))
 		c->c_flags |= CONN_READ_AGAIN;
@@ -901,6 +956,8 @@ conn_connected(struct evi_conn *c)
 	(void)setsockopt(c->c_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	c->c_svc->s_stats->st_out_connects++;
 	c->c_start = c->c_active = timerq_now();
+	if (c->c_flags & CONN_PAUSED)
+		conn_watch(c);
 	conn_call(c, CB_OPEN);
 	if (conn_settle(c) == 0)
 		conn_timer_arm(c);

@@ -675,6 +675,7 @@ struct evi_conn {
 	struct evbuffer		*c_out;
 	struct event		 c_rev;
 	struct event		 c_wev;
+	struct event		*c_cev;		/* reset watch while paused */
 	struct deadline		 c_deadline;	/* timeouts, linger */
 	union sockunion		 c_peer;
 	union sockunion		 c_local;
@@ -696,12 +697,14 @@ void	conn_count_in(struct evi_conn *, size_t);
 void	conn_count_out(struct evi_conn *, size_t);
 void	conn_event_read(struct evi_conn *, int);
 void	conn_event_write(struct evi_conn *, int);
+void	conn_unwatch(struct evi_conn *);
 
 /* relay.c */
 int	relay_settle(struct evi_conn *);
 void	relay_readable(struct evi_conn *);
 void	relay_writable(struct evi_conn *);
 void	relay_detach(struct evi_conn *, enum evi_close_reason);
+void	relay_pipes_free(struct worker *);
 
 /* handler.c */
 struct evi_handler {
@@ -784,6 +787,8 @@ struct worker {
 	uint64_t		 w_nfds_when;	/* monotonic ms; 0: never */
 	TAILQ_HEAD(, evi_conn)	 w_dirty;	/* output from outside */
 	struct event		 w_flush;	/* settles w_dirty */
+	int			(*w_pipes)[2];	/* spare relay pipes */
+	size_t			 w_npipes;
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {

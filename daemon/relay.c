@@ -53,12 +53,14 @@
 
 #define RELAY_CHUNK	65536			/* a default pipe's size */
 #define RELAY_PER_EVENT	(4 * RELAY_CHUNK)	/* then others' turn */
+#define RELAY_POOL	64			/* empty pipes kept */
 
 struct relay_dir {
 	struct evi_conn	*rd_src;
 	struct evi_conn	*rd_dst;
 	int		 rd_pipe[2];	/* -1: copying through rd_dst->c_out */
 	size_t		 rd_piped;	/* bytes in the pipe */
+	int		 rd_short;	/* the last read was short */
 	int		 rd_eof;	/* the source's EOF was read */
 	int		 rd_done;	/* and carried: rd_dst is shut */
 };
@@ -112,20 +114,32 @@ relay_send(struct relay_dir *d)
 	return (0);
 }
 
-/* Reads one chunk from the source into the empty stage. */
+/*
+ * Reads one chunk from the source into the empty stage.  The copy reads
+ * straight into the destination's output, a whole chunk at a time
+ * (evbuffer_read would stop at 4 KiB).
+ */
 static ssize_t
 relay_recv(struct relay_dir *d)
 {
-	ssize_t	n;
+	struct evbuffer_iovec	vec;
+	ssize_t			n;
 
 	if (d->rd_pipe[0] != -1) {
 		n = splice(d->rd_src->c_fd, NULL, d->rd_pipe[1], NULL,
 		    RELAY_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)
 			d->rd_piped = (size_t)n;
-	} else
-		n = evbuffer_read(d->rd_dst->c_out, d->rd_src->c_fd,
-		    RELAY_CHUNK);
+	} else {
+		if (evbuffer_reserve_space(d->rd_dst->c_out, RELAY_CHUNK, &vec,
+		    1) != 1)
+			fatalx("evbuffer_reserve_space failed");
+		if (vec.iov_len > RELAY_CHUNK)
+			vec.iov_len = RELAY_CHUNK;
+		n = read(d->rd_src->c_fd, vec.iov_base, vec.iov_len);
+		vec.iov_len = n > 0 ? (size_t)n : 0;
+		evbuffer_commit_space(d->rd_dst->c_out, &vec, 1);
+	}
 	if (n > 0)
 		conn_count_in(d->rd_src, (size_t)n);
 	return (n);
@@ -183,12 +197,21 @@ relay_pump(struct relay *r, struct relay_dir *d)
 			relay_carry_eof(r, d);
 			break;
 		}
-		if (moved >= RELAY_PER_EVENT) {
+		if (moved >= RELAY_PER_EVENT || d->rd_short) {
+			d->rd_short = 0;
 			conn_event_read(src, 1);	/* level-triggered */
 			break;
 		}
 		if ((n = relay_recv(d)) > 0) {
 			moved += (size_t)n;
+			/*
+			 * Less than a chunk: the socket is empty now, and a
+			 * read to hear EAGAIN would be a wasted system call;
+			 * send, then let the read event say when there is
+			 * more.
+			 */
+			if (n < RELAY_CHUNK)
+				d->rd_short = 1;
 			continue;
 		}
 		if (n == 0) {
@@ -250,7 +273,52 @@ relay_settle(struct evi_conn *c)
 	return (0);
 }
 
-/* Closes a direction's pipe, moving what it still holds into dst's output. */
+/*
+ * Gives a direction its pipe: an empty one kept by the worker, else a new
+ * one, so that short relays cost no pipe2 and closes per connection.
+ */
+static int
+relay_pipe_get(struct worker *w, int *fds)
+{
+	if (w->w_npipes > 0) {
+		w->w_npipes--;
+		fds[0] = w->w_pipes[w->w_npipes][0];
+		fds[1] = w->w_pipes[w->w_npipes][1];
+		return (0);
+	}
+	return (pipe2(fds, O_NONBLOCK | O_CLOEXEC));
+}
+
+/* Keeps an empty pipe for the next relay, or closes it. */
+static void
+relay_pipe_put(struct worker *w, int *fds, int empty)
+{
+	if (empty && w->w_npipes < RELAY_POOL) {
+		if (w->w_pipes == NULL)
+			w->w_pipes = xcalloc(RELAY_POOL, sizeof(*w->w_pipes));
+		w->w_pipes[w->w_npipes][0] = fds[0];
+		w->w_pipes[w->w_npipes][1] = fds[1];
+		w->w_npipes++;
+		return;
+	}
+	close(fds[0]);
+	close(fds[1]);
+}
+
+/* Closes the worker's spare pipes, when it exits. */
+void
+relay_pipes_free(struct worker *w)
+{
+	while (w->w_npipes > 0) {
+		w->w_npipes--;
+		close(w->w_pipes[w->w_npipes][0]);
+		close(w->w_pipes[w->w_npipes][1]);
+	}
+	free(w->w_pipes);
+	w->w_pipes = NULL;
+}
+
+/* Ends a direction, moving what its pipe still holds into dst's output. */
 static void
 relay_dir_free(struct relay_dir *d)
 {
@@ -265,8 +333,8 @@ relay_dir_free(struct relay_dir *d)
 			break;
 		d->rd_piped -= (size_t)n;
 	}
-	close(d->rd_pipe[0]);
-	close(d->rd_pipe[1]);
+	relay_pipe_put(d->rd_src->c_svc->s_worker, d->rd_pipe,
+	    d->rd_piped == 0);
 }
 
 /*
@@ -303,7 +371,7 @@ relay_dir_init(struct relay_dir *d, struct evi_conn *src,
 	d->rd_pipe[0] = d->rd_pipe[1] = -1;
 	if (src->c_svc->s_conf->sc_relay_splice &&
 	    dst->c_svc->s_conf->sc_relay_splice &&
-	    pipe2(d->rd_pipe, O_NONBLOCK | O_CLOEXEC) == -1) {
+	    relay_pipe_get(src->c_svc->s_worker, d->rd_pipe) == -1) {
 		log_debug("service \"%s\": relay copies: pipe2: %s",
 		    src->c_svc->s_conf->sc_name, strerror(errno));
 		d->rd_pipe[0] = d->rd_pipe[1] = -1;
@@ -348,6 +416,8 @@ evi_relay(struct evi_conn *a, struct evi_conn *b)
 	relay_dir_init(&r->r_dir[0], a, b);
 	relay_dir_init(&r->r_dir[1], b, a);
 	a->c_relay = b->c_relay = r;
+	conn_unwatch(a);
+	conn_unwatch(b);
 	a->c_flags &= ~(CONN_PAUSED | CONN_READ_AGAIN | CONN_DRAINED_PENDING);
 	b->c_flags &= ~(CONN_PAUSED | CONN_READ_AGAIN | CONN_DRAINED_PENDING);
 	/* The first pump runs from the flush list, outside any callback. */

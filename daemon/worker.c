@@ -324,6 +324,7 @@ worker_free(struct worker *w)
 		service_free(svc);
 	}
 	timerq_free(&w->w_timers);
+	relay_pipes_free(w);
 	free(w->w_others);
 	free(w->w_other_index);
 	free(w);

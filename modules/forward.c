@@ -41,6 +41,8 @@
 
 #include "config.h"
 
+#include <netinet/in.h>
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -131,11 +133,17 @@ fwd_first(struct fwd_service *fs, struct evi_conn *client)
 	case BALANCE_SOURCE:
 		break;
 	}
+	/* A v4 client on a v6 socket hashes as itself: the last 4 bytes. */
 	sa = evi_conn_peer(client, &len);
 	if (sa->sa_family == AF_INET6) {
 		p = (const unsigned char *)
 		    &((const struct sockaddr_in6 *)sa)->sin6_addr;
 		n = 16;
+		if (IN6_IS_ADDR_V4MAPPED(
+		    &((const struct sockaddr_in6 *)sa)->sin6_addr)) {
+			p += 12;
+			n = 4;
+		}
 	} else {
 		p = (const unsigned char *)
 		    &((const struct sockaddr_in *)sa)->sin_addr;

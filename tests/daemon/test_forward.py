@@ -26,6 +26,7 @@ import select
 import selectors
 import shutil
 import socket
+import struct
 import string
 import subprocess
 import threading
@@ -521,6 +522,28 @@ class TestFailover(ForwardCase):
             took * 1000), flush=True)
         self.assertEqual(d.stop(), 0)
 
+    def test_a_client_that_resets_while_waiting_is_closed_at_once(self):
+        # The client is not read while its backend connects, yet its reset
+        # must end it (and the attempt) then, not at connect_timeout.
+        hole = blackhole_port(self)
+        d = self.fwd_daemon(["127.0.0.1:%d" % hole],
+                            "connect_timeout = 60s")
+        mark = d.mark()
+        start = time.monotonic()
+        s = evitest.connect(d.port("fwd"))
+        peer = peer_of(s)
+        s.sendall(b"abc")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                     struct.pack("ii", 1, 0))
+        s.close()
+        m = closed_line(d, "fwd", peer, since=mark, timeout=10 * SCALE)
+        self.assertEqual(m.group("reason"), "reset")
+        self.assertLess(time.monotonic() - start, 10 * SCALE)
+        d.wait_log(r'^event=outbound service=fwd proto=tcp peer=127\.0\.0'
+                   r'\.1:%d .* reason=module$' % hole, since=mark)
+        self.assertNotRegex(d.log_text(), NO_BACKEND_RE)
+        self.assertEqual(d.stop(), 0)
+
     def test_a_silent_backend_times_out_and_the_next_one_serves(self):
         hole = blackhole_port(self)
         live = Backend(self, echo_handler)
@@ -832,8 +855,8 @@ class TestConfigErrors(evitest.TestCase):
                          r'needs option "to" ' % path)
 
     def test_bad_addresses_are_errors_with_file_and_line(self):
-        for to, why in (("bogus", "invalid port"),
-                        ("127.0.0.1", "invalid port"),
+        for to, why in (("bogus", "is not a destination"),
+                        ("127.0.0.1", "is not a destination"),
                         ("::1:80", "must be in brackets"),
                         ("7", "is not a destination"),
                         ("127.0.0.1:0", "is not a destination"),
