@@ -19,10 +19,17 @@
  * the daemon.  Each direction has one "stage" between its source and its
  * destination, and reads from the source only while the stage is empty:
  *
- *	splice	a kernel pipe; splice(2) moves pages socket -> pipe -> socket
- *		and no byte is copied into user space (the default);
  *	copy	the destination's output evbuffer: one read straight into
- *		it, one write out of it (relay_splice = no, or no pipe left).
+ *		it, one write out of it.  Every direction starts so.
+ *	splice	a kernel pipe; splice(2) moves pages socket -> pipe -> socket
+ *		and no byte is copied into user space.  A direction switches
+ *		to it at its first read of RELAY_BULK bytes or more, unless
+ *		relay_splice = no or no pipe can be had.
+ *
+ * Measured (bench/relay, docs/benchmarks.md): splice wins for streams
+ * (about 7% less CPU per GB), loses for small exchanges (a splice costs
+ * more than a read of 64 bytes), and a pipe is kernel memory that a chatty
+ * relay would hold for nothing; hence copies until a direction shows bulk.
  *
  * So a direction holds at most one chunk (RELAY_CHUNK) whatever the two
  * peers do: a stalled destination stops the reads from its source, and
@@ -54,11 +61,13 @@
 #define RELAY_CHUNK	65536			/* a default pipe's size */
 #define RELAY_PER_EVENT	(4 * RELAY_CHUNK)	/* then others' turn */
 #define RELAY_POOL	64			/* empty pipes kept */
+#define RELAY_BULK	16384			/* a read this big: splice */
 
 struct relay_dir {
 	struct evi_conn	*rd_src;
 	struct evi_conn	*rd_dst;
 	int		 rd_pipe[2];	/* -1: copying through rd_dst->c_out */
+	int		 rd_may_splice;	/* relay_splice, and a pipe was had */
 	size_t		 rd_piped;	/* bytes in the pipe */
 	int		 rd_short;	/* the last read was short */
 	int		 rd_eof;	/* the source's EOF was read */
@@ -68,6 +77,8 @@ struct relay_dir {
 struct relay {
 	struct relay_dir r_dir[2];
 };
+
+static int	relay_pipe_get(struct worker *, int *);
 
 /* The direction c reads for (src) or writes for (!src). */
 static struct relay_dir *
@@ -115,6 +126,26 @@ relay_send(struct relay_dir *d)
 }
 
 /*
+ * A direction that read RELAY_BULK bytes at once is a bulk transfer: from
+ * its next read on it goes through a pipe.  Small exchanges stay copies:
+ * a splice costs more than a read or write of a few bytes, and a pipe is
+ * kernel memory that a chatty relay would hold for nothing (it counts
+ * against the user's pipe-user-pages-soft).
+ */
+static void
+relay_splice_on(struct relay_dir *d)
+{
+	struct evi_service	*svc = d->rd_src->c_svc;
+
+	d->rd_may_splice = 0;
+	if (relay_pipe_get(svc->s_worker, d->rd_pipe) == -1) {
+		log_debug("service \"%s\": relay copies: pipe2: %s",
+		    svc->s_conf->sc_name, strerror(errno));
+		d->rd_pipe[0] = d->rd_pipe[1] = -1;
+	}
+}
+
+/*
  * Reads one chunk from the source into the empty stage.  The copy reads
  * straight into the destination's output, a whole chunk at a time
  * (evbuffer_read would stop at 4 KiB).
@@ -139,6 +170,8 @@ relay_recv(struct relay_dir *d)
 		n = read(d->rd_src->c_fd, vec.iov_base, vec.iov_len);
 		vec.iov_len = n > 0 ? (size_t)n : 0;
 		evbuffer_commit_space(d->rd_dst->c_out, &vec, 1);
+		if (n >= RELAY_BULK && d->rd_may_splice)
+			relay_splice_on(d);
 	}
 	if (n > 0)
 		conn_count_in(d->rd_src, (size_t)n);
@@ -369,13 +402,8 @@ relay_dir_init(struct relay_dir *d, struct evi_conn *src,
 	d->rd_src = src;
 	d->rd_dst = dst;
 	d->rd_pipe[0] = d->rd_pipe[1] = -1;
-	if (src->c_svc->s_conf->sc_relay_splice &&
-	    dst->c_svc->s_conf->sc_relay_splice &&
-	    relay_pipe_get(src->c_svc->s_worker, d->rd_pipe) == -1) {
-		log_debug("service \"%s\": relay copies: pipe2: %s",
-		    src->c_svc->s_conf->sc_name, strerror(errno));
-		d->rd_pipe[0] = d->rd_pipe[1] = -1;
-	}
+	d->rd_may_splice = src->c_svc->s_conf->sc_relay_splice &&
+	    dst->c_svc->s_conf->sc_relay_splice;
 	/* What the source had read goes first, ahead of any chunk. */
 	evbuffer_add_buffer(dst->c_out, src->c_in);
 	d->rd_eof = (src->c_flags & CONN_PEER_EOF) != 0;

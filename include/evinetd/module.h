@@ -37,7 +37,9 @@
  *	cc -shared -fPIC $(pkg-config --cflags evinetd) mymod.c -o mymod.so
  *
  * and install it in $(pkg-config --variable=moduledir evinetd).  The
- * bundled echo module (modules/echo.c) is the worked example.
+ * bundled echo module (modules/echo.c) is the worked example; the forward
+ * module (modules/forward.c) is the one for outbound connections and
+ * relays.
  *
  * ABI changelog (major.minor, date, reason):
  *	1.0	2026-11-29	First release: options, stream, datagram,
@@ -111,7 +113,8 @@ enum evi_option_type {
 	EVI_OPT_ADDRESS		/* 1.1: numeric ADDR:PORT or [ADDR6]:PORT,
 				   as strict as "listen"; min and max bound
 				   how many (space-separated) a value may
-				   hold, both 0 meaning exactly one */
+				   hold: both 0, exactly one; max 0, at
+				   least min; min 0, one to max */
 };
 
 #define EVI_OPT_REQUIRED	0x1	/* the service must set it */
@@ -345,7 +348,8 @@ void	evi_conn_resume_read(struct evi_conn *);
  * on reading; the peer sees EOF.  Later writes fail with EPIPE.  When the
  * peer's EOF comes too, conn_eof is called as usual (NULL: the connection
  * closes), and a connection shut both ways with nothing left to send is
- * closed with EVI_CLOSE_EOF.  Returns -1 (EPIPE) if it is already closing.
+ * closed with EVI_CLOSE_EOF.  Returns 0 (also when called again), or -1:
+ * EPIPE if it is already closing, EBUSY if it is relayed.
  */
 int	evi_conn_shutdown_write(struct evi_conn *);
 
@@ -366,7 +370,10 @@ int	evi_conn_shutdown_write(struct evi_conn *);
  * every connection evi_connect returned, connected or not.
  *
  * evi_connect returns NULL (errno set) only when no attempt could start:
- * no descriptor left (EMFILE), an address family it does not know.
+ * no descriptor left (EMFILE), an address that is not IPv4 or IPv6 or is
+ * shorter than its family's (EAFNOSUPPORT), a NULL address or ops, a
+ * negative timeout, or a call from init, before any worker serves
+ * (EINVAL).
  *
  * Outbound connections do not count as accepted or active connections of
  * the service, nor in closed[]; they have outbound_* counters.  The daemon
@@ -396,12 +403,14 @@ int		 evi_conn_outbound(const struct evi_conn *);
  * EOF becomes shutdown(SHUT_WR) on b once a's bytes are through).  Input
  * either side had buffered, and output either had pending, go first.
  * Where nothing transforms the bytes, they go socket to socket through a
- * kernel pipe with splice(2), never copied into user space.
+ * kernel pipe with splice(2), never copied into user space, once a
+ * direction carries bulk (small exchanges are cheaper copied).
  *
  * Both must be connected (an outbound one: from its conn_open on) and not
  * closing.  After the call the daemon no longer calls conn_read,
  * conn_drained or conn_eof of either, and writing to them fails (EBUSY);
- * conn_close still comes to each.  When both directions have ended, both
+ * do not add to evi_conn_output's buffer either, which the relay uses as
+ * its stage.  conn_close still comes to each.  When both directions have ended, both
  * close with EVI_CLOSE_EOF.  If one side fails or is closed, the other
  * sends what it has, then closes, with the same reason.
  *

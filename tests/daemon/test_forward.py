@@ -88,6 +88,17 @@ def peer_of(sock):
     return ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
 
 
+def count_pipes(pid):
+    """How many pipe ends process PID holds."""
+    n = 0
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            n += os.readlink("/proc/%d/fd/%s" % (pid, fd)).startswith("pipe:")
+        except FileNotFoundError:
+            pass
+    return n
+
+
 def deadline_after(seconds):
     return time.monotonic() + seconds * SCALE
 
@@ -300,6 +311,11 @@ class TestVolume(ForwardCase):
         """Sends TOTAL bytes of a pseudo-random stream from one thread and
         reads the echo back in this one, comparing every byte."""
         d = self.echo_daemon("relay_splice = %s" % splice)
+        # A small exchange is copied: it leaves the worker no pipe.
+        wpid = worker_pid(d)
+        pipes = count_pipes(wpid)
+        self.through(d, b"small")
+        self.assertEqual(count_pipes(wpid), pipes)
         total = self.TOTAL
         stream = Stream()
         s = evitest.connect(d.port("fwd"), timeout=30)
@@ -346,6 +362,13 @@ class TestVolume(ForwardCase):
         m = closed_line(d, "fwd", peer, since=mark)
         self.assertEqual((int(m.group("bytes_in")), int(m.group("bytes_out")),
                           m.group("reason")), (total, total, "eof"))
+        # A bulk relay spliced through pipes, which the worker keeps for
+        # the next relay; with relay_splice = no, it never had one.
+        spliced = count_pipes(wpid) - pipes
+        if splice == "yes":
+            self.assertGreaterEqual(spliced, 2, "no pipe was used")
+        else:
+            self.assertEqual(spliced, 0)
         print("relay_splice = %s: %d MiB each way in %.2f s (%.0f MiB/s)" % (
             splice, total // MiB, elapsed, total / MiB / elapsed),
             flush=True)

@@ -30,7 +30,7 @@ MAKE_ENV_VARS = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES",
                  "MAKEOVERRIDES", "GNUMAKEFLAGS", "DESTDIR")
 
 BUNDLED = ("echo", "discard", "chargen", "daytime", "time", "qotd",
-           "stats")
+           "stats", "forward")
 
 MAN_PAGES = (("man8", "evinetd.8"), ("man5", "evinetd.conf.5"),
              ("man3", "evinetd-module.3"))
@@ -245,12 +245,12 @@ class TestInstall(evitest.TestCase):
         tmp = evitest.TempDir()
         self.addCleanup(tmp.close)
         blocks = ["module_dir = %s" % self.moduledir()]
+        extra = {"qotd": '    file = "%s"\n' % self.inst("pkgdatadir",
+                                                          "quotes.txt"),
+                 "forward": "    to = 127.0.0.1:7\n"}
         for m in BUNDLED:
             blocks.append("service %s {\n    listen = 127.0.0.1:0\n"
-                          "    module = %s\n%s}" % (
-                              m, m, '    file = "%s"\n' % self.inst(
-                                  "pkgdatadir", "quotes.txt")
-                              if m == "qotd" else ""))
+                          "    module = %s\n%s}" % (m, m, extra.get(m, "")))
         conf = tmp.write("evinetd.conf", "\n".join(blocks) + "\n")
         rc, out, err = run([self.evinetd(), "-n", "-f", conf])
         self.assertEqual((rc, out, err), (0, "configuration OK\n", ""))
