@@ -59,6 +59,7 @@ static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(void *);
 static void	conn_timer_arm(struct evi_conn *);
 static void	conn_connected(struct evi_conn *);
+static void	conn_paused_cb(struct evi_conn *);
 
 enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
 
@@ -306,9 +307,11 @@ conn_want_read(struct evi_conn *c, size_t outlen)
 
 	if (c->c_flags & CONN_LINGERING)
 		return (1);
-	if (c->c_flags & (CONN_PEER_EOF | CONN_FINISHING | CONN_CLOSE_PENDING |
-	    CONN_PAUSED))
+	if (c->c_flags & (CONN_PEER_EOF | CONN_FINISHING | CONN_CLOSE_PENDING))
 		return (0);
+	/* Paused: armed as a tripwire for conn_paused_cb, until it trips. */
+	if (c->c_flags & CONN_PAUSED)
+		return (c->c_cev == NULL);
 	if (c->c_flags & CONN_READING)
 		return (out < max_out);
 	return (out <= max_out / 2);
@@ -468,6 +471,10 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	}
 	if (c->c_flags & CONN_LINGERING) {
 		conn_linger_read(c);
+		return;
+	}
+	if (c->c_flags & CONN_PAUSED) {
+		conn_paused_cb(c);
 		return;
 	}
 	/*
@@ -868,28 +875,44 @@ conn_watch_cb(evutil_socket_t fd, short events, void *arg)
 		conn_close(c, conn_errno_reason(error));
 }
 
-/* Starts the watch of a paused connection; without a descriptor, none. */
+/*
+ * A paused connection became readable, which its read event, armed as a
+ * tripwire, says at no cost while nothing happens (a forward's client
+ * while its backend connects, usually).  Now the watch takes over: no
+ * more level-triggered events for bytes nobody will read yet.
+ */
 static void
-conn_watch(struct evi_conn *c)
+conn_paused_cb(struct evi_conn *c)
 {
 	int	fd;
 
-	if (c->c_cev != NULL || (fd = fcntl(c->c_fd, F_DUPFD_CLOEXEC, 0)) == -1)
-		return;
-	if ((c->c_cev = event_new(c->c_svc->s_base, fd, EV_READ | EV_ET |
-	    EV_PERSIST, conn_watch_cb, c)) == NULL)
-		fatalx("event_new failed");
-	event_add(c->c_cev, NULL);
+	conn_event_read(c, 0);
+	if (c->c_cev == NULL &&
+	    (fd = fcntl(c->c_fd, F_DUPFD_CLOEXEC, 0)) != -1) {
+		if ((c->c_cev = event_new(c->c_svc->s_base, fd, EV_READ |
+		    EV_ET | EV_PERSIST, conn_watch_cb, c)) == NULL)
+			fatalx("event_new failed");
+		event_add(c->c_cev, NULL);
+	}
+	/* What tripped it may be the reset itself: the edge has passed. */
+	conn_watch_cb(c->c_fd, EV_READ, c);
 }
 
 /* Stops it: the connection reads again, is relayed, or is closing. */
 void
 conn_unwatch(struct evi_conn *c)
 {
+	int	fd;
+
 	if (c->c_cev == NULL)
 		return;
-	close(event_get_fd(c->c_cev));
+	/*
+	 * Deleted before the close: epoll forgets a descriptor at close
+	 * only when no other refers to the socket, and c_fd still does.
+	 */
+	fd = event_get_fd(c->c_cev);
 	event_free(c->c_cev);
+	close(fd);
 	c->c_cev = NULL;
 }
 
@@ -900,8 +923,6 @@ evi_conn_pause_read(struct evi_conn *c)
 		return;
 	c->c_flags |= CONN_PAUSED;
 	c->c_flags &= ~CONN_READ_AGAIN;
-	if (!(c->c_flags & CONN_CONNECTING))
-		conn_watch(c);
 	conn_mark_dirty(c);
 }
 
@@ -956,8 +977,6 @@ conn_connected(struct evi_conn *c)
 	(void)setsockopt(c->c_fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	c->c_svc->s_stats->st_out_connects++;
 	c->c_start = c->c_active = timerq_now();
-	if (c->c_flags & CONN_PAUSED)
-		conn_watch(c);
 	conn_call(c, CB_OPEN);
 	if (conn_settle(c) == 0)
 		conn_timer_arm(c);

@@ -154,15 +154,19 @@ class TestAsyncCalls(evitest.TestCase):
 
     def test_paused_input_is_offered_again_on_resume(self):
         # The first conn_read pauses and leaves "hello"; what the client
-        # sends after "paused" must stay in its kernel (no conn_read while
-        # paused); 200 ms later a timer resumes, and "hello" must come
-        # back to conn_read unasked, before anything newer.
+        # sends after "paused", and its EOF, must stay in its kernel (no
+        # conn_read while paused); 200 ms later a timer resumes, and
+        # "hello" must come back to conn_read unasked, before anything
+        # newer.
         d = self.serve("pause")
         with evitest.connect(d.port("async")) as s:
             start = time.monotonic()
             s.sendall(b"hello")
             self.assertEqual(evitest.recv_exact(s, 7), b"paused\n")
             s.sendall(b"world")
+            # A half-close while paused is no reason to close: the answer
+            # still comes.
+            s.shutdown(socket.SHUT_WR)
             got = evitest.recv_until_eof(s)
             took = time.monotonic() - start
         self.assertEqual(got, b"got hello paused_reads=0\n")
