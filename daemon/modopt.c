@@ -180,11 +180,11 @@ modopt_address(const struct evi_option *o, const char *text,
 	copy = xstrdup(text);
 	for (word = strtok_r(copy, " \t", &last); word != NULL;
 	    word = strtok_r(NULL, " \t", &last)) {
-		if (strchr(word, ':') != NULL &&
-		    addr_parse_listen(word, &la, cause) != 0)
+		memset(&la, 0, sizeof(la));
+		la.la_any = strchr(word, ':') == NULL;	/* a bare port */
+		if (!la.la_any && addr_parse_listen(word, &la, cause) != 0)
 			goto fail;
-		if (strchr(word, ':') == NULL || la.la_any ||
-		    la.la_port == 0) {
+		if (la.la_any || la.la_port == 0) {
 			xasprintf(cause, "\"%s\" is not a destination (expected "
 			    "ADDR:PORT or [ADDR]:PORT, with a port other than "
 			    "0)", word);

@@ -119,7 +119,8 @@ enum evi_option_type {
 
 #define EVI_OPT_REQUIRED	0x1	/* the service must set it */
 
-struct evi_option {
+/* Its layout is ABI 1.0 and frozen, padding and all. */
+struct evi_option {	/* NOLINT(clang-analyzer-optin.performance.Padding) */
 	const char		*name;
 	enum evi_option_type	 type;
 	const char		*default_value;	/* config syntax, or NULL */
