@@ -179,6 +179,15 @@ out:
 	return (rv);
 }
 
+/* Is it 0.0.0.0 or ::, which a listener may bind but nobody connects to? */
+int
+addr_unspecified(const union sockunion *su)
+{
+	if (su->sa.sa_family == AF_INET6)
+		return (IN6_IS_ADDR_UNSPECIFIED(&su->sin6.sin6_addr));
+	return (su->sin.sin_addr.s_addr == htonl(INADDR_ANY));
+}
+
 socklen_t
 addr_len(const struct sockaddr *sa)
 {

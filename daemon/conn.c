@@ -180,9 +180,13 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		    (unsigned long long)c->c_bytes_out);
 	if (c->c_flags & CONN_DIRTY)
 		TAILQ_REMOVE(&svc->s_worker->w_dirty, c, c_dirty);
-	if (c->c_flags & CONN_CONNECTING)
-		svc->s_stats->st_out_failed++;
-	else if (!(c->c_flags & CONN_OUTBOUND)) {
+	if (c->c_flags & CONN_OUTBOUND) {
+		svc->s_worker->w_noutbound--;
+		/* A connect given up (module, shutdown) is no backend's fault. */
+		if ((c->c_flags & CONN_CONNECTING) &&
+		    reason != EVI_CLOSE_MODULE && reason != EVI_CLOSE_SHUTDOWN)
+			svc->s_stats->st_out_failed++;
+	} else {
 		svc->s_stats->st_closed[reason]++;
 		svc->s_stats->st_active--;
 		limits_release(svc, c->c_source);
@@ -409,6 +413,9 @@ conn_settle(struct evi_conn *c)
 			break;
 		}
 		conn_call(c, CB_DRAINED);
+		/* Relayed from conn_drained: the relay takes it from here. */
+		if (c->c_relay != NULL)
+			return (conn_settle(c));
 	}
 
 	if (!(c->c_flags & (CONN_LINGERING | CONN_PEER_EOF)) &&
@@ -530,7 +537,8 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 			return;
 		}
 	}
-	if (eof) {
+	/* Relayed from conn_read: the relay reads the EOF again itself. */
+	if (eof && c->c_relay == NULL) {
 		c->c_flags |= CONN_PEER_EOF;
 		if (!(c->c_flags & CONN_FINISHING))
 			conn_call(c, CB_EOF);
@@ -868,11 +876,17 @@ conn_watch_cb(evutil_socket_t fd, short events, void *arg)
 	socklen_t	 len = sizeof(int);
 	int		 error = 0;
 
+	char		 b;
+
 	(void)events;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) == -1)
 		error = errno;
 	if (error != 0)
 		conn_close(c, conn_errno_reason(error));
+	/* Shut both ways with nothing to send: over, as the header says. */
+	else if ((c->c_flags & CONN_WR_SHUT) &&
+	    recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
+		conn_close(c, EVI_CLOSE_EOF);
 }
 
 /*
@@ -887,8 +901,9 @@ conn_paused_cb(struct evi_conn *c)
 	int	fd;
 
 	conn_event_read(c, 0);
-	if (c->c_cev == NULL &&
-	    (fd = fcntl(c->c_fd, F_DUPFD_CLOEXEC, 0)) != -1) {
+	/* Without edge triggering (not epoll) a watch would spin: none. */
+	if (c->c_cev == NULL && (event_base_get_features(c->c_svc->s_base) &
+	    EV_FEATURE_ET) && (fd = fcntl(c->c_fd, F_DUPFD_CLOEXEC, 0)) != -1) {
 		if ((c->c_cev = event_new(c->c_svc->s_base, fd, EV_READ |
 		    EV_ET | EV_PERSIST, conn_watch_cb, c)) == NULL)
 			fatalx("event_new failed");
@@ -997,7 +1012,9 @@ evi_connect(struct evi_service *svc, const struct sockaddr *sa,
 	struct timeval	 tv;
 	int		 fd;
 
-	if (svc->s_worker == NULL || ops == NULL || sa == NULL ||
+	/* Not from init or fini, nor while the worker closes everything. */
+	if (svc->s_worker == NULL || !svc->s_inited ||
+	    svc->s_worker->w_closing || ops == NULL || sa == NULL ||
 	    timeout_ms < 0) {
 		errno = EINVAL;
 		return (NULL);
@@ -1015,6 +1032,7 @@ evi_connect(struct evi_service *svc, const struct sockaddr *sa,
 	c->c_ops = ops;
 	c->c_data = data;
 	c->c_flags |= CONN_OUTBOUND | CONN_CONNECTING | CONN_OPENED;
+	svc->s_worker->w_noutbound++;
 	if (connect(fd, sa, addr_len(sa)) == -1 && errno != EINPROGRESS) {
 		c->c_flags |= CONN_CLOSE_PENDING;
 		c->c_reason = conn_connect_reason(errno);

@@ -106,6 +106,7 @@ int		 addr_parse_listen(const char *, struct listen_addr *, char **);
 int		 addr_parse_port(const char *, in_port_t *, char **);
 const char	*addr_string(const struct sockaddr *, char *, size_t);
 socklen_t	 addr_len(const struct sockaddr *);
+int		 addr_unspecified(const union sockunion *);
 
 /* trust.c */
 int	trust_open(const char *, char **);
@@ -767,7 +768,9 @@ struct worker {
 	struct event_base	*w_base;
 	struct config		*w_config;
 	TAILQ_HEAD(evi_services, evi_service) w_services;
-	uint64_t		 w_nconns;
+	uint64_t		 w_nconns;	/* accepted and outbound */
+	uint64_t		 w_noutbound;	/* of which outbound */
+	int			 w_closing;	/* closing them all */
 	int			 w_stopping;	/* 1 draining, 2 closing */
 	int			 w_single;	/* -X: the whole daemon */
 	struct event		 w_stop_timer;

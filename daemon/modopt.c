@@ -184,10 +184,11 @@ modopt_address(const struct evi_option *o, const char *text,
 		la.la_any = strchr(word, ':') == NULL;	/* a bare port */
 		if (!la.la_any && addr_parse_listen(word, &la, cause) != 0)
 			goto fail;
-		if (la.la_any || la.la_port == 0) {
+		if (la.la_any || la.la_port == 0 ||
+		    addr_unspecified(&la.la_su)) {
 			xasprintf(cause, "\"%s\" is not a destination (expected "
-			    "ADDR:PORT or [ADDR]:PORT, with a port other than "
-			    "0)", word);
+			    "ADDR:PORT or [ADDR]:PORT, with neither 0.0.0.0 nor "
+			    ":: nor port 0)", word);
 			goto fail;
 		}
 		addrs = xreallocarray(addrs, n + 1, sizeof(*addrs));

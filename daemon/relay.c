@@ -118,9 +118,11 @@ relay_send(struct relay_dir *d)
 			d->rd_piped -= (size_t)n;
 	} else
 		return (0);
-	if (n > 0)
+	if (n > 0) {
 		conn_count_out(dst, (size_t)n);
-	else if (n == -1 && errno != EAGAIN && errno != EINTR)
+		/* A slow reader taking bytes is activity, as on any conn. */
+		dst->c_active = d->rd_src->c_active = timerq_now();
+	} else if (n == -1 && errno != EAGAIN && errno != EINTR)
 		return (-1);
 	return (0);
 }

@@ -234,8 +234,9 @@ stats_active_total(const struct worker *w)
 	uint64_t	n;
 	size_t		o;
 
+	/* Outbound connections are no clients: only accepted ones count. */
 	if (w->w_stats->gs_nprocs == 1)
-		n = w->w_nconns;
+		n = w->w_nconns - w->w_noutbound;
 	else
 		n = stats_gen_total(w->w_stats);
 	for (o = 0; o < w->w_nothers; o++)

@@ -111,6 +111,7 @@ worker_close_conns(struct worker *w, enum evi_close_reason reason)
 	struct evi_service	*svc;
 	struct evi_conn		*c;
 
+	w->w_closing = 1;	/* evi_connect refuses from close callbacks */
 	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
 		while ((c = TAILQ_FIRST(&svc->s_conns)) != NULL)
 			conn_close(c, reason);

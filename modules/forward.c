@@ -278,7 +278,9 @@ fwd_backend_close(struct evi_conn *b, enum evi_close_reason reason)
 	if (fc->relayed)
 		return;
 	fwd_why(fc, evi_conn_peer(b, NULL), evi_close_reason_string(reason));
-	if (reason == EVI_CLOSE_SHUTDOWN || reason == EVI_CLOSE_MODULE)
+	/* Our own doing, not the backend's: trying others would not help. */
+	if (reason == EVI_CLOSE_SHUTDOWN || reason == EVI_CLOSE_MODULE ||
+	    reason == EVI_CLOSE_MODULE_ERROR)
 		evi_conn_close(fc->client);
 	else
 		fwd_try(fc);

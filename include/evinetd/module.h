@@ -416,7 +416,8 @@ int		 evi_conn_outbound(const struct evi_conn *);
  * sends what it has, then closes, with the same reason.
  *
  * Returns 0, or -1 with errno: EINVAL (the same connection twice, or one
- * already relayed), ENOTCONN (not connected yet), EPIPE (closing).
+ * already relayed), ENOTCONN (not connected yet), EPIPE (closing or
+ * half-closed).
  */
 int	evi_relay(struct evi_conn *a, struct evi_conn *b);
 

@@ -585,6 +585,28 @@ class TestFailover(ForwardCase):
         self.assertEqual(d.stop(), 0)
 
 
+class TestLimits(ForwardCase):
+
+    def test_backend_connections_do_not_count_as_clients(self):
+        # A global max_connections of 2 admits two forwarded clients: their
+        # backend connections are the daemon's own, not clients.  With one
+        # worker, the second used to be refused.
+        live = Backend(self, echo_handler)
+        d = self.daemon("max_connections = 2\n" + fwd_conf([live.addr]))
+        held = []
+        try:
+            for i in range(2):
+                s = evitest.connect(d.port("fwd"))
+                held.append(s)
+                s.sendall(b"client %d\n" % i)
+                self.assertEqual(evitest.recv_exact(s, 9),
+                                 b"client %d\n" % i)
+        finally:
+            for s in held:
+                s.close()
+        self.assertEqual(d.stop(), 0)
+
+
 # 6: balance.
 
 class TestBalance(ForwardCase):

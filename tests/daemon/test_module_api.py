@@ -18,6 +18,7 @@ import re
 import select
 import signal
 import socket
+import threading
 import time
 
 import evitest
@@ -223,12 +224,52 @@ class TestAsyncCalls(evitest.TestCase):
         self.assertLess(took, 5 * float(
             os.environ.get("EVINETD_TIMEOUT_SCALE") or 1))
 
+    def test_a_relay_begun_in_conn_read_carries_the_eof_of_that_read(self):
+        # The client's bytes and its EOF arrive in one read batch (896
+        # bytes fill the daemon's first read exactly, READ_MIN in
+        # evinetd.h, so it reads on and finds the EOF); the module relays
+        # from that conn_read.  The EOF must go to the backend
+        # after the bytes, and the backend's answer must come back: the
+        # daemon used to call conn_eof after the relay began, finishing
+        # the client and throwing the answer away.
+        ls, port = evitest.hold_port()
+        got = []
+
+        def backend():
+            with ls:
+                ls.settimeout(10)
+                b, _ = ls.accept()
+                with b:
+                    got.append(evitest.recv_until_eof(b))
+                    b.sendall(b"y")
+        t = threading.Thread(target=backend, daemon=True)
+        t.start()
+        d = self.serve("relayread", "peer = 127.0.0.1:%d" % port)
+        with evitest.connect(d.port("async")) as s:
+            s.sendall(b"x" * 896)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(evitest.recv_until_eof(s), b"y")
+        t.join(10)
+        self.assertEqual(got, [b"x" * 896])
+        self.assertEqual(d.stop(), 0)
+
+    def test_connect_from_init_is_refused(self):
+        # The header promises EINVAL before any worker serves: a worker's
+        # init used to get a connection, left armed if init then failed.
+        d = self.serve("initconnect", "max_input = 4k\n max_output = 96k")
+        with evitest.connect(d.port("async")) as s:
+            self.assertEqual(evitest.recv_until_eof(s),
+                             b"max_input=4096 max_output=98304\n")
+        self.assertEqual(d.stop(), 0)
+
     def test_address_options_are_checked_like_listen(self):
         for value, why in (
                 ("127.0.0.1", r'"127.0.0.1" is not a destination'),
                 ("*:80", r'"\*:80" is not a destination'),
                 ("80", r'"80" is not a destination'),
                 ("127.0.0.1:0", r'"127.0.0.1:0" is not a destination'),
+                ("0.0.0.0:80", r'"0.0.0.0:80" is not a destination'),
+                ("[::]:80", r'"\[::\]:80" is not a destination'),
                 ("::1:80", r'IPv6 address in "::1:80" must be in brackets'),
                 ("127.0.0.1:1 127.0.0.1:2", r"expected one address, not 2"),
                 ("host.example:80", r'invalid address "host.example" .*'

@@ -32,7 +32,14 @@
  *	connect	 connects to "peer" with "timeout"; the outcome is written to
  *		 the client: "connected" when the outbound conn_open runs, or
  *		 "outbound closed: REASON" when it fails, then finishes.
+ *	relayread pauses the client, connects to "peer", resumes the client
+ *		 once connected, and relays the two from the client's first
+ *		 conn_read (which may come with the client's EOF).
+ *	initconnect tries evi_connect from init, which must refuse (EINVAL);
+ *		 then serves as "limits".
  */
+
+#include <netinet/in.h>
 
 #include <errno.h>
 #include <stdlib.h>
@@ -51,7 +58,7 @@ struct async {
 
 static const struct evi_option async_options[] = {
 	{ "mode", EVI_OPT_ENUM, NULL, "what to exercise", EVI_OPT_REQUIRED,
-	    0, 0, "limits pause halfclose connect" },
+	    0, 0, "limits pause halfclose connect relayread initconnect" },
 	{ "peer", EVI_OPT_ADDRESS, NULL, "where connect mode connects", 0,
 	    0, 0, NULL },
 	{ "timeout", EVI_OPT_DURATION, "1s", "connect timeout", 0, 0, 60000,
@@ -81,6 +88,10 @@ async_out_open(struct evi_conn *out)
 {
 	struct async	*a = evi_conn_data(out);
 
+	if (async_mode(a->a_conn) == 'r') {
+		evi_conn_resume_read(a->a_conn);
+		return (0);
+	}
 	evi_conn_printf(a->a_conn, "connected\n");
 	evi_conn_finish(a->a_conn);
 	a->a_out = NULL;
@@ -96,6 +107,8 @@ async_out_close(struct evi_conn *out, enum evi_close_reason reason)
 	if (a == NULL || a->a_out == NULL)
 		return;
 	a->a_out = NULL;
+	if (async_mode(a->a_conn) == 'r')
+		return;		/* the relay ends the client */
 	evi_conn_printf(a->a_conn, "outbound closed: %s\n",
 	    evi_close_reason_string(reason));
 	evi_conn_finish(a->a_conn);
@@ -120,10 +133,14 @@ async_open(struct evi_conn *c)
 	evi_conn_set_data(c, a);
 	switch (async_mode(c)) {
 	case 'l':
+	case 'i':
 		evi_conn_printf(c, "max_input=%zu max_output=%zu\n",
 		    evi_service_max_input(svc), evi_service_max_output(svc));
 		evi_conn_finish(c);
 		break;
+	case 'r':
+		evi_conn_pause_read(c);
+		/* FALLTHROUGH */
 	case 'c':
 		if ((sa = evi_opt_address(svc, "peer", 0, &len)) == NULL)
 			return (-1);
@@ -145,6 +162,8 @@ async_read(struct evi_conn *c, struct evbuffer *in)
 	int		 rv;
 
 	switch (async_mode(c)) {
+	case 'r':
+		return (evi_relay(c, a->a_out));
 	case 'p':
 		if (a->a_paused) {
 			a->a_paused_reads++;
@@ -204,11 +223,34 @@ async_close(struct evi_conn *c, enum evi_close_reason reason)
 		    evi_close_reason_string(reason));
 	if (a->a_out != NULL) {
 		evi_conn_set_data(a->a_out, NULL);
-		evi_conn_close(a->a_out);
+		if (async_mode(c) != 'r')
+			evi_conn_close(a->a_out);
 	}
 	if (a->a_timer != NULL)
 		event_free(a->a_timer);
 	free(a);
+}
+
+/* In initconnect mode, a connect from init must be refused. */
+static int
+async_init(struct evi_service *svc, void **state)
+{
+	struct sockaddr_in	sin;
+
+	(void)state;
+	if (evi_opt_string(svc, "mode")[0] != 'i')
+		return (0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons(9);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (evi_connect(svc, (struct sockaddr *)&sin, sizeof(sin), 0,
+	    &async_out_ops, NULL) != NULL)
+		return (evi_service_fail(svc, "evi_connect worked in init"));
+	if (errno != EINVAL)
+		return (evi_service_fail(svc, "evi_connect in init: errno %d",
+		    errno));
+	return (0);
 }
 
 EVI_MODULE_EXPORT = {
@@ -217,6 +259,7 @@ EVI_MODULE_EXPORT = {
 	.description = "test module: pause, half-close, connect, limits",
 	.protocols = EVI_PROTO_TCP,
 	.options = async_options,
+	.init = async_init,
 	.conn_open = async_open,
 	.conn_read = async_read,
 	.conn_eof = async_eof,
