@@ -378,6 +378,18 @@ def curl(port, path="/metrics"):
     return p.stdout.decode("utf-8")
 
 
+def promtool_check(test, text):
+    """promtool check metrics accepts TEXT."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        test.skipTest("promtool is not installed")
+    p = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=60)
+    test.assertEqual(p.returncode, 0, "promtool check metrics:\n%s%s" % (
+        p.stdout.decode(errors="replace"),
+        p.stderr.decode(errors="replace")))
+
+
 def abort_connection(s):
     """Closes S with a reset (SO_LINGER on, zero timeout)."""
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -553,17 +565,11 @@ class TestMetrics(evitest.TestCase):
         self.assertEqual(self.d.stop(), 0)
 
     def test_promtool_accepts_the_exposition(self):
-        promtool = shutil.which("promtool")
-        if promtool is None:
+        if shutil.which("promtool") is None:
             self.skipTest("promtool is not installed")
         Traffic(self, self.d)
         text = wait_settled(self, self.port).text
-        p = subprocess.run([promtool, "check", "metrics"],
-                           input=text.encode(), capture_output=True,
-                           timeout=60)
-        self.assertEqual(p.returncode, 0, "promtool check metrics:\n%s%s" % (
-            p.stdout.decode(errors="replace"),
-            p.stderr.decode(errors="replace")))
+        promtool_check(self, text)
         m = Exposition(text)
         for name in FAMILIES:
             self.assertIn(name, m.families)
@@ -1314,18 +1320,6 @@ def assert_not_down(test, before, after):
             name, dict(labels)))
         n += 1
     test.assertGreater(n, 50, "too few counters compared")
-
-
-def promtool_check(test, text):
-    """promtool check metrics accepts TEXT."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        test.skipTest("promtool is not installed")
-    p = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
-                       capture_output=True, timeout=60)
-    test.assertEqual(p.returncode, 0, "promtool check metrics:\n%s%s" % (
-        p.stdout.decode(errors="replace"),
-        p.stderr.decode(errors="replace")))
 
 
 class TestReload(test_supervisor.SupervisorCase):
