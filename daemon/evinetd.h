@@ -541,6 +541,7 @@ struct supervisor {
 	unsigned int		 s_gen_ids;
 	struct global_stats	*s_global;	/* shared: we only write it */
 	struct global_stats	 s_gl;		/* ours, copied to s_global */
+	TAILQ_HEAD(carries, carry) s_carry;	/* totals of gone generations */
 	const char		*s_config_path;
 	const char		*s_module_dir;
 	int			 s_module_dir_forced;
@@ -737,6 +738,35 @@ struct gen_stats {
 	size_t		 gs_size;		/* of the mapping */
 	struct svc_stats *gs_slots;		/* the shared mapping */
 	struct pubsrc	*gs_pub;	/* [proc][service]; NULL: none */
+	struct gen_carry *gs_carry;	/* shared, written by the supervisor */
+	size_t		 gs_carry_size;		/* of that mapping */
+	uint64_t	 gs_seq;		/* the supervisor's gc_seq */
+};
+
+/*
+ * The part of a generation's shared memory that only the supervisor
+ * writes: per service, the totals carried over from generations that are
+ * gone, and whether this generation itself is gone (its totals carried).
+ * gc_seq is odd while the supervisor changes them, so that a reader can
+ * tell a torn read and retry.
+ */
+struct gen_carry {
+	uint64_t	 gc_seq;
+	uint64_t	 gc_retired;
+	struct svc_stats gc_base[];		/* [service] */
+};
+
+/*
+ * The supervisor's private record of what the generations that are gone
+ * counted for a service (by name and protocol), carried into every later
+ * generation that has that service, so that a reload resets no total.
+ */
+struct carry {
+	TAILQ_ENTRY(carry)	 ca_entry;
+	char			*ca_name;
+	int			 ca_protocol;
+	int			 ca_used;	/* by a running generation */
+	struct svc_stats	 ca_totals;	/* st_active stays 0 */
 };
 
 /*
@@ -754,6 +784,14 @@ struct gen_stats *stats_gen_new(size_t, size_t, char **);
 void	stats_gen_free(struct gen_stats *);
 struct svc_stats *stats_slot(const struct gen_stats *, size_t, size_t);
 void	stats_proc_gone(const struct gen_stats *, size_t);
+void	stats_carry_begin(struct gen_stats *);
+void	stats_carry_add(struct carries *, const struct gen_stats *,
+	    const struct config *);
+void	stats_carry_write(struct gen_stats *, const struct config *,
+	    struct carries *);
+void	stats_carry_retire(struct gen_stats *);
+void	stats_carry_end(struct gen_stats *);
+void	stats_carry_prune(struct carries *);
 void	stats_others_init(struct worker *, const struct stats_other *, size_t);
 uint64_t stats_active(const struct evi_service *);
 uint64_t stats_active_total(const struct worker *);
@@ -785,6 +823,7 @@ struct worker {
 	const struct gen_stats	**w_others;	/* other generations */
 	size_t			 w_nothers;
 	size_t			*w_other_index;	/* [other][service]: theirs */
+	size_t			*w_other_carry;	/* the same, same protocol */
 	struct evi_stats_global	 w_gstats;	/* evi_stats_global's */
 	uint64_t		 w_nfds;	/* open fds, as last counted */
 	uint64_t		 w_nfds_when;	/* monotonic ms; 0: never */

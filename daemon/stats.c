@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 #include "evinetd.h"
 
 #define STATS_FDS_MS	1000	/* how long a descriptor count is reused */
+#define STATS_TRIES	100	/* reads of totals the supervisor changes */
 
 const char *
 evi_refuse_reason_string(enum evi_refuse_reason reason)
@@ -97,17 +99,21 @@ stats_gen_new(size_t nprocs, size_t nservices, char **cause)
 	gs = xcalloc(1, sizeof(*gs));
 	gs->gs_nprocs = nprocs ? nprocs : 1;
 	gs->gs_nservices = nservices;
-	if (gs->gs_nprocs > SIZE_MAX / nsvc / sizeof(gs->gs_slots[0])) {
+	if (gs->gs_nprocs > (SIZE_MAX - sizeof(*gs->gs_carry)) / nsvc /
+	    sizeof(gs->gs_slots[0])) {
 		xasprintf(cause, "too many counters: %zu workers, %zu services",
 		    nprocs, nservices);
 		free(gs);
 		return (NULL);
 	}
 	gs->gs_size = gs->gs_nprocs * nsvc * sizeof(gs->gs_slots[0]);
-	if ((gs->gs_slots = stats_map(gs->gs_size)) == NULL) {
+	gs->gs_carry_size = sizeof(*gs->gs_carry) +
+	    nsvc * sizeof(gs->gs_carry->gc_base[0]);
+	if ((gs->gs_slots = stats_map(gs->gs_size)) == NULL ||
+	    (gs->gs_carry = stats_map(gs->gs_carry_size)) == NULL) {
 		xasprintf(cause, "cannot map %zu bytes for counters: %s",
-		    gs->gs_size, strerror(errno));
-		free(gs);
+		    gs->gs_size + gs->gs_carry_size, strerror(errno));
+		stats_gen_free(gs);
 		return (NULL);
 	}
 	return (gs);
@@ -121,6 +127,8 @@ stats_gen_free(struct gen_stats *gs)
 	pubsrc_free(gs);
 	if (gs->gs_slots != NULL)
 		munmap(gs->gs_slots, gs->gs_size);
+	if (gs->gs_carry != NULL)
+		munmap(gs->gs_carry, gs->gs_carry_size);
 	free(gs);
 }
 
@@ -142,6 +150,148 @@ stats_proc_gone(const struct gen_stats *gs, size_t proc)
 
 	for (i = 0; i < gs->gs_nservices; i++)
 		stats_slot(gs, proc, i)->st_active = 0;
+}
+
+/* Adds one set of counters to another: slots, or generations. */
+static void
+stats_sum(struct svc_stats *to, const struct svc_stats *from)
+{
+	unsigned int	i;
+
+	to->st_accepted += from->st_accepted;
+	to->st_active += from->st_active;
+	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
+		to->st_closed[i] += from->st_closed[i];
+	to->st_bytes_in += from->st_bytes_in;
+	to->st_bytes_out += from->st_bytes_out;
+	to->st_dgrams_in += from->st_dgrams_in;
+	to->st_dgrams_out += from->st_dgrams_out;
+	to->st_module_errors += from->st_module_errors;
+	for (i = 0; i < EVI_REFUSE_NREASONS; i++)
+		to->st_refused[i] += from->st_refused[i];
+	to->st_out_connects += from->st_out_connects;
+	to->st_out_failed += from->st_out_failed;
+	to->st_out_bytes_in += from->st_out_bytes_in;
+	to->st_out_bytes_out += from->st_out_bytes_out;
+}
+
+/* Adds up one service's slots in all processes of a generation. */
+static void
+stats_gen_sum(const struct gen_stats *gs, size_t service,
+    struct svc_stats *out)
+{
+	size_t	p;
+
+	for (p = 0; p < gs->gs_nprocs; p++)
+		stats_sum(out, stats_slot(gs, p, service));
+}
+
+/*
+ * The supervisor is about to change a generation's carried totals:
+ * gc_seq goes odd, so that a worker reading them meanwhile retries.  The
+ * supervisor counts in its own copy and only ever writes the shared one.
+ */
+void
+stats_carry_begin(struct gen_stats *gs)
+{
+	gs->gs_seq++;
+	__atomic_store_n(&gs->gs_carry->gc_seq, gs->gs_seq, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
+/* The change is complete: gc_seq goes even again. */
+void
+stats_carry_end(struct gen_stats *gs)
+{
+	gs->gs_seq++;
+	__atomic_store_n(&gs->gs_carry->gc_seq, gs->gs_seq, __ATOMIC_RELEASE);
+}
+
+/* The supervisor's record for a service, made if there is none. */
+static struct carry *
+stats_carry_find(struct carries *cl, const struct service_conf *sc,
+    int create)
+{
+	struct carry	*ca;
+
+	TAILQ_FOREACH(ca, cl, ca_entry) {
+		if (ca->ca_protocol == sc->sc_protocol &&
+		    strcmp(ca->ca_name, sc->sc_name) == 0)
+			return (ca);
+	}
+	if (!create)
+		return (NULL);
+	ca = xcalloc(1, sizeof(*ca));
+	ca->ca_name = xstrdup(sc->sc_name);
+	ca->ca_protocol = sc->sc_protocol;
+	TAILQ_INSERT_TAIL(cl, ca, ca_entry);
+	return (ca);
+}
+
+/*
+ * A generation whose workers have all exited has final totals: they join
+ * the supervisor's record.  Reading them is reading values a worker
+ * wrote; where to read comes from the supervisor's private layout.
+ */
+void
+stats_carry_add(struct carries *cl, const struct gen_stats *gs,
+    const struct config *cf)
+{
+	const struct service_conf	*sc;
+	struct carry			*ca;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_index >= gs->gs_nservices)
+			continue;
+		ca = stats_carry_find(cl, sc, 1);
+		stats_gen_sum(gs, sc->sc_index, &ca->ca_totals);
+		ca->ca_totals.st_active = 0;
+	}
+}
+
+/* Shows the carried totals to a running generation's workers. */
+void
+stats_carry_write(struct gen_stats *gs, const struct config *cf,
+    struct carries *cl)
+{
+	const struct service_conf	*sc;
+	struct carry			*ca;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_index >= gs->gs_nservices ||
+		    (ca = stats_carry_find(cl, sc, 0)) == NULL)
+			continue;
+		ca->ca_used = 1;
+		gs->gs_carry->gc_base[sc->sc_index] = ca->ca_totals;
+	}
+}
+
+/* A generation is carried: readers must not add its slots any more. */
+void
+stats_carry_retire(struct gen_stats *gs)
+{
+	__atomic_store_n(&gs->gs_carry->gc_retired, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Forgets the services no running generation has: one that comes back
+ * in a later config starts from zero, as a new series.
+ */
+void
+stats_carry_prune(struct carries *cl)
+{
+	struct carry	*ca, *next;
+
+	for (ca = TAILQ_FIRST(cl); ca != NULL; ca = next) {
+		next = TAILQ_NEXT(ca, ca_entry);
+		if (ca->ca_used) {
+			ca->ca_used = 0;
+			continue;
+		}
+		TAILQ_REMOVE(cl, ca, ca_entry);
+		free(ca->ca_name);
+		free(ca);
+	}
 }
 
 /* One service's open connections in all processes of a generation. */
@@ -170,14 +320,16 @@ stats_gen_total(const struct gen_stats *gs)
 
 /*
  * Learns where other generations count the services we serve, matched by
- * name, so that limits hold while a reload drains.  A service they do not
- * have gets SIZE_MAX.
+ * name, so that limits hold while a reload drains, and by name and
+ * protocol, so that reports add them up.  A service they do not have
+ * gets SIZE_MAX.
  */
 void
 stats_others_init(struct worker *w, const struct stats_other *so, size_t n)
 {
 	const struct service_conf	*sc, *osc;
-	size_t				 nsvc = w->w_config->c_nservices, o, i;
+	size_t				 nsvc = w->w_config->c_nservices, o, i,
+					 c;
 
 	if (n == 0 || nsvc == 0)
 		return;
@@ -187,19 +339,23 @@ stats_others_init(struct worker *w, const struct stats_other *so, size_t n)
 	    /* NOLINTNEXTLINE(bugprone-sizeof-expression) */
 	    sizeof(*w->w_others));
 	w->w_other_index = xreallocarray(NULL, n, nsvc * sizeof(size_t));
+	w->w_other_carry = xreallocarray(NULL, n, nsvc * sizeof(size_t));
 	for (o = 0; o < n; o++) {
 		w->w_others[o] = so[o].so_stats;
 		TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
-			i = SIZE_MAX;
+			i = c = SIZE_MAX;
 			TAILQ_FOREACH(osc, &so[o].so_config->c_services,
 			    sc_entry) {
 				if (strcmp(osc->sc_name, sc->sc_name) == 0 &&
 				    osc->sc_index < so[o].so_stats->gs_nservices) {
 					i = osc->sc_index;
+					if (osc->sc_protocol == sc->sc_protocol)
+						c = i;
 					break;
 				}
 			}
 			w->w_other_index[o * nsvc + sc->sc_index] = i;
+			w->w_other_carry[o * nsvc + sc->sc_index] = c;
 		}
 	}
 }
@@ -244,14 +400,68 @@ stats_active_total(const struct worker *w)
 	return (n);
 }
 
-static void	stats_conf(struct gen_stats *, const struct service_conf *,
+static void	stats_conf(const struct worker *, const struct service_conf *,
 		    struct evi_stats_service *);
 
 /* Copies one service's counters, summed over all workers, for reports. */
 void
 stats_service(const struct evi_service *svc, struct evi_stats_service *out)
 {
-	stats_conf(svc->s_worker->w_stats, svc->s_conf, out);
+	stats_conf(svc->s_worker, svc->s_conf, out);
+}
+
+/*
+ * One read of a service's totals: this generation's slots, what the
+ * supervisor carried over from generations that are gone, and the slots
+ * of the other generations still running (a reload's draining one) that
+ * it has not carried yet.
+ */
+static void
+stats_total_once(const struct worker *w, const struct service_conf *sc,
+    struct svc_stats *out)
+{
+	const struct gen_stats	*gs;
+	size_t			 nsvc = w->w_config->c_nservices, o, i;
+
+	memset(out, 0, sizeof(*out));
+	stats_gen_sum(w->w_stats, sc->sc_index, out);
+	stats_sum(out, &w->w_stats->gs_carry->gc_base[sc->sc_index]);
+	for (o = 0; o < w->w_nothers; o++) {
+		gs = w->w_others[o];
+		i = w->w_other_carry[o * nsvc + sc->sc_index];
+		if (i != SIZE_MAX && __atomic_load_n(&gs->gs_carry->gc_retired,
+		    __ATOMIC_RELAXED) == 0)
+			stats_gen_sum(gs, i, out);
+	}
+}
+
+/*
+ * A service's totals across reloads.  The supervisor carries a gone
+ * generation and marks it retired in one change, bracketed by an odd
+ * gc_seq, so a read that overlapped one is done again: neither missed
+ * nor counted twice.  The retries are bounded, since a worker can write
+ * gc_seq too; the last read is then reported as it is.
+ */
+static void
+stats_total(const struct worker *w, const struct service_conf *sc,
+    struct svc_stats *out)
+{
+	const struct gen_carry	*gc = w->w_stats->gs_carry;
+	uint64_t		 seq;
+	int			 tries;
+
+	for (tries = 0; tries < STATS_TRIES; tries++) {
+		seq = __atomic_load_n(&gc->gc_seq, __ATOMIC_ACQUIRE);
+		if (seq & 1) {
+			sched_yield();
+			continue;
+		}
+		stats_total_once(w, sc, out);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&gc->gc_seq, __ATOMIC_RELAXED) == seq)
+			return;
+	}
+	stats_total_once(w, sc, out);
 }
 
 /*
@@ -259,32 +469,29 @@ stats_service(const struct evi_service *svc, struct evi_stats_service *out)
  * not: the slots are shared, and the config says the rest.
  */
 static void
-stats_conf(struct gen_stats *gs, const struct service_conf *sc,
+stats_conf(const struct worker *w, const struct service_conf *sc,
     struct evi_stats_service *out)
 {
-	const struct svc_stats	*st;
-	size_t			 p;
+	struct svc_stats	 st;
 	unsigned int		 i;
 
+	stats_total(w, sc, &st);
 	memset(out, 0, sizeof(*out));
-	for (p = 0; p < gs->gs_nprocs; p++) {
-		st = stats_slot(gs, p, sc->sc_index);
-		out->accepted += st->st_accepted;
-		out->active += st->st_active;
-		for (i = 0; i < EVI_CLOSE_NREASONS; i++)
-			out->closed[i] += st->st_closed[i];
-		for (i = 0; i < EVI_REFUSE_NREASONS; i++)
-			out->refused[i] += st->st_refused[i];
-		out->bytes_in += st->st_bytes_in;
-		out->bytes_out += st->st_bytes_out;
-		out->dgrams_in += st->st_dgrams_in;
-		out->dgrams_out += st->st_dgrams_out;
-		out->module_errors += st->st_module_errors;
-		out->outbound_connects += st->st_out_connects;
-		out->outbound_failed += st->st_out_failed;
-		out->outbound_bytes_in += st->st_out_bytes_in;
-		out->outbound_bytes_out += st->st_out_bytes_out;
-	}
+	out->accepted = st.st_accepted;
+	out->active = st.st_active;
+	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
+		out->closed[i] = st.st_closed[i];
+	for (i = 0; i < EVI_REFUSE_NREASONS; i++)
+		out->refused[i] = st.st_refused[i];
+	out->bytes_in = st.st_bytes_in;
+	out->bytes_out = st.st_bytes_out;
+	out->dgrams_in = st.st_dgrams_in;
+	out->dgrams_out = st.st_dgrams_out;
+	out->module_errors = st.st_module_errors;
+	out->outbound_connects = st.st_out_connects;
+	out->outbound_failed = st.st_out_failed;
+	out->outbound_bytes_in = st.st_out_bytes_in;
+	out->outbound_bytes_out = st.st_out_bytes_out;
 	out->name = sc->sc_name;
 	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
 	    sc->sc_module_name;
@@ -303,7 +510,7 @@ evi_stats_foreach(const struct evi_service *self, evi_stats_cb cb, void *arg)
 		return (0);
 	/* Every service of the generation, isolated ones included. */
 	TAILQ_FOREACH(sc, &w->w_config->c_services, sc_entry) {
-		stats_conf(w->w_stats, sc, &s);
+		stats_conf(w, sc, &s);
 		if ((rv = cb(&s, arg)) != 0)
 			return (rv);
 	}

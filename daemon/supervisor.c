@@ -166,6 +166,8 @@ gen_new(struct supervisor *sup, struct config *cf, char **cause)
 		gen_free(sup, g);
 		return (NULL);
 	}
+	/* No worker of it runs yet: no reader to bracket the change for. */
+	stats_carry_write(g->g_stats, cf, &sup->s_carry);
 	return (g);
 }
 
@@ -193,12 +195,36 @@ gen_running(const struct generation *g)
 	return (n);
 }
 
+/*
+ * A generation is gone for good: its workers have exited, so its totals
+ * are final.  They join the carried totals, which every generation still
+ * running then shows instead of this one's slots.  Readers see both
+ * changes at once or retry, so no total goes down or counts twice.
+ */
+static void
+gen_carry(struct supervisor *sup, struct generation *gone)
+{
+	struct generation	*g;
+
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry)
+		stats_carry_begin(g->g_stats);
+	stats_carry_add(&sup->s_carry, gone->g_stats, gone->g_cf);
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry)
+		stats_carry_write(g->g_stats, g->g_cf, &sup->s_carry);
+	stats_carry_retire(gone->g_stats);
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry)
+		stats_carry_end(g->g_stats);
+	stats_carry_prune(&sup->s_carry);
+}
+
 static void
 gen_free(struct supervisor *sup, struct generation *g)
 {
 	struct wproc	*p;
 
 	TAILQ_REMOVE(&sup->s_gens, g, g_entry);
+	if (g->g_stats != NULL && g->g_cf != NULL)
+		gen_carry(sup, g);
 	evtimer_del(&g->g_start_timer);
 	while ((p = TAILQ_FIRST(&g->g_procs)) != NULL) {
 		TAILQ_REMOVE(&g->g_procs, p, p_entry);
@@ -930,6 +956,7 @@ sup_run(struct supervisor *sup, struct config *cf)
 	int		 i;
 
 	TAILQ_INIT(&sup->s_gens);
+	TAILQ_INIT(&sup->s_carry);
 	sup->s_pid = getpid();
 	/* No worker exists yet: the shared figures are still ours alone. */
 	sup->s_gl = *sup->s_global;

@@ -328,5 +328,6 @@ worker_free(struct worker *w)
 	relay_pipes_free(w);
 	free(w->w_others);
 	free(w->w_other_index);
+	free(w->w_other_carry);
 	free(w);
 }

@@ -221,6 +221,11 @@ stats_prometheus(struct evi_service *svc, struct evbuffer *b)
 	    "When the daemon started, in seconds since the Unix epoch.");
 	evbuffer_add_printf(b, "evinetd_start_time_seconds %" PRIu64 "\n",
 	    g->start_time);
+	/* The conventional name, so dashboards spot restarts unaided. */
+	prom_header(b, "process_start_time_seconds", "gauge",
+	    "Start time of the supervisor since the Unix epoch in seconds.");
+	evbuffer_add_printf(b, "process_start_time_seconds %" PRIu64 "\n",
+	    g->start_time);
 	prom_header(b, "evinetd_uptime_seconds", "gauge",
 	    "Seconds since the daemon started.");
 	evbuffer_add_printf(b, "evinetd_uptime_seconds %" PRIu64 ".%03u\n",

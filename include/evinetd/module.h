@@ -496,7 +496,12 @@ struct evi_stats_global {
 
 typedef int (*evi_stats_cb)(const struct evi_stats_service *, void *arg);
 
-/* Calls cb for each service, in config order; stops early if cb != 0. */
+/*
+ * Calls cb for each service, in config order; stops early if cb != 0.
+ * The counters are totals since the daemon started: a service that a
+ * reload keeps (same name and protocol) keeps them; active counts every
+ * generation's open connections.
+ */
 int	evi_stats_foreach(const struct evi_service *, evi_stats_cb, void *);
 /*
  * Fills in a snapshot of the daemon-wide figures.  NULL during the trial

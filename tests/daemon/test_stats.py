@@ -19,7 +19,9 @@ import time
 import unittest
 
 import evitest
+import test_supervisor
 from evitest import IO_TIMEOUT
+from test_supervisor import reload, settle
 
 # echo and echo-udp log their connections; the stats services do not.
 # "stats" refuses requests over 1 KiB; "stats-idle" keeps the default
@@ -63,6 +65,7 @@ FAMILIES = {
     "evinetd_refused_total": "counter",
     "evinetd_build_info": "gauge",
     "evinetd_start_time_seconds": "gauge",
+    "process_start_time_seconds": "gauge",
     "evinetd_uptime_seconds": "gauge",
     "evinetd_reloads_total": "counter",
     "evinetd_worker_restarts_total": "counter",
@@ -375,6 +378,18 @@ def curl(port, path="/metrics"):
     return p.stdout.decode("utf-8")
 
 
+def promtool_check(test, text):
+    """promtool check metrics accepts TEXT."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        test.skipTest("promtool is not installed")
+    p = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
+                       capture_output=True, timeout=60)
+    test.assertEqual(p.returncode, 0, "promtool check metrics:\n%s%s" % (
+        p.stdout.decode(errors="replace"),
+        p.stderr.decode(errors="replace")))
+
+
 def abort_connection(s):
     """Closes S with a reset (SO_LINGER on, zero timeout)."""
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -524,6 +539,7 @@ class TestMetrics(evitest.TestCase):
         self.assertGreater(c.count("evinetd_open_fds"), 4)
         start = c.value("evinetd_start_time_seconds")
         self.assertLessEqual(abs(start - time.time()), 120)
+        self.assertEqual(c.value("process_start_time_seconds"), start)
         self.assertGreaterEqual(c.value("evinetd_uptime_seconds"), 0)
         build = c.families["evinetd_build_info"]["samples"]
         self.assertEqual(len(build), 1)
@@ -549,17 +565,11 @@ class TestMetrics(evitest.TestCase):
         self.assertEqual(self.d.stop(), 0)
 
     def test_promtool_accepts_the_exposition(self):
-        promtool = shutil.which("promtool")
-        if promtool is None:
+        if shutil.which("promtool") is None:
             self.skipTest("promtool is not installed")
         Traffic(self, self.d)
         text = wait_settled(self, self.port).text
-        p = subprocess.run([promtool, "check", "metrics"],
-                           input=text.encode(), capture_output=True,
-                           timeout=60)
-        self.assertEqual(p.returncode, 0, "promtool check metrics:\n%s%s" % (
-            p.stdout.decode(errors="replace"),
-            p.stderr.decode(errors="replace")))
+        promtool_check(self, text)
         m = Exposition(text)
         for name in FAMILIES:
             self.assertIn(name, m.families)
@@ -1272,6 +1282,143 @@ class TestStateDump(evitest.TestCase):
         d.wait_log(r"^event=close service=echo proto=tcp "
                    r"peer=127\.0\.0\.1:%d .* bytes_in=16 bytes_out=16 "
                    r"reason=eof$" % client)
+        self.assertEqual(d.stop(), 0)
+
+
+# Reloads: a service that stays (same name, same protocol) keeps its
+# totals, also while the old generation drains.
+
+RELOAD_CONF = """
+    drain_timeout = 20s
+    workers = 2
+    service echo {
+        listen = 127.0.0.1:$echo
+        module = echo
+    }
+    service udp {
+        listen = 127.0.0.1:$udp
+        protocol = udp
+        module = echo
+    }
+    service stats {
+        listen = 127.0.0.1:$stats
+        module = stats
+    }
+    """
+
+
+def assert_not_down(test, before, after):
+    """Every _total sample of BEFORE is in AFTER, and not smaller."""
+    n = 0
+    for (name, labels), v in before.samples.items():
+        if not name.endswith("_total"):
+            continue
+        key = (name, labels)
+        test.assertIn(key, after.samples, "%s%s is gone" % (
+            name, dict(labels)))
+        test.assertGreaterEqual(after.samples[key], v, "%s%s went down" % (
+            name, dict(labels)))
+        n += 1
+    test.assertGreater(n, 50, "too few counters compared")
+
+
+class TestReload(test_supervisor.SupervisorCase):
+
+    def drive(self, ports, n, size=3000):
+        """N echo connections of SIZE bytes each way, ended with EOF, and
+        N datagrams; returns the scrape once echo has none open."""
+        for i in range(n):
+            with evitest.connect(ports["echo"]) as s:
+                data = os.urandom(size)
+                self.assertEqual(evitest.transfer(s, data, shut_wr=True),
+                                 data)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.settimeout(IO_TIMEOUT)
+            u.connect(("127.0.0.1", ports["udp"]))
+            for i in range(n):
+                u.send(b"datagram %d" % i)
+                self.assertEqual(u.recv(100), b"datagram %d" % i)
+        return self.settled(ports)
+
+    def settled(self, ports):
+        """Polls /metrics until echo has no open connection and counts
+        each it accepted as closed; returns that scrape."""
+        deadline = time.monotonic() + IO_TIMEOUT
+        while True:
+            m = scrape(ports["stats"])
+            e = m.service("echo")
+            closed = sum(e["closed " + r] for r in CLOSE_REASONS)
+            if e["evinetd_connections_active"] == 0 and closed == \
+                    e["evinetd_connections_accepted_total"]:
+                return m
+            self.assertLess(time.monotonic(), deadline, m.text)
+            time.sleep(0.02)
+
+    def test_totals_never_go_down_across_reloads(self):
+        d, ports = self.start_pinned(RELOAD_CONF, ["echo", "udp", "stats"])
+        before = self.drive(ports, 3)
+        echo = before.service("echo")
+        accepted = echo["evinetd_connections_accepted_total"]
+        self.assertGreaterEqual(accepted, 3)
+        start = before.value("process_start_time_seconds")
+        for rnd, n in enumerate((4, 5), 1):
+            with self.subTest(reload=rnd):
+                reload(d)
+                # Right away: the old generation may still be draining,
+                # and either generation may answer.
+                mid = scrape(ports["stats"])
+                assert_not_down(self, before, mid)
+                self.assertEqual(mid.count(
+                    "evinetd_connections_accepted_total", service="echo"),
+                    accepted)
+                settle(d, 2)
+                after = self.drive(ports, n)
+                assert_not_down(self, mid, after)
+                e = after.service("echo")
+                self.assertEqual(e["evinetd_connections_accepted_total"],
+                                 accepted + n)
+                self.assertEqual(e["closed eof"], accepted + n)
+                self.assertEqual(e["evinetd_received_bytes_total"],
+                                 echo["evinetd_received_bytes_total"] +
+                                 3000 * n)
+                u = after.service("udp")
+                self.assertEqual(u["evinetd_datagrams_received_total"],
+                                 before.service("udp")[
+                                     "evinetd_datagrams_received_total"] + n)
+                self.assertEqual(after.value("process_start_time_seconds"),
+                                 start)
+                self.assertEqual(after.count("evinetd_reloads_total",
+                                             result="ok"), 1 + rnd)
+                promtool_check(self, after.text)
+                before, echo, accepted = after, e, accepted + n
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_draining_connection_keeps_counting(self):
+        d, ports = self.start_pinned(RELOAD_CONF, ["echo", "udp", "stats"])
+        base = self.settled(ports).service("echo")
+        with evitest.connect(ports["echo"]) as s:
+            self.assertEqual(evitest.transfer(s, b"a" * 1000), b"a" * 1000)
+            reload(d)
+            # The old generation serves this connection and counts it.
+            self.assertEqual(evitest.transfer(s, b"b" * 5000), b"b" * 5000)
+            mid = scrape(ports["stats"])
+            promtool_check(self, mid.text)
+            e = mid.service("echo")
+            self.assertEqual(e["evinetd_connections_active"], 1)
+            self.assertEqual(e["evinetd_connections_accepted_total"],
+                             base["evinetd_connections_accepted_total"] + 1)
+            self.assertEqual(e["evinetd_received_bytes_total"],
+                             base["evinetd_received_bytes_total"] + 6000)
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(evitest.recv_until_eof(s), b"")
+        # The old generation is gone: its totals are carried.
+        settle(d, 2)
+        e = self.settled(ports).service("echo")
+        self.assertEqual(e["evinetd_connections_accepted_total"],
+                         base["evinetd_connections_accepted_total"] + 1)
+        self.assertEqual(e["closed eof"], base["closed eof"] + 1)
+        for k in ("evinetd_received_bytes_total", "evinetd_sent_bytes_total"):
+            self.assertEqual(e[k], base[k] + 6000, k)
         self.assertEqual(d.stop(), 0)
 
 
