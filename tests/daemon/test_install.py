@@ -213,6 +213,20 @@ class TestInstall(evitest.TestCase):
             with self.subTest(line=line):
                 self.assertIn("\n" + line + "\n", unit)
 
+    def test_the_example_socket_unit_is_installed_beside_it(self):
+        if not self.unit_installed:
+            self.skipTest("configured without a systemd unit directory")
+        path = os.path.join(self.destdir +
+                            self.dirs["systemdsystemunitdir"],
+                            "evinetd.socket")
+        with open(path) as f:
+            unit = f.read()
+        for line in ("[Socket]", "ListenStream=7",
+                     "FileDescriptorName=evinetd", "Service=evinetd.service",
+                     "WantedBy=sockets.target"):
+            with self.subTest(line=line):
+                self.assertIn("\n" + line + "\n", unit)
+
     def test_existing_config_is_kept_by_a_second_install(self):
         conf = self.inst("sysconfdir", "evinetd.conf")
         with open(conf) as f:
