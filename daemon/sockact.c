@@ -78,6 +78,7 @@ sockact_type(int type)
 	return (type == SOCK_DGRAM ? "udp" : "tcp");
 }
 
+#ifdef HAVE_SYSTEMD
 /* Learns what an inherited descriptor is, and whether a service can use it. */
 static void
 sockact_inspect(struct inherited *is)
@@ -119,6 +120,7 @@ sockact_inspect(struct inherited *is)
 	    fcntl(is->is_fd, F_SETFL, flags | O_NONBLOCK) == -1)
 		is->is_why = "cannot be made non-blocking";
 }
+#endif
 
 /*
  * Takes the sockets passed to us, if any, and removes the variables from

@@ -19,7 +19,6 @@ import re
 import shutil
 import signal
 import socket
-import time
 import unittest
 
 import evitest
@@ -48,17 +47,18 @@ def free_port(kind=socket.SOCK_STREAM):
 
 
 def activated(conf, nsocks=1, names=None, datagram=False, args=(),
-              expect=(), addr="127.0.0.1:%d"):
+              expect=(), addr="127.0.0.1:%d", more=()):
     """Starts evinetd under systemd-socket-activate on NSOCKS free ports
-    (named NAMES, "a:b", if given), formatting their ports into CONF
-    ($p0, $p1, ...).  Returns (daemon, ports) once the launcher listens:
-    evinetd itself starts at the first client."""
+    (ADDR % port) and the addresses MORE, named NAMES ("a:b") if given,
+    formatting the ports into CONF ($p0, $p1, ...).  Returns (daemon,
+    ports) once the launcher listens: evinetd itself starts at the first
+    client."""
     kind = socket.SOCK_DGRAM if datagram else socket.SOCK_STREAM
     for attempt in range(10):
         ports = [free_port(kind) for i in range(nsocks)]
         prefix = [ACTIVATE]
-        for p in ports:
-            prefix += ["-l", addr % p]
+        for a in [addr % p for p in ports] + list(more):
+            prefix += ["-l", a]
         if datagram:
             prefix.append("--datagram")
         if names is not None:
@@ -69,7 +69,7 @@ def activated(conf, nsocks=1, names=None, datagram=False, args=(),
         d = evitest.Daemon(text, args=args, prefix=prefix, wait_ready=False,
                            expect=LAUNCHER_LINES + list(expect))
         try:
-            d.wait_log(r'^Listening on ', count=nsocks)
+            d.wait_log(r'^Listening on ', count=nsocks + len(more))
             return d, ports
         except evitest.DaemonError:
             busy = "Address already in use" in d.log_text()
@@ -181,6 +181,40 @@ class TestSocketActivation(evitest.TestCase):
                 self.assertEqual(evitest.transfer(s, b"46"), b"46")
         self.assertEqual(d.stop(), 0)
 
+    @unittest.skipUnless(HAVE6, "no IPv6 on this host")
+    def test_star_port_binds_the_family_not_passed(self):
+        d, (port,) = self.start("""
+            service echo {
+                listen = *:$p0
+                module = echo
+            }""", addr="0.0.0.0:%d")
+        with wake(port):
+            d.wait_ready()
+        for mark in (0, d.mark()):
+            d.wait_log(r'^service "echo": listening on 0\.0\.0\.0:%d \(tcp, '
+                       r'from systemd\)$' % port, since=mark)
+            d.wait_log(r'^service "echo": listening on \[::\]:%d \(tcp\)$'
+                       % port, since=mark)
+            for host in ("127.0.0.1", "::1"):
+                with evitest.connect(port, host=host) as s:
+                    self.assertEqual(evitest.transfer(s, b"46"), b"46")
+            # A reload takes over the [::] socket it bound.
+            if mark == 0:
+                d.send_signal(signal.SIGHUP)
+                d.wait_log(r'^reload: generation 2 serving ')
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_socket_no_service_can_use_is_a_warning(self):
+        tmp = self.tempdir()
+        unusable = (r'^socket activation: fd 4 "unix": not an IPv4 or IPv6 '
+                    r'socket; no service can use it$')
+        d, (port,) = self.start(ECHO_BY_ADDRESS, names="echo:unix",
+                                more=[tmp.join("sock")], expect=[unusable])
+        with wake(port):
+            d.wait_ready()
+        d.wait_log(unusable)
+        self.assertEqual(d.stop(), 0)
+
     def test_a_datagram_socket_serves_udp(self):
         d, (port,) = self.start("""
             service echo {
@@ -210,46 +244,45 @@ class TestSocketActivation(evitest.TestCase):
                               if re.search(UNUSED_RE, l)]), 1)
         self.assertEqual(d.stop(), 0)
 
-    def test_a_missing_name_stops_the_start(self):
-        d, (port,) = self.start(ECHO_BY_NAME.replace("fd:web", "fd:missing"),
-                                names="web", expect=[r'.'])
+    def refused(self, conf, rc, args=()):
+        """Starts CONF (or checks it, with -n) with a socket named "web";
+        evinetd must exit with RC.  Returns (daemon, port)."""
+        d, (port,) = self.start(conf, names="web", args=args, expect=[r'.'])
         with wake(port):
-            self.assertEqual(d.wait_exit(), 1)
-        self.assertIn('%s:2: service "echo": listen fd:missing: no usable tcp '
-                      'socket named "missing" was passed (passed: "web" (tcp '
-                      '127.0.0.1:%d))' % (d.conf_path, port), d.log_lines())
+            self.assertEqual(d.wait_exit(), rc)
+        return d, port
+
+    def assert_no_socket(self, d, port, name, proto="tcp"):
+        self.assertIn('%s:2: service "echo": listen fd:%s: no usable %s '
+                      'socket named "%s" was passed (passed: "web" (tcp '
+                      '127.0.0.1:%d))' % (d.conf_path, name, proto, name,
+                                          port), d.log_lines())
+
+    def test_a_missing_name_stops_the_start(self):
+        d, port = self.refused(ECHO_BY_NAME.replace("web", "missing"), 1)
+        self.assert_no_socket(d, port, "missing")
 
     def test_a_missing_name_fails_the_check(self):
-        d, (port,) = self.start(ECHO_BY_NAME.replace("fd:web", "fd:missing"),
-                                names="web", args=["-n"], expect=[r'.'])
-        with wake(port):
-            self.assertEqual(d.wait_exit(), 1)
-        self.assertIn('%s:2: service "echo": listen fd:missing: no usable tcp '
-                      'socket named "missing" was passed (passed: "web" (tcp '
-                      '127.0.0.1:%d))' % (d.conf_path, port), d.log_lines())
+        d, port = self.refused(ECHO_BY_NAME.replace("web", "missing"), 1,
+                               args=["-n"])
+        self.assert_no_socket(d, port, "missing")
         self.assertNotIn("configuration OK", d.log_lines())
 
     def test_a_name_of_the_wrong_type_is_an_error(self):
-        d, (port,) = self.start("""
+        d, port = self.refused("""
             service echo {
                 listen = fd:web
                 protocol = udp
                 module = echo
-            }""", names="web", args=["-n"], expect=[r'.'])
-        with wake(port):
-            self.assertEqual(d.wait_exit(), 1)
-        self.assertIn('%s:2: service "echo": listen fd:web: no usable udp '
-                      'socket named "web" was passed (passed: "web" (tcp '
-                      '127.0.0.1:%d))' % (d.conf_path, port), d.log_lines())
+            }""", 1, args=["-n"])
+        self.assert_no_socket(d, port, "web", proto="udp")
 
     def test_two_services_cannot_share_a_socket(self):
-        d, (port,) = self.start(ECHO_BY_NAME + """
+        d, port = self.refused(ECHO_BY_NAME + """
             service again {
                 listen = 127.0.0.1:$p0
                 module = echo
-            }""", names="web", expect=[r'.'])
-        with wake(port):
-            self.assertEqual(d.wait_exit(), 2)
+            }""", 2)
         d.wait_log(r':6: service "again": listen 127\.0\.0\.1:%d: the socket '
                    r'systemd passed for 127\.0\.0\.1:%d \("web"\) is taken by '
                    r'service "echo" already$' % (port, port))
