@@ -492,8 +492,10 @@ int	sockact_take(void);
 void	sockact_start(int);
 int	sockact_parse_name(const char *, char **);
 void	sockact_check(struct config *);
-int	sockact_claim(const struct service_conf *, const char *,
-	    const union sockunion *, size_t *, int *, char **);
+int	sockact_claim_name(const struct service_conf *, const char *,
+	    size_t *, int *, char **);
+int	sockact_claim_addr(const struct service_conf *,
+	    const union sockunion *, int *, char **);
 int	sockact_dualstack(const union sockunion *);
 void	sockact_unclaim(void);
 void	sockact_warn_unused(void);

@@ -296,7 +296,7 @@ listener_switched(struct config *old, const struct service_conf *sc,
  */
 static int
 listener_inherit_rest(struct config *old, struct service_conf *sc,
-    union sockunion *su, int *taken, char **cause)
+    union sockunion *su, const int *taken, char **cause)
 {
 	int	i, fd;
 
@@ -336,7 +336,7 @@ listener_inherit(struct config *old, struct service_conf *sc,
 	int		 fd, rv, found = 0, taken[2] = { 0, 0 };
 
 	if (lc->lc_fdname != NULL) {
-		while ((rv = sockact_claim(sc, lc->lc_fdname, NULL, &pos, &fd,
+		while ((rv = sockact_claim_name(sc, lc->lc_fdname, &pos, &fd,
 		    cause)) == 1) {
 			listener_add(sc, fd, sc->sc_protocol, -1, 1);
 			found = 1;
@@ -354,9 +354,7 @@ listener_inherit(struct config *old, struct service_conf *sc,
 		n = 2;
 	}
 	for (i = 0; i < n; i++) {
-		pos = 0;
-		if ((rv = sockact_claim(sc, NULL, &su[i], &pos, &fd,
-		    cause)) == -1)
+		if ((rv = sockact_claim_addr(sc, &su[i], &fd, cause)) == -1)
 			return (-1);
 		if (rv == 1) {
 			listener_add(sc, fd, sc->sc_protocol, -1, 1);

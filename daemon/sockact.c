@@ -301,38 +301,62 @@ sockact_check(struct config *cf)
 }
 
 /*
- * Finds the next inherited socket from *pos on for a service: one named
- * name, or (name NULL) one bound to su.  Returns 1 with a duplicate of it
- * in *fdp for the generation being bound, 0 if there is none, -1 with a
- * cause if another service took it already.
+ * Gives the generation being bound a duplicate of an inherited socket,
+ * unless another service took it already in this pass.
+ */
+static int
+sockact_give(struct inherited *is, const struct service_conf *sc, int *fdp,
+    char **cause)
+{
+	if (is->is_user != NULL) {
+		xasprintf(cause, "the socket systemd passed for %s (\"%s\") is "
+		    "taken by service \"%s\" already", is->is_addr,
+		    is->is_name, is->is_user->sc_name);
+		return (-1);
+	}
+	if ((*fdp = fcntl(is->is_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		xasprintf(cause, "%s: %s", is->is_addr, strerror(errno));
+		return (-1);
+	}
+	is->is_user = sc;
+	return (1);
+}
+
+/*
+ * Finds the next socket named name, from *pos on, for a service: 1 with
+ * a duplicate in *fdp, 0 if there is none, -1 with a cause if it cannot
+ * have it.
  */
 int
-sockact_claim(const struct service_conf *sc, const char *name,
-    const union sockunion *su, size_t *pos, int *fdp, char **cause)
+sockact_claim_name(const struct service_conf *sc, const char *name,
+    size_t *pos, int *fdp, char **cause)
 {
 	struct inherited	*is;
 
 	for (; *pos < sockact_nsocks; (*pos)++) {
 		is = &sockact_socks[*pos];
-		if (!sockact_fits(is, sc->sc_protocol))
-			continue;
-		if (name != NULL ? strcmp(is->is_name, name) != 0 :
-		    !addr_same(&is->is_su, su))
-			continue;
-		(*pos)++;
-		if (is->is_user != NULL) {
-			xasprintf(cause, "the socket systemd passed for %s "
-			    "(\"%s\") is taken by service \"%s\" already",
-			    is->is_addr, is->is_name, is->is_user->sc_name);
-			return (-1);
+		if (sockact_fits(is, sc->sc_protocol) &&
+		    strcmp(is->is_name, name) == 0) {
+			(*pos)++;
+			return (sockact_give(is, sc, fdp, cause));
 		}
-		if ((*fdp = fcntl(is->is_fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-			xasprintf(cause, "%s: %s", is->is_addr,
-			    strerror(errno));
-			return (-1);
-		}
-		is->is_user = sc;
-		return (1);
+	}
+	return (0);
+}
+
+/* The same for the socket bound to su, if one was passed. */
+int
+sockact_claim_addr(const struct service_conf *sc, const union sockunion *su,
+    int *fdp, char **cause)
+{
+	struct inherited	*is;
+	size_t			 i;
+
+	for (i = 0; i < sockact_nsocks; i++) {
+		is = &sockact_socks[i];
+		if (sockact_fits(is, sc->sc_protocol) &&
+		    addr_same(&is->is_su, su))
+			return (sockact_give(is, sc, fdp, cause));
 	}
 	return (0);
 }
