@@ -174,11 +174,13 @@ sockact_start(int checking)
 		    "in LISTEN_FDS: %s", strerror(sockact_errno));
 	for (i = 0; i < sockact_nsocks; i++) {
 		is = &sockact_socks[i];
-		log_debug("socket activation: fd %d \"%s\": %s %s%s%s",
-		    is->is_fd, is->is_name, is->is_why != NULL ? "?" :
-		    sockact_type(is->is_type), is->is_addr,
-		    is->is_why != NULL ? ", " : "",
-		    is->is_why != NULL ? is->is_why : "");
+		if (is->is_why != NULL)
+			log_debug("socket activation: fd %d \"%s\": %s",
+			    is->is_fd, is->is_name, is->is_why);
+		else
+			log_debug("socket activation: fd %d \"%s\": %s %s",
+			    is->is_fd, is->is_name, sockact_type(is->is_type),
+			    is->is_addr);
 	}
 }
 
