@@ -188,6 +188,23 @@ addr_unspecified(const union sockunion *su)
 	return (su->sin.sin_addr.s_addr == htonl(INADDR_ANY));
 }
 
+/* Are a and b the same IPv4 or IPv6 address and port? */
+int
+addr_same(const union sockunion *a, const union sockunion *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return (0);
+	if (a->sa.sa_family == AF_INET)
+		return (a->sin.sin_port == b->sin.sin_port &&
+		    a->sin.sin_addr.s_addr == b->sin.sin_addr.s_addr);
+	if (a->sa.sa_family != AF_INET6)
+		return (0);
+	return (a->sin6.sin6_port == b->sin6.sin6_port &&
+	    a->sin6.sin6_scope_id == b->sin6.sin6_scope_id &&
+	    memcmp(&a->sin6.sin6_addr, &b->sin6.sin6_addr,
+	    sizeof(a->sin6.sin6_addr)) == 0);
+}
+
 socklen_t
 addr_len(const struct sockaddr *sa)
 {

@@ -916,7 +916,8 @@ config_load(const char *path, const char *module_dir, int forced)
 
 /*
  * What startup and every reload run: the whole config with its modules,
- * then whether its user and group can be served as.  Every error is
+ * the sockets it takes from systemd, then whether its user and group can
+ * be served as.  Every error is
  * logged; the caller looks at c_nerrors and frees the config.
  */
 struct config *
@@ -926,6 +927,7 @@ config_load_checked(const char *path, const char *module_dir, int forced)
 	char		*cause;
 
 	cf = config_load(path, module_dir, forced);
+	sockact_check(cf);
 	if (cf->c_nerrors == 0 && priv_startup_check(cf, &cause) != 0) {
 		config_error(cf, cf->c_path, 0, "%s", cause);
 		free(cause);

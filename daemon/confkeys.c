@@ -492,7 +492,11 @@ confkey_set_listen(struct parse_state *ps, const struct confkey *ck,
 		lc->lc_text = xstrdup(v[i].text);
 		lc->lc_file = ps->ps_file;
 		lc->lc_line = ps->ps_line;
-		if (addr_parse_listen(v[i].text, &lc->lc_addr, &cause) != 0) {
+		if (strncmp(v[i].text, "fd:", 3) == 0)
+			lc->lc_fdname = lc->lc_text + 3;
+		if (lc->lc_fdname != NULL ? sockact_parse_name(lc->lc_fdname,
+		    &cause) != 0 : addr_parse_listen(v[i].text, &lc->lc_addr,
+		    &cause) != 0) {
 			confkey_error(ps, "%s: %s", ck->ck_name, cause);
 			free(cause);
 			free(lc->lc_text);

@@ -22,7 +22,8 @@
  * restarts them; with -X one process serves everything instead.  Until
  * their libevent handlers are in, the signals evinetd handles are held,
  * from the first instruction of main, and descriptors inherited from
- * whoever started us are closed before anything of ours is open.
+ * whoever started us are closed before anything of ours is open, but for
+ * the listening sockets systemd passes (sockact.c).
  */
 
 #include "config.h"
@@ -135,13 +136,14 @@ open_std_fds(void)
 }
 
 /*
- * Closes every descriptor above stderr that whoever started us left open,
- * so that none of them (a root-only file on fd 7, say) reaches a worker.
- * This is the one place that decides which inherited descriptors evinetd
- * keeps; it runs before anything of ours is open.
+ * Closes every descriptor from first on that whoever started us left
+ * open, so that none of them (a root-only file on fd 7, say) reaches a
+ * worker.  This is the one place that decides which inherited descriptors
+ * evinetd keeps: the sockets systemd passed, 3 up to first (sockact.c),
+ * and nothing else.  It runs before anything of ours is open.
  */
 static void
-close_inherited_fds(void)
+close_inherited_fds(int first)
 {
 	DIR		*d;
 	struct dirent	*de;
@@ -149,7 +151,7 @@ close_inherited_fds(void)
 	int		 closed;
 
 #ifdef SYS_close_range
-	if (syscall(SYS_close_range, 3U, ~0U, 0U) == 0)
+	if (syscall(SYS_close_range, (unsigned int)first, ~0U, 0U) == 0)
 		return;
 #endif
 	/* Closing while reading the directory may skip entries: go again. */
@@ -159,7 +161,7 @@ close_inherited_fds(void)
 			rewinddir(d);
 			while ((de = readdir(d)) != NULL) {
 				fd = strtol(de->d_name, NULL, 10);
-				if (fd > STDERR_FILENO && fd != dirfd(d) &&
+				if (fd >= first && fd != dirfd(d) &&
 				    close((int)fd) == 0)
 					closed = 1;
 			}
@@ -168,7 +170,7 @@ close_inherited_fds(void)
 		return;
 	}
 	max = sysconf(_SC_OPEN_MAX);
-	for (fd = STDERR_FILENO + 1; fd < max; fd++)
+	for (fd = first; fd < max; fd++)
 		(void)close((int)fd);
 }
 
@@ -572,7 +574,7 @@ main(int argc, char **argv)
 
 	signals_hold();
 	open_std_fds();
-	close_inherited_fds();
+	close_inherited_fds(sockact_take());
 	if (parse_args(argc, argv, &o) != 0) {
 		free(o.pidfile);
 		return (EVINETD_EXIT_CONFIG);
@@ -582,6 +584,7 @@ main(int argc, char **argv)
 		signals_release();
 	log_init(LOG_TO_STDERR, o.verbose);
 	event_set_log_callback(log_libevent);
+	sockact_start(o.check);
 
 	if (o.module_dir != NULL &&
 	    (moddir = realpath(o.module_dir, NULL)) == NULL) {
@@ -603,6 +606,7 @@ main(int argc, char **argv)
 	free(o.pidfile);
 	free(confpath);
 	free(moddir);
+	sockact_close();
 	libevent_global_shutdown();
 	return (rv);
 }

@@ -106,6 +106,7 @@ int		 addr_parse_listen(const char *, struct listen_addr *, char **);
 int		 addr_parse_port(const char *, in_port_t *, char **);
 const char	*addr_string(const struct sockaddr *, char *, size_t);
 socklen_t	 addr_len(const struct sockaddr *);
+int		 addr_same(const union sockunion *, const union sockunion *);
 int		 addr_unspecified(const union sockunion *);
 
 /* trust.c */
@@ -197,7 +198,8 @@ TAILQ_HEAD(conf_items, conf_item);
 struct listen_conf {
 	TAILQ_ENTRY(listen_conf) lc_entry;
 	char			*lc_text;
-	struct listen_addr	 lc_addr;
+	struct listen_addr	 lc_addr;	/* unless lc_fdname */
+	const char		*lc_fdname;	/* fd:NAME: in lc_text */
 	const char		*lc_file;
 	int			 lc_line;
 };
@@ -484,6 +486,20 @@ uint64_t pubsrc_lookup(const struct pubsrc *, const uint8_t [PUBSRC_KEYLEN]);
 /* notify.c */
 void	notify_state(const char *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+
+/* sockact.c */
+int	sockact_take(void);
+void	sockact_start(int);
+int	sockact_parse_name(const char *, char **);
+void	sockact_check(struct config *);
+int	sockact_claim_name(const struct service_conf *, const char *,
+	    size_t *, int *, char **);
+int	sockact_claim_addr(const struct service_conf *,
+	    const union sockunion *, int *, char **);
+int	sockact_dualstack(const union sockunion *);
+void	sockact_unclaim(void);
+void	sockact_warn_unused(void);
+void	sockact_close(void);
 
 /* priv.c */
 void	priv_check(struct config *);

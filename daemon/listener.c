@@ -40,7 +40,7 @@
 #include "evinetd.h"
 
 static void	listener_accept(evutil_socket_t, short, void *);
-static void	listener_add(struct service_conf *, int, int, int);
+static void	listener_add(struct service_conf *, int, int, int, int);
 static void	listener_resume(evutil_socket_t, short, void *);
 
 /* Adds a hint to bind errors that users commonly hit. */
@@ -97,11 +97,12 @@ fail:
 }
 
 /*
- * Records a bound socket on its service and logs its real address: once
- * per address, so a reuseport group of sockets is one line.
+ * Records a bound (or inherited) socket on its service and logs its real
+ * address: once per address, so a reuseport group of sockets is one line.
  */
 static void
-listener_add(struct service_conf *sc, int fd, int protocol, int index)
+listener_add(struct service_conf *sc, int fd, int protocol, int index,
+    int inherited)
 {
 	struct listener	*l;
 
@@ -116,8 +117,9 @@ listener_add(struct service_conf *sc, int fd, int protocol, int index)
 	addr_string(&l->l_su.sa, l->l_name, sizeof(l->l_name));
 	TAILQ_INSERT_TAIL(&sc->sc_listeners, l, l_entry);
 	if (index == -1)
-		log_info("service \"%s\": listening on %s (%s)", sc->sc_name,
-		    l->l_name, protocol == EVI_PROTO_UDP ? "udp" : "tcp");
+		log_info("service \"%s\": listening on %s (%s%s)", sc->sc_name,
+		    l->l_name, protocol == EVI_PROTO_UDP ? "udp" : "tcp",
+		    inherited ? ", from systemd" : "");
 	else if (index == 0)
 		log_info("service \"%s\": listening on %s (%s), one socket "
 		    "per worker (reuseport)", sc->sc_name, l->l_name,
@@ -199,8 +201,8 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 		port = ntohs(su4.sin.sin_port);
 	}
 	if (fd6 != -1)
-		listener_add(sc, fd6, sc->sc_protocol, index);
-	listener_add(sc, fd4, sc->sc_protocol, index);
+		listener_add(sc, fd6, sc->sc_protocol, index, 0);
+	listener_add(sc, fd4, sc->sc_protocol, index, 0);
 	*portp = port;
 	return (0);
 }
@@ -209,16 +211,7 @@ listener_bind_any(struct service_conf *sc, struct listen_conf *lc,
 static int
 listener_same(const struct listener *l, int protocol, const union sockunion *su)
 {
-	if (l->l_protocol != protocol || l->l_su.sa.sa_family !=
-	    su->sa.sa_family)
-		return (0);
-	if (su->sa.sa_family == AF_INET)
-		return (l->l_su.sin.sin_port == su->sin.sin_port &&
-		    l->l_su.sin.sin_addr.s_addr == su->sin.sin_addr.s_addr);
-	return (l->l_su.sin6.sin6_port == su->sin6.sin6_port &&
-	    l->l_su.sin6.sin6_scope_id == su->sin6.sin6_scope_id &&
-	    memcmp(&l->l_su.sin6.sin6_addr, &su->sin6.sin6_addr,
-	    sizeof(su->sin6.sin6_addr)) == 0);
+	return (l->l_protocol == protocol && addr_same(&l->l_su, su));
 }
 
 /*
@@ -247,7 +240,7 @@ listener_reuse(struct config *old, struct service_conf *sc,
 			if ((fd = fcntl(l->l_fd, F_DUPFD_CLOEXEC, 0)) == -1)
 				return (0);
 			l->l_claimed = 1;
-			listener_add(sc, fd, sc->sc_protocol, index);
+			listener_add(sc, fd, sc->sc_protocol, index, 0);
 			log_debug("service \"%s\": %s reused from the previous "
 			    "configuration", sc->sc_name, l->l_name);
 			return (1);
@@ -296,6 +289,85 @@ listener_switched(struct config *old, const struct service_conf *sc,
 	return (0);
 }
 
+/*
+ * Serves "*:PORT" from what systemd passed for one of its families: the
+ * other family is bound here (or reused from old), unless the passed
+ * socket is a dual-stack [::] that serves IPv4 as well.
+ */
+static int
+listener_inherit_rest(struct config *old, struct service_conf *sc,
+    union sockunion *su, const int *taken, char **cause)
+{
+	int	i, fd;
+
+	if (taken[0] && taken[1])
+		return (0);
+	if (taken[0] && sockact_dualstack(&su[0]))
+		return (0);
+	i = taken[0] ? 1 : 0;
+	if (listener_reuse(old, sc, &su[i], -1))
+		return (0);
+	if (listener_socket(&su[i], addr_len(&su[i].sa), sc->sc_protocol, 0,
+	    &fd) == -1) {
+		if (i == 0 && errno == EAFNOSUPPORT)
+			return (0);
+		xasprintf(cause, "%s: %s%s", i == 0 ? "[::]" : "0.0.0.0",
+		    strerror(errno), listener_hint(errno, ntohs(
+		    su[1].sin.sin_port)));
+		return (-1);
+	}
+	listener_add(sc, fd, sc->sc_protocol, -1, 0);
+	return (0);
+}
+
+/*
+ * Takes what systemd passed for one listen address: every socket of its
+ * name (fd:NAME), or the socket bound to the address.  Returns 1 if the
+ * address is served so, 0 if nothing was passed for it, -1 on error.  An
+ * inherited socket is one socket, shared by all the service's workers
+ * whatever "reuseport" says.
+ */
+static int
+listener_inherit(struct config *old, struct service_conf *sc,
+    struct listen_conf *lc, char **cause)
+{
+	union sockunion	 su[2];
+	size_t		 pos = 0, i, n = 1;
+	int		 fd, rv, found = 0, taken[2] = { 0, 0 };
+
+	if (lc->lc_fdname != NULL) {
+		while ((rv = sockact_claim_name(sc, lc->lc_fdname, &pos, &fd,
+		    cause)) == 1) {
+			listener_add(sc, fd, sc->sc_protocol, -1, 1);
+			found = 1;
+		}
+		if (rv == 0 && !found)
+			xasprintf(cause, "no socket named \"%s\" was passed",
+			    lc->lc_fdname);
+		return (rv == 0 && found ? 1 : -1);
+	}
+	if (lc->lc_addr.la_port == 0)
+		return (0);
+	su[0] = lc->lc_addr.la_su;
+	if (lc->lc_addr.la_any) {
+		listener_any_addrs(lc->lc_addr.la_port, &su[0], &su[1]);
+		n = 2;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rv = sockact_claim_addr(sc, &su[i], &fd, cause)) == -1)
+			return (-1);
+		if (rv == 1) {
+			listener_add(sc, fd, sc->sc_protocol, -1, 1);
+			taken[i] = found = 1;
+		}
+	}
+	if (!found)
+		return (0);
+	if (n == 2 && listener_inherit_rest(old, sc, su, taken, cause) != 0)
+		return (-1);
+	return (1);
+}
+
 /* Binds one listen address: one socket, or with reuseport one per process. */
 static int
 listener_bind_one(struct config *cf, struct config *old,
@@ -305,8 +377,10 @@ listener_bind_one(struct config *cf, struct config *old,
 	struct listener	*l;
 	in_port_t	 port = lc->lc_addr.la_port;
 	size_t		 i, n = sc->sc_reuseport ? config_procs(cf, sc) : 1;
-	int		 fd, index;
+	int		 fd, index, rv;
 
+	if ((rv = listener_inherit(old, sc, lc, cause)) != 0)
+		return (rv == 1 ? 0 : -1);
 	su = lc->lc_addr.la_su;
 	if (lc->lc_addr.la_any)
 		listener_any_addrs(port, &su6, &su);
@@ -333,7 +407,7 @@ listener_bind_one(struct config *cf, struct config *old,
 			    listener_hint(errno, port));
 			return (-1);
 		}
-		listener_add(sc, fd, sc->sc_protocol, index);
+		listener_add(sc, fd, sc->sc_protocol, index, 0);
 		/* The first socket picked the port; the others join it. */
 		l = TAILQ_LAST(&sc->sc_listeners, listeners);
 		if (su.sa.sa_family == AF_INET)
@@ -377,10 +451,13 @@ listener_bind_all(struct config *cf, struct config *old)
 	struct listener		*l;
 	int			 rv = 0;
 
+	sockact_unclaim();
 	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		if (listener_bind(cf, old, sc) != 0)
 			rv = -1;
 	}
+	if (rv == 0)
+		sockact_warn_unused();
 	if (old != NULL) {
 		TAILQ_FOREACH(sc, &old->c_services, sc_entry)
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry)

@@ -270,6 +270,7 @@ sup_worker_close(struct wproc *p)
 		close(sup->s_pidfd);
 	if (sup->s_readyfd != -1)
 		close(sup->s_readyfd);
+	sockact_close();
 	TAILQ_FOREACH(og, &sup->s_gens, g_entry) {
 		TAILQ_FOREACH(op, &og->g_procs, p_entry) {
 			if (op->p_readyfd != -1)

@@ -116,7 +116,8 @@ fuzz_check_config(struct config *cf)
 		FUZZ_CHECK(sc->sc_module == NULL);
 		TAILQ_FOREACH(lc, &sc->sc_listens, lc_entry) {
 			FUZZ_CHECK(lc->lc_text != NULL);
-			FUZZ_CHECK(lc->lc_addr.la_any ||
+			FUZZ_CHECK(lc->lc_fdname != NULL ||
+			    lc->lc_addr.la_any ||
 			    lc->lc_addr.la_su.sa.sa_family == AF_INET ||
 			    lc->lc_addr.la_su.sa.sa_family == AF_INET6);
 		}

@@ -114,7 +114,7 @@ IO_TIMEOUT = 10.0
 LISTEN_RE = re.compile(
     r'service "(?P<name>[^"]+)": listening on '
     r'(?:\[(?P<host6>[^\]]+)\]|(?P<host4>[^\s:\[\]]+)):(?P<port>\d+) '
-    r'\((?P<proto>tcp|udp)\)')
+    r'\((?P<proto>tcp|udp)(?:, from systemd)?\)')
 
 # "ready" (a timestamp may precede it when stderr is a terminal).
 READY_RE = re.compile(r"^(?:\d\d:\d\d:\d\d )?ready\b")
@@ -151,10 +151,14 @@ INFO_PATTERNS = [
     r'^exiting$',
     r'^descriptor limit \d+$',
     # listener.c
-    r'^service "[^"]+": listening on \S+ \((tcp|udp)\)'
+    r'^service "[^"]+": listening on \S+ \((tcp|udp)(?:, from systemd)?\)'
     r'(?:, one socket per worker \(reuseport\))?$',
     r'^service "[^"]+": no IPv6 on this host, \S+ serves IPv4 only$',
     r'^service "[^"]+": \S+ reused from the previous configuration$',
+    # sockact.c (the note with -n; the list with -v)
+    r'^\S+:\d+: service "[^"]+": listen fd:\S+ not checked: no sockets '
+    r'were passed ',
+    r'^socket activation: fd \d+ "[^"]*": ',
     # worker.c
     r'^stopping: waiting up to \d+ ms for \d+ connections?$',
     r'^stopping now$',
@@ -315,17 +319,19 @@ class TempDir:
         self.close()
 
 
-def run_evinetd(args, timeout=IO_TIMEOUT, env=None):
+def run_evinetd(args, timeout=IO_TIMEOUT, env=None, prefix=()):
     """Runs evinetd with ARGS to completion; returns (rc, stdout, stderr).
 
     For one-shot runs: -n, -V, -h, usage errors, and daemons that are
     expected to refuse to start.  The process is killed if it outlives
-    TIMEOUT, and the test fails.
+    TIMEOUT, and the test fails.  PREFIX is a command that runs evinetd,
+    as Daemon's.
     """
     vgdir = TempDir(prefix="evitest-vg-") if under_valgrind() else None
     try:
         p = subprocess.Popen(
-            _wrapped([EVINETD] + list(args), vgdir and vgdir.path),
+            list(prefix) + _wrapped([EVINETD] + list(args),
+                                    vgdir and vgdir.path),
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, env=env)
         try:
@@ -387,6 +393,10 @@ class Daemon:
              their full paths.
     env:     variables to add to the daemon's environment (MEMORY_ENV).
     pass_fds: descriptors the daemon inherits (besides 0, 1 and 2).
+    prefix:  a command that runs evinetd, as [prog, args...], for a
+             launcher that execs it (systemd-socket-activate): it goes
+             before EVINETD_WRAPPER, so valgrind still runs evinetd
+             itself.  d.pid is then the launcher's, which must exec.
     module_dir: instead of MODULE_DIR (TESTMOD_DIR, say).
     ready_timeout, wait_ready: how long to wait for "ready"; False to
              return at once (then call wait_ready() or wait_exit()).
@@ -404,7 +414,7 @@ class Daemon:
 
     def __init__(self, conf, args=(), expect=(), module_dir=None,
                  files=None, env=None, ready_timeout=READY_TIMEOUT,
-                 wait_ready=True, pass_fds=()):
+                 wait_ready=True, pass_fds=(), prefix=()):
         self.tmp = TempDir(prefix="evinetd-test-")
         self.conf_path = self.tmp.write("evinetd.conf", conf)
         for name, text in (files or {}).items():
@@ -424,7 +434,8 @@ class Daemon:
         full_env = dict(os.environ)
         full_env.update(env or {})
         # self.argv stays evinetd's own command line, wrapper or not.
-        self.proc = subprocess.Popen(_wrapped(self.argv, self.tmp.path),
+        self.proc = subprocess.Popen(list(prefix) +
+                                     _wrapped(self.argv, self.tmp.path),
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT,

@@ -193,14 +193,17 @@ class TestInstall(evitest.TestCase):
         self.assertIn("include = %s/evinetd.d/*.conf\n" %
                       self.dirs["sysconfdir"], text)
 
-    def test_the_systemd_unit_is_installed_with_real_paths(self):
+    def unit_text(self, name):
+        """The installed systemd unit NAME; skips the test without one."""
         if not self.unit_installed:
             self.skipTest("configured without a systemd unit directory")
         path = os.path.join(self.destdir +
-                            self.dirs["systemdsystemunitdir"],
-                            "evinetd.service")
+                            self.dirs["systemdsystemunitdir"], name)
         with open(path) as f:
-            unit = f.read()
+            return f.read()
+
+    def test_the_systemd_unit_is_installed_with_real_paths(self):
+        unit = self.unit_text("evinetd.service")
         self.assertNotIn("@", unit)
         conf = os.path.join(self.dirs["sysconfdir"], "evinetd.conf")
         binary = os.path.join(self.dirs["sbindir"], "evinetd")
@@ -210,6 +213,14 @@ class TestInstall(evitest.TestCase):
                      "ExecReload=/bin/kill -HUP $MAINPID",
                      "KillMode=mixed",
                      "Documentation=man:evinetd(8) man:evinetd.conf(5)"):
+            with self.subTest(line=line):
+                self.assertIn("\n" + line + "\n", unit)
+
+    def test_the_example_socket_unit_is_installed_beside_it(self):
+        unit = self.unit_text("evinetd.socket")
+        for line in ("[Socket]", "ListenStream=7",
+                     "FileDescriptorName=evinetd", "Service=evinetd.service",
+                     "WantedBy=sockets.target"):
             with self.subTest(line=line):
                 self.assertIn("\n" + line + "\n", unit)
 
