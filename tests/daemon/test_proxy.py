@@ -13,19 +13,17 @@ keeps the balancer as the peer, and 1000 proxied connections at once.
 """
 
 import errno
-import os
 import re
 import selectors
 import shutil
 import signal
 import socket
 import struct
-import subprocess
-import threading
 import time
 import unittest
 
 import evitest
+from test_forward import HAPROXY_HEAD, HAProxy
 from test_limits import EXPECT_REFUSALS, connect_from, wait_refusals
 from test_supervisor import reload, settle, write_conf
 
@@ -92,6 +90,15 @@ class ProxyCase(evitest.TestCase):
                            expect=list(expect) + EXPECT_REFUSALS +
                            EXPECT_BAD, **kw)
 
+    def assert_proxied(self, d, port):
+        """A client from 127.0.0.2 echoes through the balancer on PORT;
+        the echo service's close line names it, and 127.0.0.1 as via."""
+        mark = d.mark()
+        with connect_from(port, src="127.0.0.2") as s:
+            self.assertEqual(round_trip(s), b"hello")
+            peer = "127.0.0.2:%d" % s.getsockname()[1]
+        d.wait_log(close_re(peer, r"127\.0\.0\.1:\d+"), since=mark)
+
     def header_errors(self, d):
         """The echo service's PROXY header errors, from a SIGUSR1 dump."""
         mark = d.mark()
@@ -106,51 +113,14 @@ class ProxyCase(evitest.TestCase):
         return n
 
 
-HAPROXY_CONF = """
-    global
-        log stdout format raw local0
-    defaults
-        mode tcp
-        log global
-        timeout connect 5s
-        timeout client 30s
-        timeout server 30s
+# HAProxy in front of the echo service, sending %(send)s.
+HAPROXY_BALANCER = HAPROXY_HEAD + """
     frontend fe
         bind fd@%(fd)d
-        log-format "balanced client=%%ci:%%cp"
         default_backend be
     backend be
-        server evi 127.0.0.1:%(port)d %(send)s
+        server evi 127.0.0.1:%(echo)d %(send)s
     """
-
-
-class HAProxy:
-    """haproxy -db on a listener made here (bind fd@N) in front of the
-    daemon's PORT, sending SEND ("send-proxy", "send-proxy-v2").  Stopped
-    when the test ends."""
-
-    def __init__(self, test, port, send):
-        self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        test.addCleanup(self.lsock.close)
-        self.lsock.bind(("127.0.0.1", 0))
-        self.lsock.listen(64)
-        self.port = self.lsock.getsockname()[1]
-        cfg = test.tempdir().write("haproxy.cfg", HAPROXY_CONF % {
-            "fd": self.lsock.fileno(), "port": port, "send": send})
-        self.proc = subprocess.Popen(
-            ["haproxy", "-db", "-f", cfg], stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(self.lsock.fileno(),))
-        test.addCleanup(self.stop)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10 * SCALE)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @unittest.skipUnless(shutil.which("haproxy"), "haproxy is not installed")
@@ -158,12 +128,8 @@ class TestHAProxy(ProxyCase):
 
     def through(self, send):
         d = self.echo()
-        hap = HAProxy(self, d.port("echo"), send)
-        mark = d.mark()
-        with connect_from(hap.port, src="127.0.0.2") as s:
-            self.assertEqual(round_trip(s), b"hello")
-            peer = "127.0.0.2:%d" % s.getsockname()[1]
-        d.wait_log(close_re(peer, r"127\.0\.0\.1:\d+"), since=mark)
+        hap = HAProxy(self, d.port("echo"), HAPROXY_BALANCER, send=send)
+        self.assert_proxied(d, hap.port)
         self.assertEqual(d.stop(), 0)
 
     def test_send_proxy_v1_names_the_client_and_the_balancer(self):
@@ -174,7 +140,8 @@ class TestHAProxy(ProxyCase):
 
     def test_only_from_admits_and_refuses_by_the_real_client(self):
         d = self.echo(extra="only_from = 127.0.0.2")
-        hap = HAProxy(self, d.port("echo"), "send-proxy-v2")
+        hap = HAProxy(self, d.port("echo"), HAPROXY_BALANCER,
+                      send="send-proxy-v2")
         with connect_from(hap.port, src="127.0.0.3") as s:
             self.assertTrue(closed_unserved(s))
             refused = "127.0.0.3:%d" % s.getsockname()[1]
@@ -315,11 +282,7 @@ class TestForward(ProxyCase):
         write_conf(d, conf, echo=d.port("echo"), send=send)
         reload(d)
         settle(d, 1)
-        mark = d.mark()
-        with connect_from(d.port("fwd"), src="127.0.0.2") as s:
-            self.assertEqual(round_trip(s), b"hello")
-            peer = "127.0.0.2:%d" % s.getsockname()[1]
-        d.wait_log(close_re(peer, r"127\.0\.0\.1:\d+"), since=mark)
+        self.assert_proxied(d, d.port("fwd"))
         self.assertEqual(d.stop(), 0)
 
     def test_forward_send_proxy_v1(self):
