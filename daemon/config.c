@@ -129,6 +129,7 @@ limits_conf_free(struct limits_conf *lim)
 {
 	acl_free(&lim->lim_only);
 	acl_free(&lim->lim_deny);
+	acl_free(&lim->lim_proxy_from);
 	free(lim->lim_banner);
 	lim->lim_banner = NULL;
 }
@@ -752,6 +753,31 @@ config_procs(const struct config *cf, const struct service_conf *sc)
 }
 
 /* Checks what only the whole file can tell: required keys of services. */
+/*
+ * A service that reads PROXY headers must say whose it believes: without
+ * proxy_from, any client could claim any address.  The error points at
+ * the proxy_protocol line, the service's or the global one it inherits.
+ */
+static void
+config_check_proxy(struct config *cf, struct service_conf *sc)
+{
+	size_t			 i;
+	const struct conf_where	*w;
+
+	if (sc->sc_limits.lim_proxy == 0)
+		return;
+	i = (size_t)(confkey_find("proxy_protocol", CK_SERVICE) - confkeys);
+	w = sc->sc_set[i].cw_line != 0 ? &sc->sc_set[i] : &cf->c_set[i];
+	if (sc->sc_protocol == EVI_PROTO_UDP)
+		config_error(cf, w->cw_file, w->cw_line, "service \"%s\": "
+		    "proxy_protocol is for tcp services", sc->sc_name);
+	else if (sc->sc_limits.lim_proxy_from.acl_count == 0)
+		config_error(cf, w->cw_file, w->cw_line, "service \"%s\": "
+		    "proxy_protocol needs \"proxy_from = ADDR/PREFIX ...\", "
+		    "the load balancers trusted to send the header",
+		    sc->sc_name);
+}
+
 int
 config_finish(struct config *cf)
 {
@@ -776,6 +802,7 @@ config_finish(struct config *cf)
 			    sc->sc_name);
 		if (sc->sc_workers == 0)
 			sc->sc_workers = 1;
+		config_check_proxy(cf, sc);
 		if (sc->sc_module_name == NULL)
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": missing \"module = NAME\"",

@@ -56,6 +56,8 @@ static int	confkey_set_rate(struct parse_state *, const struct confkey *,
 		    struct conf_token *, int, void *);
 static int	confkey_set_banner(struct parse_state *,
 		    const struct confkey *, struct conf_token *, int, void *);
+static int	confkey_set_proxy(struct parse_state *,
+		    const struct confkey *, struct conf_token *, int, void *);
 
 /*
  * The order is that of the "known:" lists in errors.  A name may have one
@@ -150,6 +152,15 @@ const struct confkey confkeys[] = {
 	{ "udp_reply_budget", CK_INHERIT, 0, EVI_OPT_SIZE, 0, 1LL << 30,
 	    NULL, LIM(lim_reply_budget), NULL,
 	    "64k", "udp: reply bytes per second to one source; 0: no limit" },
+	{ "proxy_protocol", CK_INHERIT, 0, EVI_OPT_ENUM, 0, 0,
+	    confkey_set_proxy, LIM(lim_proxy), "no",
+	    "v2", "read a PROXY header first: no, v1, v2 or any" },
+	{ "proxy_from", CK_INHERIT, CK_LIST, EVI_OPT_STRING, 0, 0,
+	    confkey_set_acl, LIM(lim_proxy_from), NULL,
+	    "10.0.0.5 10.0.1.0/24", "the load balancers trusted to send it" },
+	{ "proxy_timeout", CK_INHERIT, 0, EVI_OPT_DURATION, 1, 3600 * 1000,
+	    NULL, LIM(lim_proxy_ms), "5s",
+	    "2s", "time for the PROXY header to arrive" },
 	{ "isolate", CK_SERVICE, 0, EVI_OPT_BOOL, 0, 0,
 	    NULL, SC(sc_isolate), "no",
 	    "yes", "serve in worker processes of its own" },
@@ -585,6 +596,26 @@ confkey_set_rate(struct parse_state *ps, const struct confkey *ck,
 bad:
 	confkey_error(ps, "%s: %s", ck->ck_name, cause);
 	free(cause);
+	return (-1);
+}
+
+/* Reads proxy_protocol: which PROXY header versions to accept. */
+static int
+confkey_set_proxy(struct parse_state *ps, const struct confkey *ck,
+    struct conf_token *v, int nv, void *field)
+{
+	static const char *const words[] = { "no", "v1", "v2", "any" };
+	size_t	i;
+
+	(void)nv;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		if (strcmp(v[0].text, words[i]) == 0) {
+			*(long long *)field = (long long)i;
+			return (0);
+		}
+	}
+	confkey_error(ps, "invalid %s \"%s\" (expected no, v1, v2 or any)",
+	    ck->ck_name, v[0].text);
 	return (-1);
 }
 

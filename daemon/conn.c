@@ -136,7 +136,7 @@ conn_new(struct evi_service *svc, int fd, const struct sockaddr *sa,
 /* Sets up a connection the listener accepted and tells the module. */
 void
 conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
-    socklen_t len, struct source *src)
+    socklen_t len, struct source *src, struct proxy_info *pi)
 {
 	struct evi_conn	*c;
 	int		 on = 1;
@@ -145,6 +145,7 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	c = conn_new(svc, fd, sa, len);
 	c->c_ops = &svc->s_ops;
 	c->c_source = src;
+	c->c_proxy = pi;
 	svc->s_stats->st_accepted++;
 	svc->s_stats->st_active++;
 
@@ -199,6 +200,7 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 	evbuffer_free(c->c_out);
 	close(c->c_fd);
 	TAILQ_REMOVE(&svc->s_conns, c, c_entry);
+	free(c->c_proxy);
 	free(c);
 	worker_conn_gone(svc->s_worker);
 }

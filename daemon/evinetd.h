@@ -57,6 +57,7 @@ struct worker;
 struct listener;
 struct dgram_guard;
 struct confkey;
+struct proxy_info;
 
 /* An IPv4 or IPv6 socket address, no bigger than it needs to be. */
 union sockunion {
@@ -158,6 +159,9 @@ struct limits_conf {
 	long long	 lim_session_ms;
 	char		*lim_banner;
 	long long	 lim_reply_budget;	/* udp bytes/s per source; 0 */
+	long long	 lim_proxy;	/* PROXY_V1 | PROXY_V2; 0: no */
+	struct acl	 lim_proxy_from;	/* balancers */
+	long long	 lim_proxy_ms;	/* proxy_timeout */
 };
 
 /* config.c */
@@ -402,10 +406,45 @@ struct listener {
 	struct evi_service	*l_svc;		/* serving instance */
 };
 int	listener_bind_all(struct config *, struct config *);
+void	listener_admit(struct evi_service *, int, const struct sockaddr *,
+	    socklen_t, struct proxy_info *);
 void	listener_attach(struct listener *, struct evi_service *);
 void	listener_detach(struct listener *);
 void	listener_close_all(struct config *);
 const char *listener_state(const struct listener *);
+
+/* proxy.c */
+#define PROXY_V1		0x1	/* proxy_protocol versions, a mask */
+#define PROXY_V2		0x2
+#define PROXY_V1_MAX		107	/* a v1 line, CRLF included */
+#define PROXY_V2_HEADER		16	/* signature to length */
+#define PROXY_V2_MAX_LEN	1024	/* what we accept after it */
+#define PROXY_MAX		(PROXY_V2_HEADER + PROXY_V2_MAX_LEN)
+
+/* A parsed header; ph_tlv_off and ph_tlv_len are within its buffer. */
+struct proxy_hdr {
+	int		 ph_version;	/* 1 or 2 */
+	int		 ph_local;	/* the socket's peer stays the peer */
+	union sockunion	 ph_src;	/* the client, unless ph_local */
+	union sockunion	 ph_dst;
+	size_t		 ph_len;	/* of the whole header */
+	size_t		 ph_tlv_off;
+	size_t		 ph_tlv_len;
+};
+
+/* What a proxied connection keeps: owned by its evi_conn, freed with it. */
+struct proxy_info {
+	union sockunion	 pi_via;	/* the balancer */
+	size_t		 pi_tlv_len;
+	uint8_t		 pi_tlv[];	/* the v2 TLVs, as sent */
+};
+struct proxy_wait;
+int	proxy_parse(const uint8_t *, size_t, int, struct proxy_hdr *,
+	    const char **);
+const void *proxy_tlv_find(const uint8_t *, size_t, int, size_t *);
+void	proxy_start(struct evi_service *, int, const struct sockaddr *,
+	    socklen_t);
+void	proxy_close_all(struct evi_service *);
 
 /* limits.c */
 #define LIMITS_MAX_SOURCES	65536	/* per service and worker */
@@ -603,6 +642,7 @@ struct svc_stats {
 	uint64_t	 st_out_failed;		/* evi_connect: did not */
 	uint64_t	 st_out_bytes_in;
 	uint64_t	 st_out_bytes_out;
+	uint64_t	 st_proxy_errors;	/* PROXY headers */
 };
 
 struct evi_service {
@@ -630,6 +670,8 @@ struct evi_service {
 	struct bucket		 s_bucket;	/* the service's rate */
 	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS];
 	struct refusal_log	 s_unread;	/* closes for max_input */
+	struct refusal_log	 s_proxy_log;	/* bad PROXY headers */
+	TAILQ_HEAD(, proxy_wait) s_proxy_waits;	/* headers to come */
 };
 struct evi_service *service_new(struct worker *, struct service_conf *,
 	    char **);
@@ -700,13 +742,14 @@ struct evi_conn {
 	uint64_t		 c_start;	/* timerq_now() ms */
 	uint64_t		 c_active;	/* last byte either way */
 	struct source		*c_source;	/* per-source accounting */
+	struct proxy_info	*c_proxy;	/* PROXY header, or NULL */
 	uint64_t		 c_bytes_in;
 	uint64_t		 c_bytes_out;
 	uint32_t		 c_readsz;	/* adapts to the traffic */
 	void			*c_data;
 };
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,
-	    socklen_t, struct source *);
+	    socklen_t, struct source *, struct proxy_info *);
 void	conn_close(struct evi_conn *, enum evi_close_reason);
 void	conn_flush_dirty(evutil_socket_t, short, void *);
 int	conn_settle(struct evi_conn *);

@@ -552,22 +552,23 @@ listener_resume(evutil_socket_t fd, short events, void *arg)
 /*
  * Applies the service's access list and limits to a new connection: a
  * refused client gets the optional one-line banner and is closed before
- * any module sees it.
+ * any module sees it.  For a proxied connection sa is the client the
+ * header named, and pi (freed here if refused) the rest of the header.
  */
-static void
-listener_admit(struct listener *l, int s, const struct sockaddr *sa,
-    socklen_t len)
+void
+listener_admit(struct evi_service *svc, int s, const struct sockaddr *sa,
+    socklen_t len, struct proxy_info *pi)
 {
-	struct evi_service	*svc = l->l_svc;
 	const char		*banner = svc->s_conf->sc_limits.lim_banner;
 	struct source		*src;
 	const char		*detail;
 	enum evi_refuse_reason	 reason;
 
 	if (limits_admit(svc, sa, 1, &src, &reason, &detail)) {
-		conn_accept(svc, s, sa, len, src);
+		conn_accept(svc, s, sa, len, src, pi);
 		return;
 	}
+	free(pi);
 	if (banner != NULL && reason != EVI_REFUSE_ACL) {
 		(void)send(s, banner, strlen(banner), MSG_DONTWAIT |
 		    MSG_NOSIGNAL);
@@ -611,7 +612,10 @@ listener_accept(evutil_socket_t fd, short events, void *arg)
 			}
 		}
 		l->l_fd_paused = 0;
-		listener_admit(l, s, &su.sa, len);
+		if (l->l_sc->sc_limits.lim_proxy != 0)
+			proxy_start(l->l_svc, s, &su.sa, len);
+		else
+			listener_admit(l->l_svc, s, &su.sa, len, NULL);
 	}
 }
 

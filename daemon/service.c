@@ -47,6 +47,7 @@ service_alloc(struct event_base *base, struct service_conf *sc)
 	svc->s_ops.conn_close = svc->s_mod->conn_close;
 	TAILQ_INIT(&svc->s_conns);
 	TAILQ_INIT(&svc->s_handlers);
+	TAILQ_INIT(&svc->s_proxy_waits);
 	return (svc);
 }
 
@@ -94,6 +95,7 @@ service_new(struct worker *w, struct service_conf *sc, char **cause)
 void
 service_free(struct evi_service *svc)
 {
+	proxy_close_all(svc);
 	limits_service_free(svc);
 	if (svc->s_inited && svc->s_mod->fini != NULL)
 		svc->s_mod->fini(svc, svc->s_state);

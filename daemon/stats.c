@@ -173,6 +173,7 @@ stats_sum(struct svc_stats *to, const struct svc_stats *from)
 	to->st_out_failed += from->st_out_failed;
 	to->st_out_bytes_in += from->st_out_bytes_in;
 	to->st_out_bytes_out += from->st_out_bytes_out;
+	to->st_proxy_errors += from->st_proxy_errors;
 }
 
 /* Adds up one service's slots in all processes of a generation. */
@@ -492,6 +493,7 @@ stats_conf(const struct worker *w, const struct service_conf *sc,
 	out->outbound_failed = st.st_out_failed;
 	out->outbound_bytes_in = st.st_out_bytes_in;
 	out->outbound_bytes_out = st.st_out_bytes_out;
+	out->proxy_errors = st.st_proxy_errors;
 	out->name = sc->sc_name;
 	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
 	    sc->sc_module_name;
@@ -647,6 +649,9 @@ stats_dump(struct worker *w)
 				    evi_refuse_reason_string(i),
 				    (unsigned long long)s.refused[i]);
 		}
+		if (s.proxy_errors != 0)
+			log_info("state: service \"%s\": PROXY header errors "
+			    "%llu", s.name, (unsigned long long)s.proxy_errors);
 		TAILQ_FOREACH(l, &svc->s_conf->sc_listeners, l_entry)
 			log_info("state: service \"%s\": listener %s (%s)%s",
 			    s.name, l->l_name, s.protocol,
@@ -682,14 +687,20 @@ void
 stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
-	char			 peer[ADDR_STRLEN];
+	char			 peer[ADDR_STRLEN], via[ADDR_STRLEN + 5];
 
 	addr_string(&c->c_peer.sa, peer, sizeof(peer));
+	via[0] = '\0';
+	if (c->c_proxy != NULL) {
+		memcpy(via, " via=", 5);
+		addr_string(&c->c_proxy->pi_via.sa, via + 5, sizeof(via) - 5);
+	}
 	/* An outbound connection's line says so, to keep client lines apart. */
-	log_info("event=%s service=%s proto=tcp peer=%s local_port=%u "
+	log_info("event=%s service=%s proto=tcp peer=%s%s local_port=%u "
 	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s",
 	    (c->c_flags & CONN_OUTBOUND) ? "outbound" : "close",
-	    svc->s_conf->sc_name, peer, stats_port(evi_conn_local(c, NULL)),
+	    svc->s_conf->sc_name, peer, via,
+	    stats_port(evi_conn_local(c, NULL)),
 	    (long long)(timerq_now() - c->c_start),
 	    (unsigned long long)c->c_bytes_in,
 	    (unsigned long long)c->c_bytes_out,

@@ -113,6 +113,7 @@ worker_close_conns(struct worker *w, enum evi_close_reason reason)
 
 	w->w_closing = 1;	/* evi_connect refuses from close callbacks */
 	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
+		proxy_close_all(svc);
 		while ((c = TAILQ_FIRST(&svc->s_conns)) != NULL)
 			conn_close(c, reason);
 	}

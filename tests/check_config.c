@@ -1501,6 +1501,9 @@ static const char *const other_values[][2] = {
 	{ "session_timeout", "9m" },
 	{ "refuse_banner", "\"go away\"" },
 	{ "udp_reply_budget", "2k" },
+	{ "proxy_protocol", "v1" },
+	{ "proxy_from", "192.0.2.7" },
+	{ "proxy_timeout", "9s" },
 };
 
 static const char *
@@ -1528,8 +1531,11 @@ same_limit(const struct confkey *ck, const char *a, const char *b)
 	b += ck->ck_offset;
 	if (ck->ck_set == NULL && ck->ck_type != EVI_OPT_STRING)
 		return (*(const long long *)a == *(const long long *)b);
+	if (ck->ck_offset == offsetof(struct limits_conf, lim_proxy))
+		return (*(const long long *)a == *(const long long *)b);
 	if (ck->ck_offset == offsetof(struct limits_conf, lim_only) ||
-	    ck->ck_offset == offsetof(struct limits_conf, lim_deny))
+	    ck->ck_offset == offsetof(struct limits_conf, lim_deny) ||
+	    ck->ck_offset == offsetof(struct limits_conf, lim_proxy_from))
 		return (x->acl_count == y->acl_count && memcmp(
 		    x->acl_entries, y->acl_entries, x->acl_count *
 		    sizeof(*x->acl_entries)) == 0);
@@ -1555,11 +1561,14 @@ START_TEST(test_services_inherit_each_global_default_they_do_not_set)
 		if (ck->ck_scope != CK_INHERIT)
 			continue;
 		check_str_free();
-		reparse(check_str("%s = %s\n"
+		/* proxy_protocol needs a proxy_from, which has no default. */
+		reparse(check_str("%s%s = %s\n"
 		    "service a {\n%s}\n"
 		    "service own {\n%s%s = %s\n}\n"
 		    "service ref {\n%s%s = %s\n}\n"
 		    "service other {\n%s%s = %s\n}\n",
+		    strcmp(ck->ck_name, "proxy_from") == 0 ? "" :
+		    "proxy_from = 192.0.2.9\n",
 		    ck->ck_name, ck->ck_example, svc,
 		    svc, ck->ck_name, other_value(ck->ck_name),
 		    svc, ck->ck_name, ck->ck_example,
@@ -1711,6 +1720,7 @@ START_TEST(test_man_page_documents_exactly_the_keys_of_the_table)
 	man_keys(service, buf, "SERVICES");
 	man_keys(service, buf, "ACCESS CONTROL");
 	man_keys(service, buf, "LIMITS");
+	man_keys(service, buf, "PROXY PROTOCOL");
 	gsection = strstr(buf, "\n.Sh GLOBAL KEYS\n");
 	for (i = 0; i < confkeys_count; i++) {
 		if (confkeys[i].ck_scope == CK_GLOBAL)

@@ -149,7 +149,7 @@ serve_connect(struct evi_service *svc, int *client)
 	ck_assert_int_ge(fd, 0);
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 	close(lfd);
-	conn_accept(svc, fd, (struct sockaddr *)&sin, len, NULL);
+	conn_accept(svc, fd, (struct sockaddr *)&sin, len, NULL, NULL);
 	ck_assert_ptr_nonnull(TAILQ_LAST(&svc->s_conns, evi_conns));
 	return (TAILQ_LAST(&svc->s_conns, evi_conns));
 }

@@ -49,7 +49,10 @@
  *				close reasons), read control, half-close,
  *				evi_relay, EVI_OPT_ADDRESS, the service's
  *				max_input and max_output, outbound
- *				counters in evi_stats_service.
+ *				counters in evi_stats_service; the PROXY
+ *				protocol's balancer (evi_conn_via), v2
+ *				TLVs (evi_conn_proxy_tlv) and header
+ *				errors (proxy_errors).
  *
  * Rules: a new minor only appends members to struct evi_module (or to
  * the stats structs, which the daemon owns) or adds functions; a module
@@ -398,6 +401,26 @@ struct evi_conn	*evi_connect(struct evi_service *, const struct sockaddr *,
 int		 evi_conn_outbound(const struct evi_conn *);
 
 /*
+ * The PROXY protocol (1.1).  On a service with proxy_protocol, the peer
+ * is the client the load balancer's header names, and evi_conn_via is
+ * the balancer itself (NULL when there was no header with an address:
+ * another service, a v2 LOCAL health check, a v1 UNKNOWN).
+ * evi_conn_proxy_tlv finds the first v2 TLV of a type (EVI_PP2_*) and
+ * sets *len to the length of its value, or returns NULL.  Both point into
+ * the connection and stay valid until its conn_close returns.
+ */
+#define EVI_PP2_TYPE_ALPN	0x01
+#define EVI_PP2_TYPE_AUTHORITY	0x02
+#define EVI_PP2_TYPE_CRC32C	0x03
+#define EVI_PP2_TYPE_NOOP	0x04
+#define EVI_PP2_TYPE_UNIQUE_ID	0x05
+#define EVI_PP2_TYPE_SSL	0x20	/* with sub-TLVs: parse the value */
+#define EVI_PP2_TYPE_NETNS	0x30
+const struct sockaddr	*evi_conn_via(const struct evi_conn *, socklen_t *);
+const void		*evi_conn_proxy_tlv(const struct evi_conn *, int,
+			    size_t *);
+
+/*
  * Relaying (1.1): from now on the daemon moves the bytes of a to b and of
  * b to a, with backpressure both ways (it stops reading one side while
  * the other cannot take more) and each half-close carried across (a's
@@ -480,6 +503,8 @@ struct evi_stats_service {
 	uint64_t	 outbound_failed;	/* that did not */
 	uint64_t	 outbound_bytes_in;
 	uint64_t	 outbound_bytes_out;
+	/* 1.1: PROXY headers malformed, refused or late (proxy_protocol). */
+	uint64_t	 proxy_errors;
 };
 
 struct evi_stats_global {

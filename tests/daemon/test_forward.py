@@ -758,7 +758,8 @@ class TestReload(ForwardCase):
 
 # 9: the PROXY protocol, read by HAProxy.
 
-HAPROXY_CONF = """
+# What every HAProxy of the tests shares (test_proxy.py too).
+HAPROXY_HEAD = """
     global
         log stdout format raw local0
     defaults
@@ -767,6 +768,9 @@ HAPROXY_CONF = """
         timeout connect 5s
         timeout client 30s
         timeout server 30s
+    """
+
+HAPROXY_CONF = HAPROXY_HEAD + """
     frontend fe
         bind fd@%(fd)d accept-proxy
         log-format "proxied client=%%ci:%%cp frontend=%%fi:%%fp"
@@ -779,17 +783,18 @@ HAPROXY_CONF = """
 class HAProxy:
     """haproxy -db on a listener made here (bind fd@N), so its port is
     known before it starts and no port is guessed; its log (stdout) is
-    collected by a thread.  Stopped when the test ends."""
+    collected by a thread.  Stopped when the test ends.  CONF, with
+    %(fd)d, %(echo)d and any SUBS, replaces HAPROXY_CONF."""
 
-    def __init__(self, test, echo_port):
+    def __init__(self, test, echo_port, conf=HAPROXY_CONF, **subs):
         self.lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         test.addCleanup(self.lsock.close)
         self.lsock.bind(("127.0.0.1", 0))
         self.lsock.listen(16)
         self.port = self.lsock.getsockname()[1]
         tmp = test.tempdir()
-        cfg = tmp.write("haproxy.cfg", HAPROXY_CONF % {
-            "fd": self.lsock.fileno(), "echo": echo_port})
+        subs.update(fd=self.lsock.fileno(), echo=echo_port)
+        cfg = tmp.write("haproxy.cfg", conf % subs)
         self.lines = []
         self.cond = threading.Condition()
         self.proc = subprocess.Popen(
