@@ -135,6 +135,9 @@ static const struct metric service_metrics[] = {
 	{ "evinetd_outbound_sent_bytes_total", "counter",
 	    "Bytes sent on outbound connections.",
 	    SVC_FIELD(outbound_bytes_out) },
+	{ "evinetd_proxy_header_errors_total", "counter",
+	    "Connections closed for a malformed or late PROXY header.",
+	    SVC_FIELD(proxy_errors) },
 };
 #define NSERVICE_METRICS (sizeof(service_metrics) / sizeof(service_metrics[0]))
 
@@ -260,11 +263,13 @@ json_service(const struct evi_stats_service *s, void *arg)
 	    "\"datagrams_out\": %" PRIu64 ", \"module_errors\": %" PRIu64
 	    ", \"outbound_connects\": %" PRIu64 ", \"outbound_failed\": %"
 	    PRIu64 ", \"outbound_bytes_in\": %" PRIu64 ", "
-	    "\"outbound_bytes_out\": %" PRIu64 ", \"closed\": {",
+	    "\"outbound_bytes_out\": %" PRIu64 ", \"proxy_errors\": %"
+	    PRIu64 ", \"closed\": {",
 	    w->first ? "" : ",", s->name, s->module, s->protocol,
 	    s->accepted, s->active, s->bytes_in, s->bytes_out, s->dgrams_in,
 	    s->dgrams_out, s->module_errors, s->outbound_connects,
-	    s->outbound_failed, s->outbound_bytes_in, s->outbound_bytes_out);
+	    s->outbound_failed, s->outbound_bytes_in, s->outbound_bytes_out,
+	    s->proxy_errors);
 	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
 		evbuffer_add_printf(w->b, "%s\"%s\": %" PRIu64, i ? ", " : "",
 		    evi_close_reason_string(i), s->closed[i]);
