@@ -867,6 +867,7 @@ struct worker {
 	TAILQ_HEAD(evi_services, evi_service) w_services;
 	uint64_t		 w_nconns;	/* accepted and outbound */
 	uint64_t		 w_noutbound;	/* of which outbound */
+	uint64_t		 w_npending;	/* waiting for a PROXY header */
 	int			 w_closing;	/* closing them all */
 	int			 w_stopping;	/* 1 draining, 2 closing */
 	int			 w_single;	/* -X: the whole daemon */
@@ -911,6 +912,7 @@ void		 worker_stop(struct worker *, int, long long);
 int		 worker_run(struct worker *, int, size_t, int);
 void		 worker_sigset(sigset_t *);
 void		 worker_conn_gone(struct worker *);
+void		 worker_idle_check(struct worker *);
 void		 worker_free(struct worker *);
 
 #endif /* EVINETD_H */

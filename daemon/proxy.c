@@ -356,6 +356,7 @@ proxy_wait_free(struct proxy_wait *pw, int close_fd)
 	if (close_fd)
 		close(pw->pw_fd);
 	TAILQ_REMOVE(&svc->s_proxy_waits, pw, pw_entry);
+	svc->s_worker->w_npending--;
 	free(pw);
 }
 
@@ -376,6 +377,7 @@ proxy_fail(struct proxy_wait *pw, const char *why)
 	if (now == rl->rl_logged) {
 		rl->rl_pending++;
 		proxy_wait_free(pw, 1);
+		worker_idle_check(svc->s_worker);
 		return;
 	}
 	addr_string(&pw->pw_peer.sa, peer, sizeof(peer));
@@ -386,6 +388,7 @@ proxy_fail(struct proxy_wait *pw, const char *why)
 	rl->rl_logged = now;
 	rl->rl_pending = 0;
 	proxy_wait_free(pw, 1);
+	worker_idle_check(svc->s_worker);
 }
 
 static void
@@ -417,7 +420,9 @@ proxy_done(struct proxy_wait *pw, const struct proxy_hdr *ph)
 		len = addr_len(&peer.sa);
 	}
 	proxy_wait_free(pw, 0);
+	/* Admitted (or refused) first: a drain waits for it either way. */
 	listener_admit(svc, fd, &peer.sa, len, pi);
+	worker_idle_check(svc->s_worker);
 }
 
 /*
@@ -488,6 +493,7 @@ proxy_start(struct evi_service *svc, int s, const struct sockaddr *sa,
 	    sizeof(pw->pw_peer));
 	pw->pw_len = len;
 	TAILQ_INSERT_TAIL(&svc->s_proxy_waits, pw, pw_entry);
+	svc->s_worker->w_npending++;
 	event_assign(&pw->pw_ev, svc->s_base, s, EV_READ | EV_PERSIST,
 	    proxy_read_cb, pw);
 	event_add(&pw->pw_ev, NULL);

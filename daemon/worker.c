@@ -164,6 +164,7 @@ void
 worker_stop(struct worker *w, int now, long long ms)
 {
 	struct timeval	tv;
+	uint64_t	n;
 
 	if (w->w_stopping || now) {
 		log_info("stopping now");
@@ -174,15 +175,29 @@ worker_stop(struct worker *w, int now, long long ms)
 	}
 	w->w_stopping = 1;
 	worker_detach_all(w);
-	if (w->w_nconns == 0) {
+	n = w->w_nconns + w->w_npending;
+	if (n == 0) {
 		event_base_loopexit(w->w_base, NULL);
 		return;
 	}
 	log_info("stopping: waiting up to %lld ms for %llu connection%s",
-	    ms, (unsigned long long)w->w_nconns, w->w_nconns == 1 ? "" : "s");
+	    ms, (unsigned long long)n, n == 1 ? "" : "s");
 	tv.tv_sec = (time_t)(ms / 1000);
 	tv.tv_usec = (suseconds_t)((ms % 1000) * 1000);
 	evtimer_add(&w->w_stop_timer, &tv);
+}
+
+/*
+ * A draining worker exits once nothing is left: no connection, and no
+ * client still sending its PROXY header (which a drain must not cut).
+ */
+void
+worker_idle_check(struct worker *w)
+{
+	if (w->w_stopping == 1 && w->w_nconns == 0 && w->w_npending == 0) {
+		log_info("all connections finished");
+		event_base_loopexit(w->w_base, NULL);
+	}
 }
 
 /* Called by conn_close, so a draining worker exits with its last conn. */
@@ -190,10 +205,7 @@ void
 worker_conn_gone(struct worker *w)
 {
 	w->w_nconns--;
-	if (w->w_stopping == 1 && w->w_nconns == 0) {
-		log_info("all connections finished");
-		event_base_loopexit(w->w_base, NULL);
-	}
+	worker_idle_check(w);
 }
 
 static void

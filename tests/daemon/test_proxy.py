@@ -171,6 +171,28 @@ class TestHeaders(ProxyCase):
         self.assertEqual(self.header_errors(d), 0)
         self.assertEqual(d.stop(), 0)
 
+    def test_a_reload_waits_for_a_header_still_to_come(self):
+        # A is accepted and waits for its header; B, connected after it,
+        # is served, so the worker has taken A (one queue, in order).
+        # Then a reload: the old worker has no connection, only A's wait,
+        # and must not exit and cut it.
+        d = self.echo()
+        a = evitest.connect(d.port("echo"))
+        self.addCleanup(a.close)
+        with evitest.connect(d.port("echo")) as b:
+            b.sendall(v1("192.0.2.1", 1111) + b"b")
+            b.shutdown(socket.SHUT_WR)
+            self.assertEqual(evitest.recv_until_eof(b), b"b")
+        mark = d.mark()
+        reload(d)
+        d.wait_log(r"^stopping: waiting up to \d+ ms for 1 connection$",
+                   since=mark)
+        a.sendall(v2("192.0.2.2", 2222) + b"a")
+        a.shutdown(socket.SHUT_WR)
+        self.assertEqual(evitest.recv_until_eof(a), b"a")
+        d.wait_log(r"^all connections finished$", since=mark)
+        self.assertEqual(d.stop(), 0)
+
     def test_a_header_from_a_source_not_in_proxy_from_is_refused(self):
         d = self.echo()
         with connect_from(d.port("echo"), src="127.0.0.3") as s:
