@@ -178,8 +178,10 @@ proxy_v1(const uint8_t *buf, size_t len, struct proxy_hdr *ph,
     const char **why)
 {
 	const char	*p = (const char *)buf;
-	size_t		 i, n = len < PROXY_V1_MAX ? len : PROXY_V1_MAX;
+	size_t		 i, n = len;
 
+	if (n > PROXY_V1_MAX)
+		n = PROXY_V1_MAX;
 	for (i = 0; i < n; i++) {
 		if (buf[i] == '\n')
 			return (proxy_bad(why, "v1: a line feed without a "
@@ -507,10 +509,12 @@ proxy_start(struct evi_service *svc, int s, const struct sockaddr *sa,
 void
 proxy_close_all(struct evi_service *svc)
 {
-	struct proxy_wait	*pw;
+	struct proxy_wait	*pw, *next;
 
-	while ((pw = TAILQ_FIRST(&svc->s_proxy_waits)) != NULL)
+	for (pw = TAILQ_FIRST(&svc->s_proxy_waits); pw != NULL; pw = next) {
+		next = TAILQ_NEXT(pw, pw_entry);
 		proxy_wait_free(pw, 1);
+	}
 }
 
 const void *
