@@ -44,9 +44,13 @@ STEERED_RE = (r'^service "echo": listening on 127\.0\.0\.1:\d+ \(tcp\), '
 
 def refused_tcp(port, src):
     """Connects from SRC: True if the daemon answers with the banner and
-    closes, as it does for a refused client."""
+    closes, as it does for a refused client; False if it serves the
+    client (the echo service then says nothing for 2 s)."""
     with connect_from(port, src) as s:
-        return evitest.recv_until_eof(s) == b"busy\r\n"
+        try:
+            return evitest.recv_until_eof(s, timeout=2.0) == b"busy\r\n"
+        except socket.timeout:
+            return False
 
 
 class TestSteerTCP(evitest.TestCase):
@@ -61,12 +65,13 @@ class TestSteerTCP(evitest.TestCase):
 
     def test_per_source_holds_across_two_workers(self):
         d = self.daemon(string.Template(STEER_CONF % (
-            2, "per_source = 1")).substitute(echo=0),
+            2, "per_source = 1\n        reuseport = yes"))
+            .substitute(echo=0),
             expect=EXPECT_REFUSALS)
-        d.wait_log(STEERED_RE)
         port = d.port("echo")
         held = ClientSet(self)
         self.check_per_source(d, port, held)
+        d.wait_log(STEERED_RE)
         wait_refusals(self, d, "echo", "per_source", ATTEMPTS)
         held.close()
         # Steering is by address, not to one worker: 30 sources reach both.
@@ -83,12 +88,12 @@ class TestSteerTCP(evitest.TestCase):
         d = self.daemon(string.Template(STEER_CONF % (
             2, "per_source_rate = 1/m 1\n        reuseport = yes"))
             .substitute(echo=0), expect=EXPECT_REFUSALS)
-        d.wait_log(STEERED_RE)
         port = d.port("echo")
         with connect_from(port, "127.0.0.2") as s:
             self.assertTrue(served(s))
         got = [refused_tcp(port, "127.0.0.2") for i in range(ATTEMPTS)]
         self.assertEqual(got, [True] * ATTEMPTS)
+        d.wait_log(STEERED_RE)
         with connect_from(port, "127.0.0.3") as s:
             self.assertTrue(served(s))
         wait_refusals(self, d, "echo", "rate", ATTEMPTS)
@@ -114,12 +119,16 @@ class TestSteerTCP(evitest.TestCase):
             with connect_from(port, "::1", "::1") as s:
                 self.assertEqual(evitest.recv_until_eof(s), b"busy\r\n")
         wait_refusals(self, d, "echo", "per_source", ATTEMPTS)
+        # Without "reuseport", per_source implies it.
+        d.wait_log(r'^service "echo": listening on \[::1\]:\d+ \(tcp\), '
+                   r'one socket per worker \(reuseport, by source '
+                   r'address\)$')
         held.close()
         self.assertEqual(d.stop(), 0)
 
     def test_reloads_that_grow_and_shrink_the_group_keep_it_exact(self):
         conf = STEER_CONF % (2, "per_source = 1\n        isolate = yes\n"
-                             "        workers = %d")
+                             "        reuseport = yes\n        workers = %d")
         d = self.daemon(string.Template(conf % 2).substitute(echo=0),
                         args=["-v"], expect=EXPECT_REFUSALS + [
                             r"reused from the previous configuration$"])
@@ -130,10 +139,10 @@ class TestSteerTCP(evitest.TestCase):
             write_conf(d, conf % n, echo=port)
             reload(d)
             settle(d, n)
+            self.check_per_source(d, port, held)
             d.wait_log(r'^service "echo": 127\.0\.0\.1:%d: each source '
                        r'address reaches one of %d workers$' % (port, n),
                        since=mark)
-            self.check_per_source(d, port, held)
             wait_refusals(self, d, "echo", "per_source", ATTEMPTS,
                           since=mark)
             held.close()
