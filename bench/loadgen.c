@@ -143,6 +143,7 @@ struct loadgen {
 	const char	*mode_name;
 	int		 port;
 	int		 nconns;
+	int		 nsources;	/* -b: 127.0.0.2..; 0: 127.0.0.1 */
 	size_t		 size;
 	double		 seconds;
 	long long	 limit;		/* pingpong: total requests, or -1 */
@@ -197,7 +198,8 @@ usage(void)
 	    "[-d SECONDS | -n REQUESTS] [-S]\n"
 	    "       loadgen stream   -p PORT [-c CONNS] [-s WRITE] "
 	    "[-d SECONDS] [-S]\n"
-	    "       loadgen connrate -p PORT [-c CLIENTS] [-d SECONDS] [-S]\n"
+	    "       loadgen connrate -p PORT [-c CLIENTS] [-d SECONDS] [-S] "
+	    "[-b SOURCES]\n"
 	    "       loadgen idle     -p PORT [-c CONNS] [-d MAXHOLD]\n"
 	    "       loadgen sink     -p PORT [-c CONNS] [-d SECONDS] [-S]\n"
 	    "       loadgen http     -p PORT [-c CONNS] [-d SECONDS] [-S] "
@@ -372,6 +374,24 @@ conn_reset(struct conn *c)
 	c->state = CS_FREE;
 }
 
+/*
+ * With -b N, client slot i connects from 127.0.0.(2 + i mod N), so a
+ * server that steers or limits by source address sees N sources.
+ */
+static void
+conn_bind_source(struct loadgen *lg, struct conn *c, int fd)
+{
+	struct sockaddr_in	sin;
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(0x7f000002U +
+	    (uint32_t)((c - lg->conns) % lg->nsources));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		die("bind 127.0.0.%d: %s", 2 + (int)((c - lg->conns) %
+		    lg->nsources), strerror(errno));
+}
+
 /* Starts a non-blocking connect to 127.0.0.1:port; the caller registers. */
 static void
 conn_connect(struct loadgen *lg, struct conn *c)
@@ -385,6 +405,8 @@ conn_connect(struct loadgen *lg, struct conn *c)
 	if (lg->mode != MODE_CONNRATE)
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on,
 		    sizeof(on));
+	if (lg->nsources > 0)
+		conn_bind_source(lg, c, fd);
 	c->fd = fd;
 	c->events = 0;
 	c->sent = c->rcvd = c->goal = 0;
@@ -1225,8 +1247,11 @@ parse_args(struct loadgen *lg, int argc, char *argv[])
 {
 	int	ch, have_d = 0, have_s = 0, have_u = 0;
 
-	while ((ch = getopt(argc, argv, "c:d:n:p:s:Su:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:d:n:p:s:Su:")) != -1) {
 		switch (ch) {
+		case 'b':
+			lg->nsources = (int)number(optarg, 1, 250, ch);
+			break;
 		case 'c':
 			lg->nconns = (int)number(optarg, 1, MAX_CONNS, ch);
 			break;

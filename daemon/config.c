@@ -778,6 +778,37 @@ config_check_proxy(struct config *cf, struct service_conf *sc)
 		    sc->sc_name);
 }
 
+/*
+ * per_source and per_source_rate are counted in each worker, so with more
+ * than one worker they are exact only if every connection of a source
+ * reaches the same worker: such a service gets a socket per worker
+ * steered by source address (listener.c).  A PROXY header names the
+ * client only after the kernel has picked the socket, so a proxied
+ * service keeps the per-worker counts.
+ */
+static void
+config_check_steer(struct config *cf, struct service_conf *sc)
+{
+	const struct conf_where	*w;
+	size_t			 i;
+
+	if (sc->sc_limits.lim_proxy != 0 || config_procs(cf, sc) < 2 ||
+	    (sc->sc_limits.lim_per_source == 0 &&
+	    sc->sc_limits.lim_src_rate.rc_per_sec == 0))
+		return;
+	i = (size_t)(confkey_find("reuseport", CK_SERVICE) - confkeys);
+	w = &sc->sc_set[i];
+	if (w->cw_line != 0 && !sc->sc_reuseport) {
+		config_error(cf, w->cw_file, w->cw_line, "service \"%s\": "
+		    "per_source and per_source_rate need a socket per worker "
+		    "to hold across %zu workers; remove \"reuseport = no\"",
+		    sc->sc_name, config_procs(cf, sc));
+		return;
+	}
+	sc->sc_reuseport = 1;
+	sc->sc_steer = 1;
+}
+
 int
 config_finish(struct config *cf)
 {
@@ -803,6 +834,7 @@ config_finish(struct config *cf)
 		if (sc->sc_workers == 0)
 			sc->sc_workers = 1;
 		config_check_proxy(cf, sc);
+		config_check_steer(cf, sc);
 		if (sc->sc_module_name == NULL)
 			config_error(cf, sc->sc_file, sc->sc_line,
 			    "service \"%s\": missing \"module = NAME\"",

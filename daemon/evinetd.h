@@ -233,6 +233,7 @@ struct service_conf {
 	int			 sc_log_connections;
 	int			 sc_isolate;
 	int			 sc_reuseport;	/* a socket per process */
+	int			 sc_steer;	/* reuseport by source address */
 	int			 sc_relay_splice; /* evi_relay may splice */
 	long long		 sc_workers;	/* isolated: processes */
 	size_t			 sc_index;	/* order in the config */

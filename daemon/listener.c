@@ -30,6 +30,8 @@
 
 #include <netinet/in.h>
 
+#include <linux/filter.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -122,8 +124,9 @@ listener_add(struct service_conf *sc, int fd, int protocol, int index,
 		    inherited ? ", from systemd" : "");
 	else if (index == 0)
 		log_info("service \"%s\": listening on %s (%s), one socket "
-		    "per worker (reuseport)", sc->sc_name, l->l_name,
-		    protocol == EVI_PROTO_UDP ? "udp" : "tcp");
+		    "per worker (reuseport%s)", sc->sc_name, l->l_name,
+		    protocol == EVI_PROTO_UDP ? "udp" : "tcp",
+		    sc->sc_steer ? ", by source address" : "");
 }
 
 /* Fills in the "*:PORT" pair of addresses. */
@@ -368,13 +371,118 @@ listener_inherit(struct config *old, struct service_conf *sc,
 	return (1);
 }
 
+/*
+ * Builds the classic BPF program that picks a reuseport group's socket
+ * by the client's address: the IPv4 source, or the first prefix6 bits
+ * of the IPv6 one (the part per_source counts by), xor'ed into one word,
+ * mixed by a multiplicative hash and taken modulo n.  Socket i of the
+ * group is worker i's, so each source always reaches the same worker.
+ */
+static size_t
+listener_steer_code(struct sock_filter *code, size_t n, int prefix6)
+{
+	size_t		 len = 0, v6, mix, w;
+	uint32_t	 mask;
+	int		 bits;
+
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS,
+	    SKF_NET_OFF);
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K,
+	    4);
+	v6 = len++;
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+	    SKF_NET_OFF + 12);
+	mix = len++;
+	code[v6] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 6,
+	    (uint8_t)(len - v6 - 1), 0);
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_LDX | BPF_W | BPF_IMM,
+	    0);
+	for (w = 0, bits = prefix6; w < 4 && bits > 0; w++, bits -= 32) {
+		mask = bits >= 32 ? 0xffffffffU : ~(0xffffffffU >> bits);
+		code[len++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W |
+		    BPF_ABS, SKF_NET_OFF + 8 + 4 * (int)w);
+		code[len++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND |
+		    BPF_K, mask);
+		code[len++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_XOR |
+		    BPF_X, 0);
+		code[len++] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TAX,
+		    0);
+	}
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_MISC | BPF_TXA, 0);
+	code[mix] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA,
+	    (uint32_t)(len - mix - 1), 0, 0);
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MUL | BPF_K,
+	    0x9E3779B1U);
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_RSH | BPF_K,
+	    16);
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_MOD | BPF_K,
+	    (uint32_t)n);
+	code[len++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_A, 0);
+	return (len);
+}
+
+/*
+ * Steers the reuseport group of fd by source address over its n
+ * sockets, or, for a service that no longer needs it, takes a program
+ * a previous configuration attached off the group.  A program set on
+ * any socket applies to the whole group; it is set again at every bind
+ * or reload, so it always has the current n.
+ */
+static int
+listener_steer(const struct service_conf *sc, int fd, size_t n)
+{
+	struct sock_filter	code[32];
+	struct sock_fprog	prog;
+	int			dummy = 0;
+
+	if (!sc->sc_steer) {
+		if (setsockopt(fd, SOL_SOCKET, SO_DETACH_REUSEPORT_BPF, &dummy,
+		    sizeof(dummy)) == -1 && errno != ENOENT)
+			return (-1);
+		return (0);
+	}
+	prog.len = (unsigned short)listener_steer_code(code, n,
+	    (int)sc->sc_limits.lim_prefix6);
+	prog.filter = code;
+	return (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+	    sizeof(prog)));
+}
+
+/*
+ * Sets the steering of every reuseport group bound for one listen
+ * address: the listeners of sc after first (or all, if first is NULL).
+ */
+static int
+listener_steer_all(struct service_conf *sc, struct listener *first, size_t n,
+    char **cause)
+{
+	struct listener	*l;
+
+	l = first == NULL ? TAILQ_FIRST(&sc->sc_listeners) :
+	    TAILQ_NEXT(first, l_entry);
+	for (; l != NULL; l = TAILQ_NEXT(l, l_entry)) {
+		if (l->l_index != 0)
+			continue;
+		if (listener_steer(sc, l->l_fd, n) == -1) {
+			xasprintf(cause, "%s: steering by source address: %s",
+			    l->l_name, strerror(errno));
+			return (-1);
+		}
+		if (sc->sc_steer)
+			log_debug("service \"%s\": %s: each source address "
+			    "reaches one of %zu workers", sc->sc_name,
+			    l->l_name, n);
+	}
+	return (0);
+}
+
 /* Binds one listen address: one socket, or with reuseport one per process. */
 static int
 listener_bind_one(struct config *cf, struct config *old,
     struct service_conf *sc, struct listen_conf *lc, char **cause)
 {
 	union sockunion	 su, su6;
-	struct listener	*l;
+	struct listener	*l, *first;
 	in_port_t	 port = lc->lc_addr.la_port;
 	size_t		 i, n = sc->sc_reuseport ? config_procs(cf, sc) : 1;
 	int		 fd, index, rv;
@@ -390,6 +498,7 @@ listener_bind_one(struct config *cf, struct config *old,
 		    "address is in use; restart evinetd to switch");
 		return (-1);
 	}
+	first = TAILQ_LAST(&sc->sc_listeners, listeners);
 	for (i = 0; i < n; i++) {
 		index = sc->sc_reuseport ? (int)i : -1;
 		if (lc->lc_addr.la_any) {
@@ -417,7 +526,7 @@ listener_bind_one(struct config *cf, struct config *old,
 		port = ntohs(su.sa.sa_family == AF_INET ? su.sin.sin_port :
 		    su.sin6.sin6_port);
 	}
-	return (0);
+	return (listener_steer_all(sc, first, n, cause));
 }
 
 /*

@@ -152,9 +152,11 @@ INFO_PATTERNS = [
     r'^descriptor limit \d+$',
     # listener.c
     r'^service "[^"]+": listening on \S+ \((tcp|udp)(?:, from systemd)?\)'
-    r'(?:, one socket per worker \(reuseport\))?$',
+    r'(?:, one socket per worker \(reuseport(?:, by source address)?\))?$',
     r'^service "[^"]+": no IPv6 on this host, \S+ serves IPv4 only$',
     r'^service "[^"]+": \S+ reused from the previous configuration$',
+    r'^service "[^"]+": \S+: each source address reaches one of \d+ '
+    r'workers$',
     # sockact.c (the note with -n; the list with -v)
     r'^\S+:\d+: service "[^"]+": listen fd:\S+ not checked: no sockets '
     r'were passed ',
