@@ -434,9 +434,9 @@ const void		*evi_conn_proxy_tlv(const struct evi_conn *, int,
  * closing.  After the call the daemon no longer calls conn_read,
  * conn_drained or conn_eof of either, and writing to them fails (EBUSY);
  * do not add to evi_conn_output's buffer either, which the relay uses as
- * its stage.  conn_close still comes to each.  When both directions have ended, both
- * close with EVI_CLOSE_EOF.  If one side fails or is closed, the other
- * sends what it has, then closes, with the same reason.
+ * its stage.  conn_close still comes to each.  When both directions have
+ * ended, both close with EVI_CLOSE_EOF.  If one side fails or is closed,
+ * the other sends what it has, then closes, with the same reason.
  *
  * Returns 0, or -1 with errno: EINVAL (the same connection twice, or one
  * already relayed), ENOTCONN (not connected yet), EPIPE (closing or
