@@ -461,36 +461,22 @@ conn_linger_read(struct evi_conn *c)
 	}
 }
 
-/* The socket is readable: read a few chunks, then let the module look. */
-static void
-conn_read_cb(evutil_socket_t fd, short events, void *arg)
+/*
+ * Reads what the socket has, at most max_input ahead of the module and
+ * READ_PER_EVENT at a time, so other connections get their turn.  The
+ * read size adapts: small for request-reply traffic, so the buffer is a
+ * small allocation malloc serves from its cache; doubling while reads
+ * fill it, up to 64 KiB for streams.  Returns the bytes read, *eof set at
+ * the peer's end, or -1 if a read error closed the connection.
+ */
+static ssize_t
+conn_read_some(struct evi_conn *c, int fd, int *eof)
 {
-	struct evi_conn		*c = arg;
-	struct evi_service	*svc = c->c_svc;
 	struct evbuffer_iovec	 vec;
 	size_t			 inlen, room, want, got = 0;
-	size_t			 max_in = (size_t)svc->s_conf->sc_max_input;
+	size_t			 max_in = (size_t)c->c_svc->s_conf->sc_max_input;
 	ssize_t			 n;
-	int			 eof = 0;
 
-	(void)events;
-	if (c->c_relay != NULL) {
-		relay_readable(c);
-		return;
-	}
-	if (c->c_flags & CONN_LINGERING) {
-		conn_linger_read(c);
-		return;
-	}
-	if (c->c_flags & CONN_PAUSED) {
-		conn_paused_cb(c);
-		return;
-	}
-	/*
-	 * The read size adapts: small for request-reply traffic, so the
-	 * buffer is a small allocation malloc serves from its cache;
-	 * doubling while reads fill it, up to 64 KiB for streams.
-	 */
 	inlen = evbuffer_get_length(c->c_in);
 	while (got < READ_PER_EVENT && inlen < max_in) {
 		room = max_in - inlen;
@@ -520,7 +506,7 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		}
 		evbuffer_commit_space(c->c_in, &vec, 0);
 		if (n == 0) {
-			eof = 1;
+			*eof = 1;
 			break;
 		}
 		if (errno == EINTR)
@@ -528,9 +514,35 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		if (errno == EAGAIN)
 			break;
 		conn_close(c, conn_errno_reason(errno));
-		return;
+		return (-1);
 	}
 	conn_count_in(c, got);
+	return ((ssize_t)got);
+}
+
+/* The socket is readable: read a few chunks, then let the module look. */
+static void
+conn_read_cb(evutil_socket_t fd, short events, void *arg)
+{
+	struct evi_conn	*c = arg;
+	ssize_t		 got;
+	int		 eof = 0;
+
+	(void)events;
+	if (c->c_relay != NULL) {
+		relay_readable(c);
+		return;
+	}
+	if (c->c_flags & CONN_LINGERING) {
+		conn_linger_read(c);
+		return;
+	}
+	if (c->c_flags & CONN_PAUSED) {
+		conn_paused_cb(c);
+		return;
+	}
+	if ((got = conn_read_some(c, fd, &eof)) == -1)
+		return;
 	if (got > 0) {
 		c->c_active = timerq_now();
 		conn_call(c, CB_READ);
