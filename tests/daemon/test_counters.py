@@ -286,6 +286,12 @@ class TestDrainLimits(test_supervisor.SupervisorCase):
         held = self.hold(port, 2)
         mark = d.mark()
         reload(d)
+        # Generation 2 says it drains once its listener is detached: from
+        # then on only generation 3 can take the third client.  Before
+        # that, generation 2 could, and its refusal raced the kill below
+        # (under valgrind the line was missing 1 run in 3).
+        d.wait_log(r"^stopping: waiting up to \d+ ms for 2 connections$",
+                   since=mark)
         assert_busy(self, port, "third client")
         _, workers = state(d, 2)
         (old,) = [pid for (g, pid, _, draining) in workers if draining]
