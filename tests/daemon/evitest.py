@@ -54,6 +54,7 @@ EVITEST_VERBOSE=1 to copy every daemon log line to stderr as it arrives.
 """
 
 import atexit
+import errno
 import glob
 import os
 import re
@@ -847,6 +848,50 @@ def transfer(sock, data, expect=None, shut_wr=False, timeout=IO_TIMEOUT):
     finally:
         sel.close()
         sock.settimeout(old)
+
+
+def all_at_once(test, port, sends, expects, timeout=60.0):
+    """Opens a connection to 127.0.0.1:PORT per item of SENDS, all at
+    once (non-blocking, one selector), sends each its bytes and reads
+    until the matching EXPECTS item is back, asserting it byte for byte.
+    Returns the sockets, still open (the caller closes them); every wait
+    is bounded by TIMEOUT (scaled) in all."""
+    sel = selectors.DefaultSelector()
+    test.addCleanup(sel.close)
+    socks = []
+    test.addCleanup(lambda: [s.close() for s in socks])
+    state = {}
+    for out, want in zip(sends, expects):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        socks.append(s)
+        test.assertIn(s.connect_ex(("127.0.0.1", port)),
+                      (0, errno.EINPROGRESS))
+        state[s] = [out, want, b""]
+        sel.register(s, selectors.EVENT_WRITE)
+    deadline = time.monotonic() + _scaled(timeout)
+    done = 0
+    while done < len(socks):
+        test.assertLess(time.monotonic(), deadline, "%d of %d answered in "
+                        "time" % (done, len(socks)))
+        for key, ev in sel.select(1.0):
+            s = key.fileobj
+            st = state[s]
+            if ev & selectors.EVENT_WRITE:
+                err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                test.assertEqual(err, 0, os.strerror(err))
+                st[0] = st[0][s.send(st[0]):]
+                if not st[0]:
+                    sel.modify(s, selectors.EVENT_READ)
+                continue
+            chunk = s.recv(4096)
+            test.assertTrue(chunk, "EOF after %r" % st[2])
+            st[2] += chunk
+            if len(st[2]) >= len(st[1]):
+                test.assertEqual(st[2], st[1])
+                sel.unregister(s)
+                done += 1
+    return socks
 
 
 def hold_port(host="127.0.0.1", proto="tcp"):
