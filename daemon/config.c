@@ -150,6 +150,7 @@ service_conf_free(struct service_conf *sc)
 		conf_item_free(ci);
 	}
 	modopt_free(sc);
+	modopt_decls_free(sc);
 	confkey_where_free(sc->sc_set);
 	limits_conf_free(&sc->sc_limits);
 	free(sc->sc_module_label);

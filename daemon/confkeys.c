@@ -310,16 +310,44 @@ confkey_set(struct parse_state *ps, const struct confkey *ck,
 	return (confkey_set_value(ps, ck, v, nv, confkey_field(ps, ck)));
 }
 
-/* Keeps the values of a global default, for the services to inherit. */
+/*
+ * Records a line's values where the key was set, before they are applied:
+ * an include applied reads further lines, which must come after it.  A
+ * repeated key adds its values and its line to the earlier ones.
+ */
 static void
-confkey_keep(struct conf_where *w, struct conf_token *v, int nv)
+confkey_keep(struct parse_state *ps, const struct confkey *ck,
+    struct conf_where *w, struct conf_token *v, int nv)
 {
 	int	i;
 
-	w->cw_argv = xreallocarray(NULL, (size_t)nv, sizeof(char *));
+	w->cw_argv = xreallocarray(w->cw_argv, (size_t)w->cw_argc + nv,
+	    sizeof(char *));
 	for (i = 0; i < nv; i++)
-		w->cw_argv[i] = xstrdup(v[i].text);
-	w->cw_argc = nv;
+		w->cw_argv[w->cw_argc++] = xstrdup(v[i].text);
+	if (ck->ck_flags & CK_REPEAT) {
+		w->cw_lines = xreallocarray(w->cw_lines,
+		    (size_t)w->cw_nlines + 1, sizeof(*w->cw_lines));
+		w->cw_lines[w->cw_nlines].cl_file = ps->ps_file;
+		w->cw_lines[w->cw_nlines++].cl_line = ps->ps_line;
+	}
+	if (w->cw_line == 0) {
+		w->cw_file = ps->ps_file;
+		w->cw_line = ps->ps_line;
+	}
+}
+
+/* Takes back what confkey_keep recorded of a line that was not applied. */
+static void
+confkey_unkeep(struct conf_where *w, int argc, int nlines)
+{
+	while (w->cw_argc > argc)
+		free(w->cw_argv[--w->cw_argc]);
+	w->cw_nlines = nlines;
+	if (argc == 0 && nlines == 0) {
+		w->cw_file = NULL;
+		w->cw_line = 0;
+	}
 }
 
 /*
@@ -333,6 +361,7 @@ confkey_apply(struct parse_state *ps, const char *key, struct conf_token *v,
 {
 	const struct confkey	*ck;
 	struct conf_where	*w;
+	int			 argc, nlines;
 
 	ck = confkey_find(key, ps->ps_svc != NULL ? CK_SERVICE : CK_GLOBAL);
 	if (ck == NULL)
@@ -352,12 +381,11 @@ confkey_apply(struct parse_state *ps, const char *key, struct conf_token *v,
 		confkey_error(ps, "\"%s\" takes one value, not %d", key, nv);
 		return (1);
 	}
+	argc = w->cw_argc;
+	nlines = w->cw_nlines;
+	confkey_keep(ps, ck, w, v, nv);
 	if (confkey_set(ps, ck, v, nv) != 0)
-		return (1);
-	w->cw_file = ps->ps_file;
-	w->cw_line = ps->ps_line;
-	if (ps->ps_svc == NULL && ck->ck_scope == CK_INHERIT)
-		confkey_keep(w, v, nv);
+		confkey_unkeep(w, argc, nlines);
 	return (1);
 }
 
@@ -430,6 +458,7 @@ confkey_where_free(struct conf_where *w)
 		for (j = 0; j < w[i].cw_argc; j++)
 			free(w[i].cw_argv[j]);
 		free(w[i].cw_argv);
+		free(w[i].cw_lines);
 	}
 	free(w);
 }

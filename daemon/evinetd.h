@@ -165,12 +165,24 @@ struct limits_conf {
 };
 
 /* config.c */
-/* Where a core key was set; cw_line 0: not set. */
+/* One line of a file: where a key was set. */
+struct conf_line {
+	const char		*cl_file;	/* interned in config */
+	int			 cl_line;
+};
+
+/*
+ * Where a core key was set (cw_line 0: not set), with its values as
+ * written: services inherit a global default's, and confdump shows them.
+ * A CK_REPEAT key has the values of all its lines, and every line.
+ */
 struct conf_where {
-	const char		*cw_file;
+	const char		*cw_file;	/* the first line */
 	int			 cw_line;
-	char			**cw_argv;	/* global defaults: the values */
+	char			**cw_argv;
 	int			 cw_argc;
+	struct conf_line	*cw_lines;	/* CK_REPEAT: each line */
+	int			 cw_nlines;
 };
 
 enum conf_tok_type {
@@ -219,6 +231,16 @@ struct optval {
 	size_t			 ov_naddrs;
 };
 
+/*
+ * A module option as its table declares it, copied while the module is
+ * loaded: the supervisor unloads modules after checking, and confdump
+ * still names every option and its default.
+ */
+struct optdecl {
+	char			*od_name;
+	char			*od_default;	/* config syntax, or NULL */
+};
+
 struct service_conf {
 	TAILQ_ENTRY(service_conf) sc_entry;
 	char			*sc_name;
@@ -248,6 +270,8 @@ struct service_conf {
 	char			*sc_module_label;	/* its descriptor's name */
 	struct optval		*sc_optvals;
 	size_t			 sc_noptvals;
+	struct optdecl		*sc_optdecls;	/* outlive the module */
+	size_t			 sc_noptdecls;
 	TAILQ_HEAD(listeners, listener) sc_listeners;	/* after listener_bind */
 };
 TAILQ_HEAD(service_confs, service_conf);
@@ -373,6 +397,11 @@ void			 confkey_error(struct parse_state *, const char *, ...)
 int	 modopt_check_table(const char *, const struct evi_module *, char **);
 int	 modopt_apply(struct config *, struct service_conf *);
 void	 modopt_free(struct service_conf *);
+void	 modopt_decls_free(struct service_conf *);
+
+/* confdump.c */
+struct json_t;
+struct json_t	*confdump(const struct config *);
 
 /* module.c */
 struct module {

@@ -398,6 +398,23 @@ modopt_defaults(struct config *cf, struct service_conf *sc, const int *lines)
 	}
 }
 
+/* Copies the names and defaults of the module's options, for confdump. */
+static void
+modopt_decls(struct service_conf *sc, const struct evi_option *o, size_t n)
+{
+	size_t	i;
+
+	modopt_decls_free(sc);
+	sc->sc_noptdecls = n;
+	sc->sc_optdecls = n ? xcalloc(n, sizeof(*sc->sc_optdecls)) : NULL;
+	for (i = 0; i < n; i++) {
+		sc->sc_optdecls[i].od_name = xstrdup(o[i].name);
+		if (o[i].default_value != NULL)
+			sc->sc_optdecls[i].od_default =
+			    xstrdup(o[i].default_value);
+	}
+}
+
 /*
  * Matches a service's raw options to its module's table, converting each
  * value and applying defaults; every mismatch is a FILE:LINE error.
@@ -418,6 +435,7 @@ modopt_apply(struct config *cf, struct service_conf *sc)
 	lines = n ? xcalloc(n, sizeof(*lines)) : NULL;
 	for (i = 0; i < n; i++)
 		sc->sc_optvals[i].ov_opt = &def->options[i];
+	modopt_decls(sc, def->options, n);
 	TAILQ_FOREACH(ci, &sc->sc_options, ci_entry)
 		modopt_given(cf, sc, ci, lines);
 	modopt_defaults(cf, sc, lines);
@@ -437,4 +455,19 @@ modopt_free(struct service_conf *sc)
 	free(sc->sc_optvals);
 	sc->sc_optvals = NULL;
 	sc->sc_noptvals = 0;
+}
+
+/* Frees the copy of the option table; the service's, not the module's. */
+void
+modopt_decls_free(struct service_conf *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < sc->sc_noptdecls; i++) {
+		free(sc->sc_optdecls[i].od_name);
+		free(sc->sc_optdecls[i].od_default);
+	}
+	free(sc->sc_optdecls);
+	sc->sc_optdecls = NULL;
+	sc->sc_noptdecls = 0;
 }
