@@ -62,6 +62,15 @@ static const char extra_conf[] =
 static const char more_conf[] =
     "drain_timeout = 5s\n";
 
+static const struct {
+	const char	*name;
+	const char	*text;
+} files[] = {
+	{ "main.conf", main_conf },
+	{ "extra.conf", extra_conf },
+	{ "more.conf", more_conf },
+};
+
 /* The absolute name of a file in the test's directory. */
 static const char *
 tpath(const char *name)
@@ -69,25 +78,19 @@ tpath(const char *name)
 	return (check_str("%s/%s", check_tmpdir, name));
 }
 
-static void
-write_file(const char *name, const char *text)
-{
-	const char	*path = tpath(name);
-	FILE		*f;
-
-	f = fopen(path, "w");
-	ck_assert_msg(f != NULL, "cannot create %s", path);
-	ck_assert_int_ge(fputs(text, f), 0);
-	ck_assert_int_eq(fclose(f), 0);
-}
-
 /* Loads the config as the supervisor does, then dumps it. */
 static void
 setup(void)
 {
-	write_file("main.conf", main_conf);
-	write_file("extra.conf", extra_conf);
-	write_file("more.conf", more_conf);
+	FILE	*f;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		f = fopen(tpath(files[i].name), "w");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_int_ge(fputs(files[i].text, f), 0);
+		ck_assert_int_eq(fclose(f), 0);
+	}
 	cf = config_load_checked(tpath("main.conf"), BUNDLED_MODULE_DIR, 1);
 	ck_assert_int_eq(cf->c_nerrors, 0);
 	config_unload_modules(cf);
@@ -167,6 +170,22 @@ assert_entry(json_t *array, const char *key, const char *value,
 	ck_assert_str_eq(json_string_value(json_object_get(e, "from")), from);
 }
 
+/*
+ * Asserts a repeatable key's values, its "from" (the first of its lines)
+ * and all its lines, given as the JSON text of an array.
+ */
+static void
+assert_repeated(json_t *array, const char *key, const char *value,
+    const char *lines)
+{
+	json_t	*l;
+
+	l = json_object_get(entry(array, key), "lines");
+	ck_assert_str_eq(text(l), lines);
+	assert_entry(array, key, value,
+	    json_string_value(json_array_get(l, 0)));
+}
+
 #define GLOBAL()	json_object_get(dump, "global")
 #define KEYS(s)		json_object_get(service(s), "keys")
 #define OPTIONS(s)	json_object_get(service(s), "options")
@@ -236,30 +255,20 @@ END_TEST
 
 START_TEST(test_a_repeated_listen_has_every_value_and_every_line)
 {
-	json_t	*e = entry(KEYS("echo"), "listen");
-
-	ck_assert_str_eq(text(json_object_get(e, "value")),
-	    "[\"127.0.0.1:0\",\"[::1]:0\",\"127.0.0.2:0\"]");
-	ck_assert_str_eq(json_string_value(json_object_get(e, "from")),
-	    at("main.conf", 8));
-	ck_assert_str_eq(text(json_object_get(e, "lines")), check_str(
-	    "[\"%s\",\"%s\"]", at("main.conf", 8), at("main.conf", 9)));
-	e = entry(KEYS("day"), "listen");
-	ck_assert_str_eq(text(json_object_get(e, "lines")), check_str(
-	    "[\"%s\"]", at("extra.conf", 4)));
+	assert_repeated(KEYS("echo"), "listen",
+	    "[\"127.0.0.1:0\",\"[::1]:0\",\"127.0.0.2:0\"]",
+	    check_str("[\"%s\",\"%s\"]", at("main.conf", 8),
+	    at("main.conf", 9)));
+	assert_repeated(KEYS("day"), "listen", "[\"127.0.0.1:0\"]",
+	    check_str("[\"%s\"]", at("extra.conf", 4)));
 }
 END_TEST
 
 START_TEST(test_includes_are_listed_in_the_order_they_are_read)
 {
-	json_t	*e = entry(GLOBAL(), "include");
-
-	ck_assert_str_eq(text(json_object_get(e, "value")),
-	    "[\"extra.conf\",\"more.conf\"]");
-	ck_assert_str_eq(json_string_value(json_object_get(e, "from")),
-	    at("main.conf", 5));
-	ck_assert_str_eq(text(json_object_get(e, "lines")), check_str(
-	    "[\"%s\",\"%s\"]", at("main.conf", 5), at("extra.conf", 9)));
+	assert_repeated(GLOBAL(), "include", "[\"extra.conf\",\"more.conf\"]",
+	    check_str("[\"%s\",\"%s\"]", at("main.conf", 5),
+	    at("extra.conf", 9)));
 }
 END_TEST
 
