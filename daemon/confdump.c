@@ -220,6 +220,7 @@ confdump_service(const struct config *cf, const struct service_conf *sc)
  * The "config" result of the control protocol, but for its "generation",
  * which the caller adds: what each setting is and which line made it so,
  * so an operator can tell an inherited limit from a forgotten default.
+ * A new reference: the caller json_decref()s it.
  */
 json_t *
 confdump(const struct config *cf)
