@@ -37,6 +37,8 @@ struct evi_conn	*serve_connect(struct evi_service *, int *);
 void		 serve_turn(int);
 void		 serve_wait(void);
 uint64_t	 serve_clock(void);
+void		 serve_log_capture(void);
+const char	*serve_log(void);
 extern uint64_t	 serve_now;
 
 #endif /* CHECK_SERVE_H */
