@@ -658,16 +658,20 @@ void	sup_schedule_restart(struct wproc *);
 size_t	sup_running(struct supervisor *);
 
 /* service.c */
+/*
+ * One process's counters for one service.  The arrays have a slot for
+ * every reason, the public struct's frozen arrays only the 1.0 ones.
+ */
 struct svc_stats {
 	uint64_t	 st_accepted;
 	uint64_t	 st_active;
-	uint64_t	 st_closed[EVI_CLOSE_NREASONS];
+	uint64_t	 st_closed[EVI_CLOSE_NREASONS_ALL];
 	uint64_t	 st_bytes_in;
 	uint64_t	 st_bytes_out;
 	uint64_t	 st_dgrams_in;
 	uint64_t	 st_dgrams_out;
 	uint64_t	 st_module_errors;
-	uint64_t	 st_refused[EVI_REFUSE_NREASONS];
+	uint64_t	 st_refused[EVI_REFUSE_NREASONS_ALL];
 	uint64_t	 st_out_connects;	/* evi_connect: connected */
 	uint64_t	 st_out_failed;		/* evi_connect: did not */
 	uint64_t	 st_out_bytes_in;
@@ -698,14 +702,16 @@ struct evi_service {
 	uint64_t		 s_evicted;	/* not logged yet */
 	struct source		*s_dgram_src;	/* its source, if tracked */
 	struct bucket		 s_bucket;	/* the service's rate */
-	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS];
+	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS_ALL];
 	struct refusal_log	 s_unread;	/* closes for max_input */
 	struct refusal_log	 s_proxy_log;	/* bad PROXY headers */
 	TAILQ_HEAD(, proxy_wait) s_proxy_waits;	/* headers to come */
+	int			 s_disabled;	/* by the operator: refuse */
 };
 struct evi_service *service_new(struct worker *, struct service_conf *,
 	    char **);
 void	service_free(struct evi_service *);
+void	service_set_disabled(struct evi_service *, int);
 int	service_check_init(struct service_conf *, char **);
 
 /* timerq.c */
@@ -885,6 +891,11 @@ void	stats_others_init(struct worker *, const struct stats_other *, size_t);
 uint64_t stats_active(const struct evi_service *);
 uint64_t stats_active_total(const struct worker *);
 void	stats_service(const struct evi_service *, struct evi_stats_service *);
+void	stats_sup_totals(struct supervisor *, const struct service_conf *,
+	    struct evi_stats_service *);
+uint64_t stats_sup_active(struct supervisor *, const char *, int);
+uint64_t stats_closed_count(const struct evi_stats_service *, unsigned int);
+uint64_t stats_refused_count(const struct evi_stats_service *, unsigned int);
 void	stats_dump(struct worker *);
 void	stats_log_close(struct evi_conn *, enum evi_close_reason);
 void	stats_log_dgram(struct evi_service *, const struct listener *,

@@ -301,6 +301,11 @@ limits_admit(struct evi_service *svc, const struct sockaddr *sa,
 		*detail = "not allowed by only_from / no_access";
 		return (limits_no(reason, EVI_REFUSE_ACL));
 	}
+	/* After the ACL: who may not connect learns nothing of the state. */
+	if (svc->s_disabled) {
+		*detail = "service disabled by the operator";
+		return (limits_no(reason, EVI_REFUSE_DISABLED));
+	}
 	if (stream) {
 		total = w->w_config->c_max_conns;
 		if (total > 0 && (long long)stats_active_total(w) >= total) {
@@ -545,7 +550,7 @@ limits_tick(void *arg)
 	int			 again = 0, i;
 
 	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
-		for (i = 0; i < EVI_REFUSE_NREASONS; i++) {
+		for (i = 0; i < EVI_REFUSE_NREASONS_ALL; i++) {
 			if (svc->s_refusals[i].rl_pending > 0) {
 				limits_log(svc, i);
 				svc->s_refusals[i].rl_logged = now;

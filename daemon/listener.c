@@ -659,9 +659,10 @@ listener_resume(evutil_socket_t fd, short events, void *arg)
 }
 
 /*
- * Applies the service's access list and limits to a new connection: a
- * refused client gets the optional one-line banner and is closed before
- * any module sees it.  For a proxied connection sa is the client the
+ * Applies the service's access list, the operator's disable and the
+ * limits (all in limits_admit) to a new connection: a refused client
+ * gets the optional one-line banner and is closed before any module sees
+ * it.  For a proxied connection sa is the client the
  * header named, and pi (freed here if refused) the rest of the header.
  */
 void

@@ -105,6 +105,27 @@ service_free(struct evi_service *svc)
 }
 
 /*
+ * The operator's switch (evinetdctl disable, enable, drain): while it is
+ * on, the listener and the datagram path refuse new clients with reason
+ * "disabled"; live connections go on.  Logged only when it changes, so a
+ * repeated command leaves no noise.
+ */
+void
+service_set_disabled(struct evi_service *svc, int disabled)
+{
+	disabled = disabled != 0;
+	if (svc->s_disabled == disabled)
+		return;
+	svc->s_disabled = disabled;
+	if (disabled)
+		log_info("service \"%s\": disabled; %s", svc->s_conf->sc_name,
+		    svc->s_conf->sc_protocol == EVI_PROTO_UDP ?
+		    "datagrams are dropped" : "new connections are refused");
+	else
+		log_info("service \"%s\": enabled", svc->s_conf->sc_name);
+}
+
+/*
  * Trial init and fini on a private event base, so a module's own checks
  * (a missing file, say) are reported by "-n" and before a reload commits.
  */
@@ -290,7 +311,7 @@ evi_close_reason_string(enum evi_close_reason reason)
 	static const char *names[EVI_CLOSE_NREASONS_ALL] = {
 		"eof", "reset", "error", "timeout", "shutdown", "limit",
 		"module", "module_error", "refused", "connect_timeout",
-		"unreachable"
+		"unreachable", "admin"
 	};
 
 	if ((unsigned int)reason >= EVI_CLOSE_NREASONS_ALL)

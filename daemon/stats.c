@@ -48,12 +48,12 @@
 const char *
 evi_refuse_reason_string(enum evi_refuse_reason reason)
 {
-	static const char *names[EVI_REFUSE_NREASONS] = {
+	static const char *names[EVI_REFUSE_NREASONS_ALL] = {
 		"acl", "max_connections", "per_source", "rate", "fd",
-		"reflection"
+		"reflection", "disabled"
 	};
 
-	if ((unsigned int)reason >= EVI_REFUSE_NREASONS)
+	if ((unsigned int)reason >= EVI_REFUSE_NREASONS_ALL)
 		return ("unknown");
 	return (names[reason]);
 }
@@ -160,14 +160,14 @@ stats_sum(struct svc_stats *to, const struct svc_stats *from)
 
 	to->st_accepted += from->st_accepted;
 	to->st_active += from->st_active;
-	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
+	for (i = 0; i < EVI_CLOSE_NREASONS_ALL; i++)
 		to->st_closed[i] += from->st_closed[i];
 	to->st_bytes_in += from->st_bytes_in;
 	to->st_bytes_out += from->st_bytes_out;
 	to->st_dgrams_in += from->st_dgrams_in;
 	to->st_dgrams_out += from->st_dgrams_out;
 	to->st_module_errors += from->st_module_errors;
-	for (i = 0; i < EVI_REFUSE_NREASONS; i++)
+	for (i = 0; i < EVI_REFUSE_NREASONS_ALL; i++)
 		to->st_refused[i] += from->st_refused[i];
 	to->st_out_connects += from->st_out_connects;
 	to->st_out_failed += from->st_out_failed;
@@ -466,6 +466,41 @@ stats_total(const struct worker *w, const struct service_conf *sc,
 }
 
 /*
+ * Turns summed counters into the public struct, whose frozen arrays hold
+ * the 1.0 reasons and whose later members the rest.
+ */
+static void
+stats_export(const struct svc_stats *st, const struct service_conf *sc,
+    struct evi_stats_service *out)
+{
+	unsigned int	i;
+
+	memset(out, 0, sizeof(*out));
+	out->accepted = st->st_accepted;
+	out->active = st->st_active;
+	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
+		out->closed[i] = st->st_closed[i];
+	for (i = 0; i < EVI_REFUSE_NREASONS; i++)
+		out->refused[i] = st->st_refused[i];
+	out->bytes_in = st->st_bytes_in;
+	out->bytes_out = st->st_bytes_out;
+	out->dgrams_in = st->st_dgrams_in;
+	out->dgrams_out = st->st_dgrams_out;
+	out->module_errors = st->st_module_errors;
+	out->outbound_connects = st->st_out_connects;
+	out->outbound_failed = st->st_out_failed;
+	out->outbound_bytes_in = st->st_out_bytes_in;
+	out->outbound_bytes_out = st->st_out_bytes_out;
+	out->proxy_errors = st->st_proxy_errors;
+	out->refused_disabled = st->st_refused[EVI_REFUSE_DISABLED];
+	out->closed_admin = st->st_closed[EVI_CLOSE_ADMIN];
+	out->name = sc->sc_name;
+	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
+	    sc->sc_module_name;
+	out->protocol = sc->sc_protocol == EVI_PROTO_UDP ? "udp" : "tcp";
+}
+
+/*
  * The same for any service of the generation, served by this process or
  * not: the slots are shared, and the config says the rest.
  */
@@ -474,30 +509,111 @@ stats_conf(const struct worker *w, const struct service_conf *sc,
     struct evi_stats_service *out)
 {
 	struct svc_stats	 st;
-	unsigned int		 i;
 
 	stats_total(w, sc, &st);
-	memset(out, 0, sizeof(*out));
-	out->accepted = st.st_accepted;
-	out->active = st.st_active;
-	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
-		out->closed[i] = st.st_closed[i];
-	for (i = 0; i < EVI_REFUSE_NREASONS; i++)
-		out->refused[i] = st.st_refused[i];
-	out->bytes_in = st.st_bytes_in;
-	out->bytes_out = st.st_bytes_out;
-	out->dgrams_in = st.st_dgrams_in;
-	out->dgrams_out = st.st_dgrams_out;
-	out->module_errors = st.st_module_errors;
-	out->outbound_connects = st.st_out_connects;
-	out->outbound_failed = st.st_out_failed;
-	out->outbound_bytes_in = st.st_out_bytes_in;
-	out->outbound_bytes_out = st.st_out_bytes_out;
-	out->proxy_errors = st.st_proxy_errors;
-	out->name = sc->sc_name;
-	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
-	    sc->sc_module_name;
-	out->protocol = sc->sc_protocol == EVI_PROTO_UDP ? "udp" : "tcp";
+	stats_export(&st, sc, out);
+}
+
+/*
+ * A count of the public struct by close reason, any of them: reports
+ * walk every reason without knowing which member holds which.
+ */
+uint64_t
+stats_closed_count(const struct evi_stats_service *s, unsigned int reason)
+{
+	if (reason < EVI_CLOSE_NREASONS)
+		return (s->closed[reason]);
+	if (reason == EVI_CLOSE_ADMIN)
+		return (s->closed_admin);
+	return (0);	/* outbound reasons: counted in outbound_failed */
+}
+
+/* The same by refusal reason. */
+uint64_t
+stats_refused_count(const struct evi_stats_service *s, unsigned int reason)
+{
+	if (reason < EVI_REFUSE_NREASONS)
+		return (s->refused[reason]);
+	if (reason == EVI_REFUSE_DISABLED)
+		return (s->refused_disabled);
+	return (0);
+}
+
+/* A service's index in a generation's counters, by name and protocol. */
+static size_t
+stats_find(const struct config *cf, const struct gen_stats *gs,
+    const char *name, int protocol)
+{
+	const struct service_conf	*sc;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_protocol == protocol &&
+		    strcmp(sc->sc_name, name) == 0 &&
+		    sc->sc_index < gs->gs_nservices)
+			return (sc->sc_index);
+	}
+	return (SIZE_MAX);
+}
+
+/*
+ * The generations whose slots the supervisor adds up: the running ones
+ * (a failed one's workers are killed, and carried when reaped).  Returns
+ * the service's index in g, or SIZE_MAX to skip g.
+ */
+static size_t
+stats_sup_index(const struct generation *g, const char *name, int protocol)
+{
+	if (g->g_failed || g->g_stats == NULL || g->g_cf == NULL)
+		return (SIZE_MAX);
+	return (stats_find(g->g_cf, g->g_stats, name, protocol));
+}
+
+/*
+ * A service's totals as the supervisor reports them (the control
+ * socket's "services"): every running generation's slots, and what the
+ * generations that are gone counted, from the supervisor's private
+ * record, not the shared copy a worker could write on.  These are the
+ * totals evi_stats_foreach gives a worker.  Only the supervisor changes
+ * the carry, and not while this runs: no retries are needed.
+ */
+void
+stats_sup_totals(struct supervisor *sup, const struct service_conf *sc,
+    struct evi_stats_service *out)
+{
+	struct generation	*g;
+	struct carry		*ca;
+	struct svc_stats	 st;
+	size_t			 i;
+
+	memset(&st, 0, sizeof(st));
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		i = stats_sup_index(g, sc->sc_name, sc->sc_protocol);
+		if (i != SIZE_MAX)
+			stats_gen_sum(g->g_stats, i, &st);
+	}
+	if ((ca = stats_carry_find(&sup->s_carry, sc, 0)) != NULL)
+		stats_sum(&st, &ca->ca_totals);
+	stats_export(&st, sc, out);
+}
+
+/*
+ * A service's live connections in every running generation, for a drain
+ * that waits until none is left.  The figures are what the workers
+ * wrote: a lying worker can make a drain wait, never make root act.
+ */
+uint64_t
+stats_sup_active(struct supervisor *sup, const char *name, int protocol)
+{
+	struct generation	*g;
+	uint64_t		 n = 0;
+	size_t			 i;
+
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		i = stats_sup_index(g, name, protocol);
+		if (i != SIZE_MAX)
+			n += stats_gen_active(g->g_stats, i);
+	}
+	return (n);
 }
 
 int
@@ -616,6 +732,7 @@ stats_dump(struct worker *w)
 	struct evi_conn		*c;
 	struct timeval		 now;
 	char			 peer[ADDR_STRLEN];
+	uint64_t		 n;
 	unsigned int		 i;
 
 	event_base_gettimeofday_cached(w->w_base, &now);
@@ -625,29 +742,30 @@ stats_dump(struct worker *w)
 	    w->w_stopping ? "stopping" : "serving");
 	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
 		stats_service(svc, &s);
-		log_info("state: service \"%s\": module %s, %s, accepted %llu, "
-		    "active %llu, bytes in %llu, out %llu, datagrams in %llu, "
-		    "out %llu, module errors %llu", s.name, s.module,
-		    s.protocol, (unsigned long long)s.accepted,
+		log_info("state: service \"%s\": module %s, %s%s, accepted "
+		    "%llu, active %llu, bytes in %llu, out %llu, datagrams in "
+		    "%llu, out %llu, module errors %llu", s.name, s.module,
+		    s.protocol, svc->s_disabled ? ", disabled" : "",
+		    (unsigned long long)s.accepted,
 		    (unsigned long long)s.active,
 		    (unsigned long long)s.bytes_in,
 		    (unsigned long long)s.bytes_out,
 		    (unsigned long long)s.dgrams_in,
 		    (unsigned long long)s.dgrams_out,
 		    (unsigned long long)s.module_errors);
-		for (i = 0; i < EVI_CLOSE_NREASONS; i++) {
-			if (s.closed[i] != 0)
+		for (i = 0; i < EVI_CLOSE_NREASONS_ALL; i++) {
+			if ((n = stats_closed_count(&s, i)) != 0)
 				log_info("state: service \"%s\": closed "
 				    "(%s) %llu", s.name,
 				    evi_close_reason_string(i),
-				    (unsigned long long)s.closed[i]);
+				    (unsigned long long)n);
 		}
-		for (i = 0; i < EVI_REFUSE_NREASONS; i++) {
-			if (s.refused[i] != 0)
+		for (i = 0; i < EVI_REFUSE_NREASONS_ALL; i++) {
+			if ((n = stats_refused_count(&s, i)) != 0)
 				log_info("state: service \"%s\": refused "
 				    "(%s) %llu", s.name,
 				    evi_refuse_reason_string(i),
-				    (unsigned long long)s.refused[i]);
+				    (unsigned long long)n);
 		}
 		if (s.proxy_errors != 0)
 			log_info("state: service \"%s\": PROXY header errors "

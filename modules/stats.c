@@ -150,28 +150,71 @@ struct walk {
 #define PASS_CLOSED	100
 #define PASS_REFUSED	101
 
+/*
+ * The reasons a report lists by family: the 1.0 ones in the frozen
+ * arrays, then the 1.2 one in its own member (closed_admin,
+ * refused_disabled).  The 1.1 close reasons are outbound failures,
+ * reported as evinetd_outbound_failed_total.
+ */
+#define NCLOSED		(EVI_CLOSE_NREASONS + 1)
+#define NREFUSED	(EVI_REFUSE_NREASONS + 1)
+
+/* The i-th reason of a family: its word, and its count in *n. */
+static const char *
+reason_count(const struct evi_stats_service *s, int closed, unsigned int i,
+    uint64_t *n)
+{
+	if (closed && i < EVI_CLOSE_NREASONS) {
+		*n = s->closed[i];
+		return (evi_close_reason_string(i));
+	}
+	if (closed) {
+		*n = s->closed_admin;
+		return (evi_close_reason_string(EVI_CLOSE_ADMIN));
+	}
+	if (i < EVI_REFUSE_NREASONS) {
+		*n = s->refused[i];
+		return (evi_refuse_reason_string(i));
+	}
+	*n = s->refused_disabled;
+	return (evi_refuse_reason_string(EVI_REFUSE_DISABLED));
+}
+
+/* One family's reasons as JSON members, "word": count. */
+static void
+json_reasons(struct evbuffer *b, const struct evi_stats_service *s,
+    int closed)
+{
+	const char	*word;
+	uint64_t	 n;
+	unsigned int	 i;
+
+	for (i = 0; i < (closed ? NCLOSED : NREFUSED); i++) {
+		word = reason_count(s, closed, i, &n);
+		evbuffer_add_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "",
+		    word, n);
+	}
+}
+
 /* Writes one metric's (or one labelled family's) samples for a service. */
 static int
 prom_service(const struct evi_stats_service *s, void *arg)
 {
 	struct walk	*w = arg;
+	const char	*word;
 	uint64_t	 v;
 	unsigned int	 i;
+	int		 closed = w->metric == PASS_CLOSED;
 
-	if (w->metric == PASS_CLOSED || w->metric == PASS_REFUSED) {
-		for (i = 0; i < (w->metric == PASS_CLOSED ?
-		    EVI_CLOSE_NREASONS : EVI_REFUSE_NREASONS); i++) {
-			evbuffer_add_printf(w->b, "%s{service=\"",
-			    w->metric == PASS_CLOSED ?
+	if (closed || w->metric == PASS_REFUSED) {
+		for (i = 0; i < (closed ? NCLOSED : NREFUSED); i++) {
+			word = reason_count(s, closed, i, &v);
+			evbuffer_add_printf(w->b, "%s{service=\"", closed ?
 			    "evinetd_connections_closed_total" :
 			    "evinetd_refused_total");
 			prom_label(w->b, s->name);
 			evbuffer_add_printf(w->b, "\",reason=\"%s\"} %" PRIu64
-			    "\n", w->metric == PASS_CLOSED ?
-			    evi_close_reason_string(i) :
-			    evi_refuse_reason_string(i),
-			    w->metric == PASS_CLOSED ? s->closed[i] :
-			    s->refused[i]);
+			    "\n", word, v);
 		}
 		return (0);
 	}
@@ -254,7 +297,6 @@ static int
 json_service(const struct evi_stats_service *s, void *arg)
 {
 	struct walk	*w = arg;
-	unsigned int	 i;
 
 	evbuffer_add_printf(w->b, "%s\n    {\"name\": \"%s\", \"module\": "
 	    "\"%s\", \"protocol\": \"%s\", \"accepted\": %" PRIu64 ", "
@@ -270,13 +312,9 @@ json_service(const struct evi_stats_service *s, void *arg)
 	    s->dgrams_out, s->module_errors, s->outbound_connects,
 	    s->outbound_failed, s->outbound_bytes_in, s->outbound_bytes_out,
 	    s->proxy_errors);
-	for (i = 0; i < EVI_CLOSE_NREASONS; i++)
-		evbuffer_add_printf(w->b, "%s\"%s\": %" PRIu64, i ? ", " : "",
-		    evi_close_reason_string(i), s->closed[i]);
+	json_reasons(w->b, s, 1);
 	evbuffer_add_printf(w->b, "}, \"refused\": {");
-	for (i = 0; i < EVI_REFUSE_NREASONS; i++)
-		evbuffer_add_printf(w->b, "%s\"%s\": %" PRIu64, i ? ", " : "",
-		    evi_refuse_reason_string(i), s->refused[i]);
+	json_reasons(w->b, s, 0);
 	evbuffer_add_printf(w->b, "}}");
 	w->first = 0;
 	return (0);

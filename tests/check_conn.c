@@ -17,8 +17,10 @@
 /*
  * Unit tests for conn.c, on a real worker turned by hand (check_serve.h):
  * bytes through the echo module, backpressure (reading stops while the
- * output is over max_output, module writes are refused there), and
- * timeouts measured on the worker's injected clock, never the wall clock.
+ * output is over max_output, module writes are refused there),
+ * timeouts measured on the worker's injected clock, never the wall clock,
+ * and the operator's close (EVI_CLOSE_ADMIN): counted, logged, and told
+ * to the module.
  */
 
 #include "config.h"
@@ -266,6 +268,47 @@ START_TEST(test_session_timeout_counts_from_the_start_whatever_the_traffic)
 }
 END_TEST
 
+/*
+ * evinetdctl close: conn_close with EVI_CLOSE_ADMIN from outside any
+ * callback.  The client sees EOF, the module's conn_close gets the reason
+ * (the async test module logs it in halfclose mode), the counters, the
+ * connection log and the state dump say "admin".
+ */
+START_TEST(test_an_admin_close_is_counted_logged_and_told_to_the_module)
+{
+	struct evi_service		*svc;
+	struct evi_stats_service	 st;
+	struct evi_conn			*c;
+
+	serve_log_capture();
+	serve_start("service a {\n listen = 127.0.0.1:0\n module = "
+	    TEST_MODULE_DIR "/async.so\n mode = halfclose\n"
+	    " log_connections = yes\n}\n");
+	svc = serve_service("a");
+	c = serve_connect(svc, &client);
+	serve_turn(2);
+	conn_close(c, EVI_CLOSE_ADMIN);
+	ck_assert_ptr_null(TAILQ_FIRST(&svc->s_conns));
+	ck_assert(client_sees_eof());
+	ck_assert_uint_eq(svc->s_stats->st_closed[EVI_CLOSE_ADMIN], 1);
+	ck_assert_uint_eq(svc->s_stats->st_active, 0);
+	stats_service(svc, &st);
+	ck_assert_uint_eq(st.closed_admin, 1);
+	ck_assert_uint_eq(st.closed[EVI_CLOSE_MODULE], 0);
+	/* Reason 11 has a slot of its own: no other counter moved. */
+	ck_assert_uint_eq(st.dgrams_in + st.dgrams_out + st.bytes_in +
+	    st.bytes_out + st.module_errors, 0);
+	ck_assert_ptr_nonnull(strstr(serve_log(),
+	    "service \"a\": closed: admin\n"));
+	ck_assert_ptr_nonnull(strstr(serve_log(),
+	    "event=close service=a proto=tcp peer=127.0.0.1:"));
+	ck_assert_ptr_nonnull(strstr(serve_log(), " reason=admin\n"));
+	stats_dump(serve_worker);
+	ck_assert_ptr_nonnull(strstr(serve_log(),
+	    "state: service \"a\": closed (admin) 1\n"));
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -287,6 +330,12 @@ conn_suite(void)
 	tcase_add_test(tc, test_only_output_sent_from_outside_counts_as_activity);
 	tcase_add_test(tc,
 	    test_session_timeout_counts_from_the_start_whatever_the_traffic);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("admin");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc,
+	    test_an_admin_close_is_counted_logged_and_told_to_the_module);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -19,7 +19,11 @@
  * socket options a listening socket gets (a UDP socket must not let
  * another user bind its port), the real port behind port 0, and what the
  * state dump says of a listener: serving, detached for a drain, paused
- * for want of descriptors, or another worker's.
+ * for want of descriptors, or another worker's.  And what a service the
+ * operator disabled does (service_set_disabled): new TCP clients get the
+ * refuse_banner and EOF, datagrams no answer, both counted and logged as
+ * refused "disabled" before any limit takes a slot, while the connections
+ * it had go on.
  */
 
 #include "config.h"
@@ -158,6 +162,188 @@ START_TEST(test_the_state_tells_an_fd_pause)
 }
 END_TEST
 
+#define DISABLED_CONF \
+	"service t {\n listen = 127.0.0.1:0\n module = echo\n" \
+	" refuse_banner = \"go away\"\n per_source = 1\n}\n" \
+	"service u {\n listen = 127.0.0.1:0\n module = echo\n" \
+	" protocol = udp\n}\n"
+
+/* A client of a listener, connected (for TCP, accepted by the backlog). */
+static int
+client_of(struct listener *l, int type)
+{
+	int	fd;
+
+	ck_assert_int_ge(fd = socket(AF_INET, type | SOCK_CLOEXEC, 0), 0);
+	ck_assert_int_eq(connect(fd, &l->l_su.sa, sizeof(l->l_su.sin)), 0);
+	return (fd);
+}
+
+/*
+ * Turns the loop until fd has len bytes or EOF; returns the bytes and
+ * says in *eof whether EOF came.
+ */
+static const char *
+client_recv(int fd, size_t len, int *eof)
+{
+	static char	buf[256];
+	size_t		got = 0;
+	ssize_t		n;
+	int		tries;
+
+	*eof = 0;
+	ck_assert_uint_lt(len, sizeof(buf));
+	for (tries = 0; tries < 1000 && got < len && !*eof; tries++) {
+		serve_turn(1);
+		n = recv(fd, buf + got, len - got, MSG_DONTWAIT);
+		if (n == 0)
+			*eof = 1;
+		else if (n > 0)
+			got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return (buf);
+}
+
+/* Turns the loop until a service has refused n clients as disabled. */
+static void
+wait_refused(struct evi_service *svc, uint64_t n)
+{
+	int	tries;
+
+	for (tries = 0; tries < 1000; tries++) {
+		if (svc->s_stats->st_refused[EVI_REFUSE_DISABLED] >= n)
+			break;
+		serve_turn(1);
+	}
+	ck_assert_uint_eq(svc->s_stats->st_refused[EVI_REFUSE_DISABLED], n);
+}
+
+/* How often needle is in the captured log. */
+static int
+log_count(const char *needle)
+{
+	const char	*p = serve_log();
+	int		 n = 0;
+
+	while ((p = strstr(p, needle)) != NULL) {
+		n++;
+		p += strlen(needle);
+	}
+	return (n);
+}
+
+START_TEST(test_a_disabled_service_refuses_new_clients_and_serves_old_ones)
+{
+	struct evi_service	*svc;
+	int			 old, new, eof;
+
+	serve_log_capture();
+	serve_start(DISABLED_CONF);
+	svc = serve_service("t");
+	old = client_of(first_listener("t"), SOCK_STREAM);
+	while (TAILQ_FIRST(&svc->s_conns) == NULL)
+		serve_wait();
+
+	service_set_disabled(svc, 1);
+	service_set_disabled(svc, 1);
+	ck_assert_int_eq(log_count("service \"t\": disabled; new connections "
+	    "are refused\n"), 1);
+	new = client_of(first_listener("t"), SOCK_STREAM);
+	wait_refused(svc, 1);
+	ck_assert_str_eq(client_recv(new, 16, &eof), "go away\r\n");
+	ck_assert_int_eq(eof, 1);
+	close(new);
+	/* Refused before the limits: per_source = 1 was not the reason. */
+	ck_assert_uint_eq(svc->s_stats->st_refused[EVI_REFUSE_PER_SOURCE], 0);
+	ck_assert_uint_eq(svc->s_stats->st_accepted, 1);
+	ck_assert_int_eq(log_count("service \"t\": refused 1 connection "
+	    "(disabled), last from 127.0.0.1:"), 1);
+	ck_assert_int_eq(log_count(": service disabled by the operator\n"), 1);
+	stats_dump(serve_worker);
+	ck_assert_int_eq(log_count("state: service \"t\": module echo, tcp, "
+	    "disabled, accepted 1,"), 1);
+	ck_assert_int_eq(log_count("state: service \"t\": refused (disabled) "
+	    "1\n"), 1);
+	/* The connection from before is still served. */
+	ck_assert_int_eq(send(old, "hi", 2, 0), 2);
+	ck_assert_str_eq(client_recv(old, 2, &eof), "hi");
+	ck_assert_int_eq(eof, 0);
+
+	/* Enabled again: a new client is served once the old one left. */
+	service_set_disabled(svc, 0);
+	ck_assert_int_eq(log_count("service \"t\": enabled\n"), 1);
+	close(old);
+	while (TAILQ_FIRST(&svc->s_conns) != NULL)
+		serve_wait();
+	new = client_of(first_listener("t"), SOCK_STREAM);
+	ck_assert_int_eq(send(new, "ok", 2, 0), 2);
+	ck_assert_str_eq(client_recv(new, 2, &eof), "ok");
+	close(new);
+	ck_assert_uint_eq(svc->s_stats->st_refused[EVI_REFUSE_DISABLED], 1);
+}
+END_TEST
+
+START_TEST(test_a_disabled_udp_service_drops_datagrams)
+{
+	struct evi_service	*svc;
+	char			 buf[16];
+	int			 fd, tries, eof;
+
+	serve_log_capture();
+	serve_start(DISABLED_CONF);
+	svc = serve_service("u");
+	fd = client_of(first_listener("u"), SOCK_DGRAM);
+	service_set_disabled(svc, 1);
+	ck_assert_int_eq(log_count("service \"u\": disabled; datagrams are "
+	    "dropped\n"), 1);
+	ck_assert_int_eq(send(fd, "ping", 4, 0), 4);
+	wait_refused(svc, 1);
+	for (tries = 0; tries < 10; tries++) {
+		serve_turn(1);
+		ck_assert_int_eq(recv(fd, buf, sizeof(buf), MSG_DONTWAIT), -1);
+	}
+	ck_assert_uint_eq(svc->s_stats->st_dgrams_out, 0);
+	ck_assert_int_eq(log_count("service \"u\": dropped 1 datagram "
+	    "(disabled), last from 127.0.0.1:"), 1);
+	/* The same datagram is answered once the service is enabled. */
+	service_set_disabled(svc, 0);
+	ck_assert_int_eq(send(fd, "ping", 4, 0), 4);
+	ck_assert_str_eq(client_recv(fd, 4, &eof), "ping");
+	close(fd);
+}
+END_TEST
+
+/*
+ * Behind a balancer, the refusal comes once the header is read, so the
+ * log names the real client, not the balancer.
+ */
+START_TEST(test_a_disabled_service_refuses_after_the_proxy_header)
+{
+	struct evi_service	*svc;
+	static const char	 hdr[] =
+	    "PROXY TCP4 192.0.2.7 192.0.2.1 4711 7\r\n";
+	int			 fd, eof;
+
+	serve_log_capture();
+	serve_start("service p {\n listen = 127.0.0.1:0\n module = echo\n"
+	    " proxy_protocol = v1\n proxy_from = 127.0.0.1\n}\n");
+	svc = serve_service("p");
+	service_set_disabled(svc, 1);
+	fd = client_of(first_listener("p"), SOCK_STREAM);
+	serve_turn(10);
+	ck_assert_uint_eq(svc->s_stats->st_refused[EVI_REFUSE_DISABLED], 0);
+	ck_assert_int_eq(send(fd, hdr, sizeof(hdr) - 1, 0),
+	    (ssize_t)sizeof(hdr) - 1);
+	wait_refused(svc, 1);
+	(void)client_recv(fd, 1, &eof);
+	ck_assert_int_eq(eof, 1);
+	close(fd);
+	ck_assert_int_eq(log_count("service \"p\": refused 1 connection "
+	    "(disabled), last from 192.0.2.7:4711: service disabled"), 1);
+}
+END_TEST
+
 static Suite *
 listener_suite(void)
 {
@@ -174,6 +360,15 @@ listener_suite(void)
 	tcase_add_checked_fixture(tc, NULL, teardown);
 	tcase_add_test(tc, test_the_state_tells_a_drain_from_a_serving_listener);
 	tcase_add_test(tc, test_the_state_tells_an_fd_pause);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("disabled");
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc,
+	    test_a_disabled_service_refuses_new_clients_and_serves_old_ones);
+	tcase_add_test(tc, test_a_disabled_udp_service_drops_datagrams);
+	tcase_add_test(tc,
+	    test_a_disabled_service_refuses_after_the_proxy_header);
 	suite_add_tcase(s, tc);
 	return (s);
 }

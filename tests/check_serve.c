@@ -41,6 +41,9 @@ static struct config	*serve_cf;
 static struct event_base *serve_base;
 static struct global_stats *serve_global;
 static struct gen_stats	*serve_stats;
+static int		 serve_logfd = -1;	/* the captured log */
+static int		 serve_stderr = -1;	/* the real stderr */
+static char		 serve_logbuf[65536];
 
 /* An injected clock that only moves when a test moves serve_now. */
 uint64_t
@@ -96,6 +99,41 @@ serve_stop(void)
 		config_free(serve_cf);
 	serve_cf = NULL;
 	timerq_set_clock(NULL);
+	if (serve_stderr != -1) {
+		(void)dup2(serve_stderr, STDERR_FILENO);
+		close(serve_stderr);
+		close(serve_logfd);
+	}
+	serve_stderr = serve_logfd = -1;
+}
+
+/*
+ * Sends the log (stderr) to a file from now until serve_stop, so that a
+ * test can assert on the lines the worker wrote.
+ */
+void
+serve_log_capture(void)
+{
+	char	path[] = "/tmp/check_serve.XXXXXX";
+
+	ck_assert_int_eq(serve_stderr, -1);
+	ck_assert_int_ge(serve_logfd = mkstemp(path), 0);
+	(void)unlink(path);
+	ck_assert_int_ge(serve_stderr = dup(STDERR_FILENO), 0);
+	ck_assert_int_eq(dup2(serve_logfd, STDERR_FILENO), STDERR_FILENO);
+}
+
+/* Everything logged since serve_log_capture, valid until the next call. */
+const char *
+serve_log(void)
+{
+	ssize_t	n;
+
+	ck_assert_int_ge(serve_logfd, 0);
+	n = pread(serve_logfd, serve_logbuf, sizeof(serve_logbuf) - 1, 0);
+	ck_assert_int_ge(n, 0);
+	serve_logbuf[n] = '\0';
+	return (serve_logbuf);
 }
 
 struct evi_service *

@@ -20,7 +20,8 @@
  * test turns by hand, and connections made over loopback TCP and handed
  * to conn_accept as the listener would.  The tests of conn, limits and
  * worker use it to check rules without starting the daemon, and the tests
- * of listener.c its sockets.
+ * of listener.c its sockets; serve_log_capture keeps the log for them to
+ * read back.
  */
 
 #ifndef CHECK_SERVE_H
@@ -37,6 +38,8 @@ struct evi_conn	*serve_connect(struct evi_service *, int *);
 void		 serve_turn(int);
 void		 serve_wait(void);
 uint64_t	 serve_clock(void);
+void		 serve_log_capture(void);
+const char	*serve_log(void);
 extern uint64_t	 serve_now;
 
 #endif /* CHECK_SERVE_H */

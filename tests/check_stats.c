@@ -21,7 +21,10 @@
  * one's while it drains; once the supervisor carries the old one, the
  * same totals come from the carried base, matched by name and protocol,
  * and the old slots no longer count.  A sequence number a worker
- * scribbled on costs a bounded number of retries, not a hang.
+ * scribbled on costs a bounded number of retries, not a hang.  The
+ * supervisor's own sums (the control socket's) give the same totals,
+ * over every running generation and its private carry, failed
+ * generations left out.
  */
 
 #include "config.h"
@@ -41,7 +44,12 @@ static struct gen_stats		*old_gs;
 static struct config		 new_cf;
 static struct service_conf	 new_sc[2];
 static struct gen_stats		*new_gs;
-static struct carries		 carries;
+static struct supervisor	 sup;		/* its carry, and its generations */
+static struct generation	 gens[3];
+/* Generation 3: a reload's, echo only; generation 4 failed to start. */
+static struct config		 next_cf, failed_cf;
+static struct service_conf	 next_sc, failed_sc;
+static struct gen_stats		*next_gs, *failed_gs;
 static struct worker		 w;
 static struct evi_service	 svc;
 
@@ -67,7 +75,6 @@ setup(void)
 	memset(new_sc, 0, sizeof(new_sc));
 	TAILQ_INIT(&old_cf.c_services);
 	TAILQ_INIT(&new_cf.c_services);
-	TAILQ_INIT(&carries);
 	conf_add(&old_cf, &old_sc[0], "echo", EVI_PROTO_TCP);
 	conf_add(&old_cf, &old_sc[1], "udp", EVI_PROTO_UDP);
 	conf_add(&old_cf, &old_sc[2], "gone", EVI_PROTO_TCP);
@@ -75,6 +82,10 @@ setup(void)
 	conf_add(&new_cf, &new_sc[1], "echo", EVI_PROTO_TCP);
 	ck_assert_ptr_nonnull(old_gs = stats_gen_new(2, 3, &cause));
 	ck_assert_ptr_nonnull(new_gs = stats_gen_new(1, 2, &cause));
+	memset(&sup, 0, sizeof(sup));
+	TAILQ_INIT(&sup.s_gens);
+	TAILQ_INIT(&sup.s_carry);
+	memset(gens, 0, sizeof(gens));
 
 	memset(&w, 0, sizeof(w));
 	w.w_config = &new_cf;
@@ -90,7 +101,7 @@ setup(void)
 static void
 teardown(void)
 {
-	ck_assert_ptr_null(TAILQ_FIRST(&carries));
+	ck_assert_ptr_null(TAILQ_FIRST(&sup.s_carry));
 	free(w.w_others);
 	free(w.w_other_index);
 	free(w.w_other_carry);
@@ -103,11 +114,11 @@ static void
 carry_old(void)
 {
 	stats_carry_begin(new_gs);
-	stats_carry_add(&carries, old_gs, &old_cf);
-	stats_carry_write(new_gs, &new_cf, &carries);
+	stats_carry_add(&sup.s_carry, old_gs, &old_cf);
+	stats_carry_write(new_gs, &new_cf, &sup.s_carry);
 	stats_carry_retire(old_gs);
 	stats_carry_end(new_gs);
-	stats_carry_prune(&carries);
+	stats_carry_prune(&sup.s_carry);
 }
 
 /* Sets a slot's figures from one number, for easy sums. */
@@ -122,6 +133,8 @@ slot_fill(struct gen_stats *gs, size_t proc, size_t service, uint64_t n)
 	st->st_closed[EVI_CLOSE_EOF] = n - n % 2;
 	st->st_refused[EVI_REFUSE_RATE] = n;
 	st->st_out_bytes_out = 7 * n;
+	st->st_closed[EVI_CLOSE_ADMIN] = 3 * n;
+	st->st_refused[EVI_REFUSE_DISABLED] = 5 * n;
 }
 
 static void
@@ -136,6 +149,26 @@ assert_report(const struct evi_service *s, uint64_t n, uint64_t active)
 	ck_assert_uint_eq(out.bytes_in, 1000 * n);
 	ck_assert_uint_eq(out.refused[EVI_REFUSE_RATE], n);
 	ck_assert_uint_eq(out.outbound_bytes_out, 7 * n);
+	ck_assert_uint_eq(out.closed_admin, 3 * n);
+	ck_assert_uint_eq(out.refused_disabled, 5 * n);
+}
+
+/* A generation the supervisor runs, with one service at index 0. */
+static struct gen_stats *
+sup_gen(struct generation *g, struct config *cf, struct service_conf *sc,
+    int failed)
+{
+	char	*cause = NULL;
+
+	memset(cf, 0, sizeof(*cf));
+	memset(sc, 0, sizeof(*sc));
+	TAILQ_INIT(&cf->c_services);
+	conf_add(cf, sc, "echo", EVI_PROTO_TCP);
+	g->g_cf = cf;
+	ck_assert_ptr_nonnull(g->g_stats = stats_gen_new(1, 1, &cause));
+	g->g_failed = failed;
+	TAILQ_INSERT_TAIL(&sup.s_gens, g, g_entry);
+	return (g->g_stats);
 }
 
 START_TEST(test_a_report_adds_the_draining_generation_then_its_carry)
@@ -159,9 +192,9 @@ START_TEST(test_a_report_adds_the_draining_generation_then_its_carry)
 	slot_fill(old_gs, 0, 0, 1000);
 	assert_report(&svc, 19, 1);
 	/* The record of echo stays for the next carry; the others went. */
-	ck_assert_str_eq(TAILQ_FIRST(&carries)->ca_name, "echo");
-	ck_assert_ptr_null(TAILQ_NEXT(TAILQ_FIRST(&carries), ca_entry));
-	stats_carry_prune(&carries);	/* as if generation 2 were gone */
+	ck_assert_str_eq(TAILQ_FIRST(&sup.s_carry)->ca_name, "echo");
+	ck_assert_ptr_null(TAILQ_NEXT(TAILQ_FIRST(&sup.s_carry), ca_entry));
+	stats_carry_prune(&sup.s_carry);	/* as if generation 2 were gone */
 }
 END_TEST
 
@@ -175,7 +208,7 @@ START_TEST(test_a_service_whose_protocol_changed_starts_from_zero)
 	carry_old();
 	assert_report(&svc, 2, 0);
 	ck_assert_uint_eq(new_gs->gs_carry->gc_base[0].st_accepted, 0);
-	stats_carry_prune(&carries);
+	stats_carry_prune(&sup.s_carry);
 }
 END_TEST
 
@@ -190,7 +223,64 @@ START_TEST(test_a_sequence_number_stuck_odd_costs_bounded_retries)
 	carry_old();
 	ck_assert_uint_eq(new_gs->gs_carry->gc_seq, 2);
 	assert_report(&svc, 10, 0);
-	stats_carry_prune(&carries);
+	stats_carry_prune(&sup.s_carry);
+}
+END_TEST
+
+START_TEST(test_the_supervisor_sums_what_a_worker_reports)
+{
+	struct evi_stats_service	 mine, theirs;
+
+	gens[0].g_cf = &old_cf;
+	gens[0].g_stats = old_gs;
+	gens[1].g_cf = &new_cf;
+	gens[1].g_stats = new_gs;
+	TAILQ_INSERT_TAIL(&sup.s_gens, &gens[0], g_entry);
+	TAILQ_INSERT_TAIL(&sup.s_gens, &gens[1], g_entry);
+	slot_fill(old_gs, 0, 0, 3);
+	slot_fill(old_gs, 1, 0, 5);
+	slot_fill(new_gs, 0, 1, 11);
+	/* Both generations run: the worker's view and the supervisor's. */
+	stats_sup_totals(&sup, &new_sc[1], &mine);
+	stats_service(&svc, &theirs);
+	ck_assert_int_eq(memcmp(&mine, &theirs, sizeof(mine)), 0);
+	ck_assert_uint_eq(mine.accepted, 19);
+	ck_assert_uint_eq(stats_sup_active(&sup, "echo", EVI_PROTO_TCP), 3);
+	/* "udp" is udp in generation 1, tcp in 2: two series. */
+	slot_fill(old_gs, 0, 1, 9);
+	slot_fill(new_gs, 0, 0, 4);
+	ck_assert_uint_eq(stats_sup_active(&sup, "udp", EVI_PROTO_UDP), 1);
+	ck_assert_uint_eq(stats_sup_active(&sup, "udp", EVI_PROTO_TCP), 0);
+	ck_assert_uint_eq(stats_sup_active(&sup, "nope", EVI_PROTO_TCP), 0);
+	stats_slot(old_gs, 0, 1)->st_active = 0;
+
+	/* Generation 1 is gone (as gen_free: out of the list, carried). */
+	stats_slot(old_gs, 0, 0)->st_active = 0;
+	stats_slot(old_gs, 1, 0)->st_active = 0;
+	TAILQ_REMOVE(&sup.s_gens, &gens[0], g_entry);
+	carry_old();
+	slot_fill(old_gs, 0, 0, 1000);		/* no longer counts */
+	/* A reload's generation 3 serves too; 4 failed, its slots junk. */
+	next_gs = sup_gen(&gens[2], &next_cf, &next_sc, 0);
+	slot_fill(next_gs, 0, 0, 13);
+	failed_gs = sup_gen(&gens[0], &failed_cf, &failed_sc, 1);
+	slot_fill(failed_gs, 0, 0, 1001);
+	stats_sup_totals(&sup, &new_sc[1], &mine);
+	stats_service(&svc, &theirs);
+	ck_assert_uint_eq(theirs.accepted, 19);	/* 3 + 5 carried, 11 */
+	ck_assert_uint_eq(mine.accepted, 19 + 13);
+	ck_assert_uint_eq(mine.active, 1 + 1);
+	ck_assert_uint_eq(mine.bytes_in, 1000 * 32);
+	ck_assert_uint_eq(mine.refused[EVI_REFUSE_RATE], 32);
+	ck_assert_uint_eq(mine.closed[EVI_CLOSE_EOF], 2 + 4 + 10 + 12);
+	ck_assert_uint_eq(mine.closed_admin, 3 * 32);
+	ck_assert_uint_eq(mine.refused_disabled, 5 * 32);
+	ck_assert_str_eq(mine.name, "echo");
+	ck_assert_str_eq(mine.protocol, "tcp");
+	ck_assert_uint_eq(stats_sup_active(&sup, "echo", EVI_PROTO_TCP), 2);
+	stats_carry_prune(&sup.s_carry);	/* as if all were gone */
+	stats_gen_free(next_gs);
+	stats_gen_free(failed_gs);
 }
 END_TEST
 
@@ -207,6 +297,7 @@ stats_suite(void)
 	    test_a_service_whose_protocol_changed_starts_from_zero);
 	tcase_add_test(tc,
 	    test_a_sequence_number_stuck_odd_costs_bounded_retries);
+	tcase_add_test(tc, test_the_supervisor_sums_what_a_worker_reports);
 	suite_add_tcase(s, tc);
 	return (s);
 }

@@ -53,6 +53,10 @@
  *				protocol's balancer (evi_conn_via), v2
  *				TLVs (evi_conn_proxy_tlv) and header
  *				errors (proxy_errors).
+ *	1.2	2026-12-04	Operator control: the refusal reason
+ *				"disabled" and the close reason "admin",
+ *				and their counters in evi_stats_service
+ *				(refused_disabled, closed_admin).
  *
  * Rules: a new minor only appends members to struct evi_module (or to
  * the stats structs, which the daemon owns) or adds functions; a module
@@ -77,7 +81,7 @@ extern "C" {
 #endif
 
 #define EVI_ABI_MAJOR		1
-#define EVI_ABI_MINOR		1
+#define EVI_ABI_MINOR		2
 #define EVI_MODULE_MAGIC	0x45564d44U	/* "EVMD" */
 #define EVI_MODULE_SYMBOL	"evinetd_module"
 
@@ -168,15 +172,18 @@ enum evi_close_reason {
 	/* 1.1: an outbound connection (evi_connect) that never connected. */
 	EVI_CLOSE_REFUSED,	/* the peer refused it */
 	EVI_CLOSE_CONNECT_TIMEOUT, /* no answer within the timeout */
-	EVI_CLOSE_UNREACHABLE	/* no route to the network or host */
+	EVI_CLOSE_UNREACHABLE,	/* no route to the network or host */
+	/* 1.2: closed by the operator (evinetdctl close). */
+	EVI_CLOSE_ADMIN
 };
 /*
- * The reasons an accepted connection can end with, and the size of
- * evi_stats_service.closed[]; the 1.1 reasons come only to outbound
- * connections, counted in outbound_failed.
+ * The reasons an accepted connection could end with in 1.0, and the size
+ * of evi_stats_service.closed[] (frozen); the 1.1 reasons come only to
+ * outbound connections, counted in outbound_failed, and the 1.2 one is
+ * counted in closed_admin.  EVI_CLOSE_NREASONS_ALL counts every reason.
  */
 #define EVI_CLOSE_NREASONS	8
-#define EVI_CLOSE_NREASONS_ALL	11
+#define EVI_CLOSE_NREASONS_ALL	12
 
 /* A short lower-case word for a reason ("eof", "reset", ...). */
 const char	*evi_close_reason_string(enum evi_close_reason);
@@ -478,9 +485,17 @@ enum evi_refuse_reason {
 	EVI_REFUSE_PER_SOURCE,		/* per-client connection limit */
 	EVI_REFUSE_RATE,		/* connection rate limit */
 	EVI_REFUSE_FD,			/* out of file descriptors */
-	EVI_REFUSE_REFLECTION		/* UDP reflection guard */
+	EVI_REFUSE_REFLECTION,		/* UDP reflection guard */
+	/* 1.2: the operator disabled the service (evinetdctl disable, drain). */
+	EVI_REFUSE_DISABLED
 };
+/*
+ * The 1.0 reasons, and the size of evi_stats_service.refused[] (frozen):
+ * the 1.2 one is counted in refused_disabled.  EVI_REFUSE_NREASONS_ALL
+ * counts every reason.
+ */
 #define EVI_REFUSE_NREASONS	6
+#define EVI_REFUSE_NREASONS_ALL	7
 
 /* A short lower-case word for a reason ("acl", "rate", ...). */
 const char	*evi_refuse_reason_string(enum evi_refuse_reason);
@@ -505,6 +520,9 @@ struct evi_stats_service {
 	uint64_t	 outbound_bytes_out;
 	/* 1.1: PROXY headers malformed, refused or late (proxy_protocol). */
 	uint64_t	 proxy_errors;
+	/* 1.2: operator control. */
+	uint64_t	 refused_disabled;	/* EVI_REFUSE_DISABLED */
+	uint64_t	 closed_admin;		/* EVI_CLOSE_ADMIN */
 };
 
 struct evi_stats_global {

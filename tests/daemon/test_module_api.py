@@ -4,8 +4,9 @@ test modules from tests/modules:
 
 * a conn_open that returns -1 gets no conn_close, even when it asked for
   a close first, and the close is counted and logged as module_error;
-* a module built against the frozen ABI 1.0 header (tests/abi/1.0) loads
-  and serves in this daemon, whatever minor the current header is at;
+* a module built against the frozen ABI 1.0 header (tests/abi/1.0), or
+  the 1.1 one (tests/abi/1.1), loads and serves in this daemon, whatever
+  minor the current header is at;
 * output a module writes from outside the connection's callbacks (a
   timer, a handler on its own descriptor) reaches the client when it is
   written, not when something else happens to the connection;
@@ -55,16 +56,23 @@ class TestConnOpenContract(evitest.TestCase):
 
 class TestFrozenAbi10(evitest.TestCase):
 
-    def test_a_module_built_against_abi_1_0_loads_and_serves(self):
+    def serves(self, version):
+        """greet built against tests/abi/VERSION answers "NN:" + bytes."""
         d = self.daemon("""
             service old {
                 listen = 127.0.0.1:0
                 module = %s
-            }""" % testmod("greet_abi10"))
+            }""" % testmod("greet_abi" + version))
         with evitest.connect(d.port("old")) as s:
             self.assertEqual(evitest.transfer(s, b"hello", expect=8),
-                             b"10:hello")
+                             version.encode() + b":hello")
         self.assertEqual(d.stop(), 0)
+
+    def test_a_module_built_against_abi_1_0_loads_and_serves(self):
+        self.serves("10")
+
+    def test_a_module_built_against_abi_1_1_loads_and_serves(self):
+        self.serves("11")
 
 
 class TestWritesFromOutside(evitest.TestCase):

@@ -73,10 +73,11 @@ FAMILIES = {
     "evinetd_open_fds": "gauge",
 }
 
+# The 1.2 reasons (operator control: evinetdctl close, disable) included.
 CLOSE_REASONS = ["eof", "reset", "error", "timeout", "shutdown", "limit",
-                 "module", "module_error"]
+                 "module", "module_error", "admin"]
 REFUSE_REASONS = ["acl", "max_connections", "per_source", "rate", "fd",
-                  "reflection"]
+                  "reflection", "disabled"]
 
 # What the traffic helper does: echo connections (bytes each way, and how
 # the client ends them), then datagrams to echo-udp.
@@ -561,7 +562,10 @@ class TestMetrics(evitest.TestCase):
     def test_every_service_and_reason_has_a_sample(self):
         m = scrape(self.port)
         for svc in ("echo", "echo-udp", "stats", "stats-idle"):
-            m.service(svc)
+            got = m.service(svc)
+            # The 1.2 reasons too: nobody disabled or closed anything.
+            self.assertEqual(got["closed admin"], 0)
+            self.assertEqual(got["refused disabled"], 0)
         self.assertEqual(self.d.stop(), 0)
 
     def test_promtool_accepts_the_exposition(self):
