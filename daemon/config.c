@@ -195,6 +195,8 @@ config_free(struct config *cf)
 	free(cf->c_user);
 	free(cf->c_group);
 	free(cf->c_pidfile);
+	free(cf->c_control);
+	free(cf->c_control_group);
 	free(cf->c_module_dir);
 	free(cf->c_path);
 	free(cf);

@@ -25,6 +25,10 @@
 
 #include "config.h"
 
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <grp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,6 +61,10 @@ static int	confkey_set_rate(struct parse_state *, const struct confkey *,
 static int	confkey_set_banner(struct parse_state *,
 		    const struct confkey *, struct conf_token *, int, void *);
 static int	confkey_set_proxy(struct parse_state *,
+		    const struct confkey *, struct conf_token *, int, void *);
+static int	confkey_set_control(struct parse_state *,
+		    const struct confkey *, struct conf_token *, int, void *);
+static int	confkey_set_control_group(struct parse_state *,
 		    const struct confkey *, struct conf_token *, int, void *);
 
 /*
@@ -97,6 +105,12 @@ const struct confkey confkeys[] = {
 	{ "max_connections", CK_GLOBAL, 0, EVI_OPT_INT, 0, 10000000,
 	    NULL, CF(c_max_conns), NULL,
 	    "10000", "connections at once, all services together" },
+	{ "control_socket", CK_GLOBAL, 0, EVI_OPT_STRING, 0, 0,
+	    confkey_set_control, CF(c_control), EVINETD_CONTROL_SOCKET,
+	    "/run/evinetd/control.sock", "evinetdctl's socket, or none" },
+	{ "control_group", CK_GLOBAL, 0, EVI_OPT_STRING, 0, 0,
+	    confkey_set_control_group, CF(c_control_group), NULL,
+	    "adm", "a group whose members may use evinetdctl too" },
 
 	{ "listen", CK_SERVICE, CK_LIST | CK_REPEAT, EVI_OPT_STRING, 0, 0,
 	    confkey_set_listen, 0, NULL,
@@ -492,6 +506,55 @@ confkey_set_user(struct parse_state *ps, const struct confkey *ck,
 	ps->ps_cf->c_user_file = ps->ps_file;
 	ps->ps_cf->c_user_line = ps->ps_line;
 	return (confkey_set_value(ps, ck, v, nv, field));
+}
+
+/* An absolute path, or none; the compiled-in default is told apart. */
+static int
+confkey_set_control(struct parse_state *ps, const struct confkey *ck,
+    struct conf_token *v, int nv, void *field)
+{
+	char	**path = field;
+
+	(void)ck;
+	(void)nv;
+	free(*path);
+	*path = NULL;
+	ps->ps_cf->c_control_default = ps->ps_line == 0;
+	if (strcmp(v[0].text, "none") == 0)
+		return (0);
+	if (v[0].text[0] != '/') {
+		confkey_error(ps, "control_socket \"%s\": not an absolute "
+		    "path (or none)", v[0].text);
+		return (-1);
+	}
+	if (strlen(v[0].text) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+		confkey_error(ps, "control_socket \"%s\": longer than a "
+		    "socket path may be (%zu bytes)", v[0].text,
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+		return (-1);
+	}
+	*path = xstrdup(v[0].text);
+	return (0);
+}
+
+/* Resolved now, so that "evinetd -n" names a group that does not exist. */
+static int
+confkey_set_control_group(struct parse_state *ps, const struct confkey *ck,
+    struct conf_token *v, int nv, void *field)
+{
+	struct group	*gr;
+
+	(void)ck;
+	(void)nv;
+	if ((gr = getgrnam(v[0].text)) == NULL) {
+		confkey_error(ps, "control_group \"%s\": no such group",
+		    v[0].text);
+		return (-1);
+	}
+	free(*(char **)field);
+	*(char **)field = xstrdup(v[0].text);
+	ps->ps_cf->c_control_gid = gr->gr_gid;
+	return (0);
 }
 
 static int

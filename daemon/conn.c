@@ -130,6 +130,7 @@ conn_new(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	c->c_start = c->c_active = timerq_now();
 	TAILQ_INSERT_TAIL(&svc->s_conns, c, c_entry);
 	svc->s_worker->w_nconns++;
+	c->c_id = ++svc->s_worker->w_conn_ids;
 	return (c);
 }
 

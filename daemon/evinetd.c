@@ -52,6 +52,7 @@ struct options {
 	const char	*module_dir;
 	char		*pidfile;
 	int		 pidfile_forced;	/* -p: the key is moot */
+	char		*control;	/* -S: control_socket is moot */
 	int		 foreground;
 	int		 check;
 	int		 single;
@@ -64,6 +65,7 @@ static const struct option longopts[] = {
 	{ "check",	no_argument,		NULL, 'n' },
 	{ "module-dir",	required_argument,	NULL, 'M' },
 	{ "pidfile",	required_argument,	NULL, 'p' },
+	{ "control-socket", required_argument,	NULL, 'S' },
 	{ "single-process", no_argument,		NULL, 'X' },
 	{ "verbose",	no_argument,		NULL, 'v' },
 	{ "version",	no_argument,		NULL, 'V' },
@@ -75,13 +77,17 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: evinetd [-dnvVXh] [-f file] [-M dir] [-p pidfile]\n"
+	    "usage: evinetd [-dnvVXh] [-f file] [-M dir] [-p pidfile] "
+	    "[-S socket]\n"
 	    "  -f, --config FILE      config file (default %s)\n"
 	    "  -d, --foreground       stay in the foreground, log to stderr\n"
 	    "  -n, --check            check the config and modules, then exit\n"
 	    "  -M, --module-dir DIR   load modules from DIR (overrides "
 	    "module_dir)\n"
 	    "  -p, --pidfile FILE     write the daemon's pid to FILE\n"
+	    "  -S, --control-socket PATH  evinetdctl's socket, or none "
+	    "(overrides\n"
+	    "                         control_socket)\n"
 	    "  -X, --single-process   serve in one process, no workers (for "
 	    "debugging)\n"
 	    "  -v, --verbose          log more (repeat for more)\n"
@@ -403,15 +409,32 @@ run_single(struct config *cf, struct global_stats *gl, int readyfd)
 	return (rv);
 }
 
+/* Absolute, since the daemon works from / once detached; 0 or -1. */
+static int
+absolute_path(const char *arg, char **path)
+{
+	char	cwd[PATH_MAX];
+
+	if (arg[0] == '/') {
+		*path = xstrdup(arg);
+		return (0);
+	}
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		fprintf(stderr, "evinetd: getcwd: %s\n", strerror(errno));
+		return (-1);
+	}
+	xasprintf(path, "%s/%s", cwd, arg);
+	return (0);
+}
+
 static int
 parse_args(int argc, char **argv, struct options *o)
 {
-	char	cwd[PATH_MAX];
 	int	ch;
 
 	memset(o, 0, sizeof(*o));
 	o->config = EVINETD_CONFIG;
-	while ((ch = getopt_long(argc, argv, "f:dnM:p:vVXh", longopts,
+	while ((ch = getopt_long(argc, argv, "f:dnM:p:S:vVXh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
 		case 'f':
@@ -427,18 +450,16 @@ parse_args(int argc, char **argv, struct options *o)
 			o->module_dir = optarg;
 			break;
 		case 'p':
-			/* Absolute: the daemon works from / once detached. */
-			if (optarg[0] == '/')
-				o->pidfile = xstrdup(optarg);
-			else {
-				if (getcwd(cwd, sizeof(cwd)) == NULL) {
-					fprintf(stderr, "evinetd: getcwd: %s\n",
-					    strerror(errno));
-					return (-1);
-				}
-				xasprintf(&o->pidfile, "%s/%s", cwd, optarg);
-			}
+			if (absolute_path(optarg, &o->pidfile) != 0)
+				return (-1);
 			o->pidfile_forced = 1;
+			break;
+		case 'S':
+			free(o->control);
+			if (strcmp(optarg, "none") == 0)
+				o->control = xstrdup("none");
+			else if (absolute_path(optarg, &o->control) != 0)
+				return (-1);
 			break;
 		case 'v':
 			o->verbose++;
@@ -489,7 +510,7 @@ startup_config(const struct options *o, const char *confpath,
 static int
 run_supervised(struct config *cf, struct global_stats *gl,
     const struct options *o, const char *confpath, const char *moddir,
-    int pidfd, int readyfd)
+    int pidfd, int readyfd, int ctlfd)
 {
 	struct supervisor	 sup;
 	int			 rv;
@@ -508,6 +529,8 @@ run_supervised(struct config *cf, struct global_stats *gl,
 	sup.s_pidfile = o->pidfile;
 	sup.s_pidfile_forced = o->pidfile_forced;
 	sup.s_readyfd = readyfd;
+	sup.s_ctlfd = ctlfd;
+	sup.s_ctl_forced = o->control != NULL;
 	rv = sup_run(&sup, cf);
 	event_base_free(sup.s_base);
 	return (rv);
@@ -523,7 +546,8 @@ serve(struct options *o, struct config *cf, const char *confpath,
     const char *moddir)
 {
 	struct global_stats	*gl;
-	int			 pidfd = -1, readyfd = -1, rv;
+	char			*cause;
+	int			 pidfd = -1, readyfd = -1, ctlfd = -1, rv;
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
@@ -542,18 +566,36 @@ serve(struct options *o, struct config *cf, const char *confpath,
 		log_warnx("could not bind every listener, not starting");
 		goto fail;
 	}
+	if (o->control != NULL) {
+		free(cf->c_control);
+		cf->c_control = strcmp(o->control, "none") == 0 ? NULL :
+		    xstrdup(o->control);
+		cf->c_control_default = 0;
+	}
+	/* Only a supervisor has one: with -X there is nobody to answer. */
+	if (!o->single && (ctlfd = control_open(cf, &cause)) == -1 &&
+	    cause != NULL) {
+		log_warnx("control socket: %s; not starting", cause);
+		free(cause);
+		goto fail;
+	}
 	if (!o->foreground) {
 		readyfd = daemonize();
 		log_init(LOG_TO_SYSLOG, o->verbose);
 	}
-	if (o->pidfile != NULL && (pidfd = pidfile_create(o->pidfile)) == -1)
+	if (o->pidfile != NULL && (pidfd = pidfile_create(o->pidfile)) == -1) {
+		if (ctlfd != -1) {
+			close(ctlfd);
+			(void)unlink(cf->c_control);
+		}
 		goto fail;
+	}
 	if (o->single) {
 		rv = run_single(cf, gl, readyfd);
 		config_free(cf);
 	} else
 		rv = run_supervised(cf, gl, o, confpath, moddir, pidfd,
-		    readyfd);
+		    readyfd, ctlfd);
 	if (pidfd != -1)
 		pidfile_remove(o->pidfile, pidfd);
 	log_info("exiting");
@@ -577,6 +619,7 @@ main(int argc, char **argv)
 	close_inherited_fds(sockact_take());
 	if (parse_args(argc, argv, &o) != 0) {
 		free(o.pidfile);
+		free(o.control);
 		return (EVINETD_EXIT_CONFIG);
 	}
 	/* A check is a command, not a daemon: ^C stops it. */
@@ -590,6 +633,7 @@ main(int argc, char **argv)
 	    (moddir = realpath(o.module_dir, NULL)) == NULL) {
 		log_warn("module directory %s", o.module_dir);
 		free(o.pidfile);
+		free(o.control);
 		return (EVINETD_EXIT_CONFIG);
 	}
 	/* Absolute, so a reload finds it after we chdir to /. */
@@ -604,6 +648,7 @@ main(int argc, char **argv)
 	} else
 		rv = serve(&o, cf, confpath, moddir);
 	free(o.pidfile);
+	free(o.control);
 	free(confpath);
 	free(moddir);
 	sockact_close();

@@ -55,6 +55,9 @@
 
 struct worker;
 struct listener;
+struct bufferevent;
+struct json_t;
+struct control;
 struct dgram_guard;
 struct confkey;
 struct proxy_info;
@@ -306,6 +309,10 @@ struct config {
 	const char		*c_user_file;
 	int			 c_switch;	/* workers change ids */
 	int			 c_core_dumps;
+	char			*c_control;	/* control_socket; NULL: none */
+	int			 c_control_default;	/* compiled in */
+	char			*c_control_group;
+	gid_t			 c_control_gid;
 	uid_t			 c_uid;
 	gid_t			 c_gid;
 	size_t			 c_nservices;
@@ -601,6 +608,7 @@ struct wproc {
 	unsigned int		 p_failures;
 	struct timeval		 p_started;
 	struct event		 p_restart;
+	struct bufferevent	*p_chan;	/* chan.c; NULL: none */
 };
 
 struct generation {
@@ -616,6 +624,7 @@ struct generation {
 	int			 g_draining;
 	int			 g_failed;
 	struct event		 g_start_timer;	/* start_timeout */
+	uint64_t		 g_reload;	/* its reload's number; 0: first */
 };
 
 struct supervisor {
@@ -642,6 +651,10 @@ struct supervisor {
 	struct event		 s_kill;
 	struct worker		*s_worker;	/* in a worker process */
 	pid_t			 s_pid;
+	int			 s_ctlfd;	/* control_open's, or -1 */
+	int			 s_ctl_forced;	/* -S: the key is moot */
+	struct control		*s_ctl;
+	uint64_t		 s_reloads;	/* reloads begun */
 };
 /*
  * What a worker writes on its ready pipe: atomic, under PIPE_BUF.  The
@@ -652,6 +665,7 @@ struct ready_msg {
 	pid_t		 rm_pid;
 };
 int	sup_run(struct supervisor *, struct config *);
+void	sup_reload_request(struct supervisor *, const char *);
 int	sup_start(struct supervisor *, struct config *, char **);
 void	sup_stop(struct supervisor *, int);
 void	sup_schedule_restart(struct wproc *);
@@ -782,6 +796,7 @@ struct evi_conn {
 	uint64_t		 c_bytes_in;
 	uint64_t		 c_bytes_out;
 	uint32_t		 c_readsz;	/* adapts to the traffic */
+	uint64_t		 c_id;		/* in its worker, from 1 */
 	void			*c_data;
 };
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,
@@ -897,6 +912,8 @@ uint64_t stats_sup_active(struct supervisor *, const char *, int);
 uint64_t stats_closed_count(const struct evi_stats_service *, unsigned int);
 uint64_t stats_refused_count(const struct evi_stats_service *, unsigned int);
 void	stats_dump(struct worker *);
+uint64_t stats_count_fds(void);
+uint64_t stats_open_fds(struct worker *);
 void	stats_log_close(struct evi_conn *, enum evi_close_reason);
 void	stats_log_dgram(struct evi_service *, const struct listener *,
 	    const struct sockaddr *, size_t, uint64_t, const char *);
@@ -932,6 +949,8 @@ struct worker {
 	struct event		 w_flush;	/* settles w_dirty */
 	int			(*w_pipes)[2];	/* spare relay pipes */
 	size_t			 w_npipes;
+	uint64_t		 w_conn_ids;	/* the last c_id given */
+	struct bufferevent	*w_chan;	/* to the supervisor, or NULL */
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {
@@ -955,5 +974,123 @@ void		 worker_sigset(sigset_t *);
 void		 worker_conn_gone(struct worker *);
 void		 worker_idle_check(struct worker *);
 void		 worker_free(struct worker *);
+
+/* chan.c */
+enum chan_type {
+	CHAN_INFO = 1,		/* what a worker holds */
+	CHAN_CONNS,		/* its connections (of one service, or all) */
+	CHAN_DISABLE,		/* a service refuses new connections */
+	CHAN_ENABLE,
+	CHAN_CLOSE,		/* one connection, by number */
+	CHAN_REPLY		/* a worker's answer, same tag */
+};
+/* A message's header; ch_len bytes of payload follow. */
+struct chan_hdr {
+	uint32_t	 ch_len;
+	uint32_t	 ch_type;
+	uint64_t	 ch_tag;
+};
+void	chan_worker_start(struct worker *, int);
+void	chan_worker_free(struct worker *);
+void	chan_sup_open(struct wproc *, int);
+void	chan_sup_close(struct wproc *);
+void	chan_sup_forget(struct wproc *);
+int	chan_send(struct wproc *, enum chan_type, uint64_t, const char *);
+
+/* control.c */
+#define CONTROL_VERSION		1
+#define CONTROL_MAX_REQUEST	4096	/* bytes, the newline included */
+enum ctl_cmd {
+	CTL_STATUS, CTL_SERVICES, CTL_CONNECTIONS, CTL_DISABLE, CTL_ENABLE,
+	CTL_DRAIN, CTL_CLOSE, CTL_RELOAD, CTL_CONFIG, CTL_STOP
+};
+struct ctl_request {
+	enum ctl_cmd	 cr_cmd;
+	const char	*cr_args[2];	/* in cr_json */
+	size_t		 cr_nargs;
+	struct json_t	*cr_json;
+};
+enum ctl_phase { CTL_READING, CTL_BUSY, CTL_WRITING, CTL_LINGERING };
+
+/* A worker a command waits on, and what it said. */
+struct ctl_wait {
+	struct wproc	*cw_proc;	/* NULL once it is gone */
+	pid_t		 cw_pid;
+	struct json_t	*cw_reply;	/* NULL: no answer */
+	int		 cw_done;
+};
+
+/*
+ * One connection to the control socket.  It owns its bufferevent (and
+ * so the socket) and its waits; control_client_free tears it down.
+ */
+struct ctl_client {
+	TAILQ_ENTRY(ctl_client)	 cc_entry;
+	struct control		*cc_ctl;
+	struct bufferevent	*cc_bev;
+	uid_t			 cc_uid;
+	pid_t			 cc_pid;
+	enum ctl_phase		 cc_state;
+	enum ctl_cmd		 cc_cmd;
+	char			*cc_arg;	/* the service or id */
+	int			 cc_protocol;	/* the service's */
+	uint64_t		 cc_tag;	/* of its requests to workers */
+	struct ctl_wait		*cc_waits;
+	size_t			 cc_nwaits;
+	size_t			 cc_npending;
+	struct event		 cc_timer;	/* answers, drains, linger */
+	int			 cc_timer_set;
+	int			 cc_draining;	/* counted in its ctl_state */
+	uint64_t		 cc_started;	/* timerq_now() ms */
+	long long		 cc_timeout_ms;	/* drain */
+	int			 cc_reload_wait;
+	uint64_t		 cc_reload_after; /* s_reloads when asked */
+	int			 cc_stop;	/* stop once answered */
+};
+
+/* A service the operator disabled (by name), and whether it drains. */
+struct ctl_state {
+	TAILQ_ENTRY(ctl_state)	 cs_entry;
+	char			*cs_name;
+	int			 cs_drains;	/* drain commands waiting */
+};
+
+struct control {
+	struct supervisor	*ctl_sup;
+	int			 ctl_fd;	/* -1: none */
+	struct event		 ctl_ev;
+	char			*ctl_path;
+	dev_t			 ctl_dev;	/* the file we made */
+	ino_t			 ctl_ino;
+	int			 ctl_has_group;
+	gid_t			 ctl_gid;
+	TAILQ_HEAD(, ctl_client) ctl_clients;
+	size_t			 ctl_nclients;
+	TAILQ_HEAD(, ctl_state)	 ctl_states;
+	uint64_t		 ctl_tags;
+	time_t			 ctl_logged;	/* rate limit of warnings */
+};
+int	control_parse(const char *, size_t, struct ctl_request *, char **);
+void	control_answer(struct ctl_client *, int, struct json_t *,
+	    const char *, struct json_t *);
+void	control_fail(struct ctl_client *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+int	control_open(const struct config *, char **);
+void	control_start(struct supervisor *, int, const struct config *);
+void	control_reload_check(struct supervisor *, const struct config *);
+void	control_child(struct supervisor *);
+void	control_free(struct supervisor *);
+
+/* ctlcmd.c */
+void	ctlcmd_run(struct ctl_client *, const struct ctl_request *);
+void	ctlcmd_cancel(struct ctl_client *);
+void	control_reply(struct supervisor *, struct wproc *, uint64_t,
+	    struct json_t *);
+void	control_proc_gone(struct supervisor *, struct wproc *);
+void	control_reload_done(struct supervisor *, uint64_t, int, unsigned int,
+	    const char *, struct json_t *);
+void	control_stopping(struct supervisor *);
+void	control_worker_init(struct supervisor *, struct worker *);
+const char *control_service_state(const struct supervisor *, const char *);
 
 #endif /* EVINETD_H */

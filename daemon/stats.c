@@ -641,7 +641,7 @@ evi_stats_foreach(const struct evi_service *self, evi_stats_cb cb, void *arg)
  * poll(2) over every possible descriptor tells which are open.  Either
  * way costs time in proportion to the descriptors: see stats_open_fds.
  */
-static uint64_t
+uint64_t
 stats_count_fds(void)
 {
 	DIR		*d;
@@ -683,7 +683,7 @@ stats_count_fds(void)
  * worker with thousands of connections a count takes milliseconds, and a
  * client that pipelines scrapes must not buy one per request.
  */
-static uint64_t
+uint64_t
 stats_open_fds(struct worker *w)
 {
 	uint64_t	now = timerq_now();

@@ -47,6 +47,7 @@
 
 #include <sys/types.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -56,6 +57,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include "evinetd.h"
 
@@ -230,6 +233,7 @@ gen_free(struct supervisor *sup, struct generation *g)
 		TAILQ_REMOVE(&g->g_procs, p, p_entry);
 		event_del(&p->p_restart);
 		sup_ready_close(p);
+		chan_sup_close(p);
 		free(p);
 	}
 	stats_gen_free(g->g_stats);
@@ -271,10 +275,12 @@ sup_worker_close(struct wproc *p)
 	if (sup->s_readyfd != -1)
 		close(sup->s_readyfd);
 	sockact_close();
+	control_child(sup);
 	TAILQ_FOREACH(og, &sup->s_gens, g_entry) {
 		TAILQ_FOREACH(op, &og->g_procs, p_entry) {
 			if (op->p_readyfd != -1)
 				close(op->p_readyfd);
+			chan_sup_forget(op);
 		}
 		TAILQ_FOREACH(sc, &og->g_cf->c_services, sc_entry) {
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry) {
@@ -318,7 +324,7 @@ sup_worker_others(struct wproc *p, size_t *np)
  * ready on readyfd, and serve until told to stop.
  */
 static __attribute__((noreturn)) void
-sup_worker_main(struct wproc *p, int readyfd)
+sup_worker_main(struct wproc *p, int readyfd, int chanfd)
 {
 	struct generation	*g = p->p_gen;
 	struct supervisor	*sup = g->g_sup;
@@ -360,6 +366,8 @@ sup_worker_main(struct wproc *p, int readyfd)
 		_exit(EVINETD_EXIT_CONFIG);
 	}
 	free(others);
+	chan_worker_start(sup->s_worker, chanfd);
+	control_worker_init(sup, sup->s_worker);
 	if (priv_drop(cf, &cause) != 0) {
 		log_warnx("worker: %s", cause);
 		_exit(EVINETD_EXIT_RUNTIME);
@@ -373,7 +381,8 @@ sup_worker_main(struct wproc *p, int readyfd)
 
 /*
  * Forks one worker process for a slot, with a pipe of its own to say it
- * is ready: what arrives there can only be from this child.
+ * is ready (what arrives there can only be from this child), and a
+ * socketpair for the control socket's questions (chan.c).
  */
 static void
 sup_spawn(struct wproc *p)
@@ -381,10 +390,18 @@ sup_spawn(struct wproc *p)
 	struct supervisor	*sup = p->p_gen->g_sup;
 	sigset_t		 set, oset;
 	pid_t			 pid;
-	int			 fds[2];
+	int			 fds[2], chan[2];
 
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_warn("pipe for worker %zu", p->p_slot);
+		p->p_failures++;
+		sup_schedule_restart(p);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, chan) == -1) {
+		log_warn("socketpair for worker %zu", p->p_slot);
+		close(fds[0]);
+		close(fds[1]);
 		p->p_failures++;
 		sup_schedule_restart(p);
 		return;
@@ -406,22 +423,27 @@ sup_spawn(struct wproc *p)
 		log_warn("fork for worker %zu", p->p_slot);
 		close(fds[0]);
 		close(fds[1]);
+		close(chan[0]);
+		close(chan[1]);
 		p->p_failures++;
 		sup_schedule_restart(p);
 		return;
 	case 0:
 		close(fds[0]);
-		sup_worker_main(p, fds[1]);
+		close(chan[0]);
+		sup_worker_main(p, fds[1], chan[1]);
 	default:
 		break;
 	}
 	close(fds[1]);
+	close(chan[1]);
 	p->p_readyfd = fds[0];
 	event_assign(&p->p_readyev, sup->s_base, p->p_readyfd,
 	    EV_READ | EV_PERSIST, sup_ready_cb, p);
 	event_add(&p->p_readyev, NULL);
 	p->p_pid = pid;
 	p->p_ready = 0;
+	chan_sup_open(p, chan[0]);
 	gettimeofday(&p->p_started, NULL);
 	sup->s_gl.gl_workers++;
 	sup_publish(sup);
@@ -502,6 +524,7 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	    "worker%s; older workers are draining", g->g_id,
 	    g->g_cf->c_nservices, g->g_cf->c_nservices == 1 ? "" : "s",
 	    g->g_nprocs, g->g_nprocs == 1 ? "" : "s");
+	control_reload_done(sup, g->g_reload, 1, g->g_id, NULL, NULL);
 	notify_state("READY=1", "serving %zu services, reloaded",
 	    g->g_cf->c_nservices);
 	sup_reload_next(sup);
@@ -602,6 +625,7 @@ sup_gen_failed(struct supervisor *sup, struct generation *g, int code,
 	log_warnx("reload failed: %s; generation %u serves on", why,
 	    sup->s_cur->g_id);
 	notify_state("READY=1", "reload failed, serving the old config");
+	control_reload_done(sup, g->g_reload, 0, 0, why, NULL);
 	sup_reload_next(sup);
 }
 
@@ -651,6 +675,7 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 		g = p->p_gen;
 		p->p_pid = 0;
 		sup_ready_close(p);
+		chan_sup_close(p);
 		stats_proc_gone(g->g_stats, p->p_slot);
 		sup->s_gl.gl_workers--;
 		sup_publish(sup);
@@ -742,6 +767,7 @@ sup_stop(struct supervisor *sup, int now)
 	}
 	sup->s_stopping = now ? 2 : 1;
 	notify_state("STOPPING=1", "stopping");
+	control_stopping(sup);
 	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
 		TAILQ_FOREACH(p, &g->g_procs, p_entry)
 			event_del(&p->p_restart);
@@ -797,16 +823,30 @@ sup_pidfile_check(struct supervisor *sup, const struct config *cf)
 	    old != NULL ? old : "unwritten", old != NULL ? "\"" : "");
 }
 
-/* A reload that did not take: counted, said, and the old serves on. */
+/*
+ * A reload that did not take: counted, said (with every config error to
+ * the control socket's waiters), and the old serves on.
+ */
 static void
 sup_reload_failed(struct supervisor *sup, struct config *cf, const char *why)
 {
+	struct conf_error	*ce;
+	json_t			*errors;
+
 	sup->s_gl.gl_reloads_failed++;
 	sup_publish(sup);
 	log_warnx("reload failed: %s; generation %u serves on", why,
 	    sup->s_cur->g_id);
+	errors = json_array();
+	TAILQ_FOREACH(ce, &cf->c_errors, ce_entry)
+		json_array_append_new(errors, json_string(ce->ce_msg));
+	if (cf->c_nerrors > (int)json_array_size(errors))
+		json_array_append_new(errors, json_sprintf("%s: %d more "
+		    "errors not shown", cf->c_path,
+		    cf->c_nerrors - (int)json_array_size(errors)));
 	config_free(cf);
 	notify_state("READY=1", "reload failed, serving the old config");
+	control_reload_done(sup, sup->s_reloads, 0, 0, why, errors);
 }
 
 /* Reads and checks the config fully, then starts it beside the old one. */
@@ -817,6 +857,7 @@ sup_reload(struct supervisor *sup)
 	char		*why;
 
 	notify_state("RELOADING=1", "reloading");
+	sup->s_reloads++;
 	cf = config_load_checked(sup->s_config_path, sup->s_module_dir,
 	    sup->s_module_dir_forced);
 	if (cf->c_nerrors > 0) {
@@ -832,34 +873,42 @@ sup_reload(struct supervisor *sup)
 		return;
 	}
 	sup_pidfile_check(sup, cf);
+	control_reload_check(sup, cf);
 	if (sup_start(sup, cf, &why) != 0) {
 		sup_reload_failed(sup, cf, why);
 		free(why);
+		return;
 	}
+	sup->s_next->g_reload = sup->s_reloads;
 }
 
 /*
- * SIGHUP: reload now or, while a generation is still starting, as soon
- * as it is ready or has failed, so that the last config always wins.
+ * A reload asked for (by SIGHUP, or from the control socket): now or,
+ * while a generation is still starting, as soon as it is ready or has
+ * failed, so that the last config always wins.
  */
-static void
-sup_sighup(evutil_socket_t sig, short events, void *arg)
+void
+sup_reload_request(struct supervisor *sup, const char *who)
 {
-	struct supervisor	*sup = arg;
-
-	(void)sig;
-	(void)events;
 	if (sup->s_stopping)
 		return;
 	if (sup->s_next != NULL || sup->s_cur == NULL) {
 		sup->s_reload_queued = sup->s_gen_ids;
-		log_info("received SIGHUP while generation %u is still "
-		    "starting; reloading %s once it is done", sup->s_gen_ids,
-		    sup->s_config_path);
+		log_info("received %s while generation %u is still "
+		    "starting; reloading %s once it is done", who,
+		    sup->s_gen_ids, sup->s_config_path);
 		return;
 	}
-	log_info("received SIGHUP, reloading %s", sup->s_config_path);
+	log_info("received %s, reloading %s", who, sup->s_config_path);
 	sup_reload(sup);
+}
+
+static void
+sup_sighup(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	sup_reload_request(arg, "SIGHUP");
 }
 
 /* The reload a SIGHUP asked for while a generation was starting. */
@@ -973,6 +1022,7 @@ sup_run(struct supervisor *sup, struct config *cf)
 	/* Held since main began; what came meanwhile is delivered now. */
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	config_unload_modules(cf);
+	control_start(sup, sup->s_ctlfd, cf);
 	if (sup_start(sup, cf, &cause) != 0) {
 		log_warnx("%s, not starting", cause);
 		free(cause);
@@ -986,5 +1036,6 @@ sup_run(struct supervisor *sup, struct config *cf)
 	event_del(&sup->s_reload);
 	while ((g = TAILQ_FIRST(&sup->s_gens)) != NULL)
 		gen_free(sup, g);
+	control_free(sup);
 	return (sup->s_exit);
 }

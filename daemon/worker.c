@@ -339,6 +339,7 @@ worker_free(struct worker *w)
 	}
 	timerq_free(&w->w_timers);
 	relay_pipes_free(w);
+	chan_worker_free(w);
 	free(w->w_others);
 	free(w->w_other_index);
 	free(w->w_other_carry);
