@@ -56,6 +56,7 @@ EVITEST_VERBOSE=1 to copy every daemon log line to stderr as it arrives.
 import atexit
 import errno
 import glob
+import json
 import os
 import re
 import selectors
@@ -141,9 +142,10 @@ INFO_PATTERNS = [
     r'^ready(: \d+ services? in \d+ workers?)?$',
     r'^evinetd \S+ starting \(single process\): libevent \S+, \S+ backend$',
     # supervisor.c
-    r'^received SIGHUP, reloading \S+$',
-    r'^received SIGHUP while generation \d+ is still starting; reloading '
-    r'\S+ once it is done$',
+    r'^received (SIGHUP|a reload request on the control socket), '
+    r'reloading \S+$',
+    r'^received (SIGHUP|a reload request on the control socket) while '
+    r'generation \d+ is still starting; reloading \S+ once it is done$',
     r'^reloading \S+, as a SIGHUP asked while generation \d+ was starting$',
     r'^reload: generation \d+ serving ',
     r'^restarting worker of generation \d+ \(\S+\) in \d+ ms$',
@@ -173,6 +175,17 @@ INFO_PATTERNS = [
     r'^module \S+: loaded "[^"]+", ABI \d+\.\d+$',
     r'^module /proc/self/fd/\d+ stays mapped after dlclose; its name is '
     r'kept$',
+    # control.c, ctlcmd.c, chan.c
+    r'^control socket \S+$',
+    r'^control socket \S+ was left by a daemon that is gone; replacing '
+    r'it$',
+    r'^no control socket: ',
+    r'^control: service "[^"]+" (enabled|disabled(, draining)?)$',
+    r'^service "[^"]+": (enabled|disabled; new (connections are refused|'
+    r'datagrams are dropped))$',
+    r'^control: stop requested by uid \d+ \(pid \d+\)$',
+    r'^service "[^"]+": closing connection \d+-\d+ as the operator '
+    r'asked$',
     # stats.c: SIGUSR1 state dump and the connection log
     r'^state: ',
     r'^event=(close|outbound|datagram) service=\S+ proto=(tcp|udp) ',
@@ -432,6 +445,11 @@ class Daemon:
         self._eof = False
         self._stopped = False
         self._alerts_checked = False
+        # Each daemon gets a control socket of its own (not the compiled-in
+        # default, which parallel tests would share) unless ARGS give one.
+        self.control_path = self.tmp.join("control.sock")
+        if not any(a in ("-S", "--control-socket") for a in args):
+            args = ["-S", self.control_path] + list(args)
         self.argv = [EVINETD, "-d", "-f", self.conf_path, "-M",
                      module_dir or MODULE_DIR] + list(args)
         full_env = dict(os.environ)
@@ -483,6 +501,36 @@ class Daemon:
         """The log so far, as one string (for failure messages)."""
         with self._cond:
             return "\n".join(self.lines)
+
+    # The control socket.
+
+    def control_raw(self, data, timeout=IO_TIMEOUT):
+        """Sends DATA (bytes) on a new connection to the daemon's control
+        socket and returns all it answers until it closes (bytes)."""
+        deadline = time.monotonic() + _scaled(timeout)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(_scaled(timeout))
+            s.connect(self.control_path)
+            if data:
+                s.sendall(data)
+            chunks = []
+            while True:
+                s.settimeout(max(0.01, deadline - time.monotonic()))
+                chunk = s.recv(65536)
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+
+    def control(self, command, *args, timeout=IO_TIMEOUT):
+        """One request on the control socket (protocol 1); returns the
+        answer, parsed (a dict with "ok" and "result" or "error")."""
+        req = {"version": 1, "command": command, "args": list(args)}
+        answer = self.control_raw((json.dumps(req) + "\n").encode(),
+                                  timeout=timeout)
+        if not answer.endswith(b"\n") or answer.count(b"\n") != 1:
+            raise DaemonError("control %s: not one line: %r" % (command,
+                                                                answer))
+        return json.loads(answer)
 
     def log_lines(self, since=0):
         """A copy of the log lines from position SINCE on."""
