@@ -88,7 +88,8 @@ table_row(struct table *t, const char *const *cells)
 
 /*
  * Prints the table in columns two spaces apart, numbers right-aligned,
- * and frees it.  The last column is not padded, so lines end in text.
+ * and frees it.  A last column of text is not padded, so no line ends
+ * in blanks.
  */
 static void
 table_print(struct table *t)
@@ -105,12 +106,13 @@ table_print(struct table *t)
 	for (i = 0; i < t->ncells; i++) {
 		col = i % t->ncols;
 		w = (int)width[col];
-		if (col == t->ncols - 1)
-			printf("%s\n", t->cells[i]);
-		else if (t->align[col] == 'r')
-			printf("%*s  ", w, t->cells[i]);
+		if (t->align[col] == 'r')
+			printf("%*s", w, t->cells[i]);
+		else if (col == t->ncols - 1)
+			printf("%s", t->cells[i]);
 		else
-			printf("%-*s  ", w, t->cells[i]);
+			printf("%-*s", w, t->cells[i]);
+		printf(col == t->ncols - 1 ? "\n" : "  ");
 		free(t->cells[i]);
 	}
 	free(width);
