@@ -162,6 +162,8 @@ CONFIG = {
              "from": "/etc/evinetd.d/d.conf:6"},
             {"key": "timezone", "value": ["utc"], "from": "default"},
             {"key": "empty", "value": [""], "from": "default"},
+            {"key": "words", "value": ["x#1", "a=b", "{", "C:\\dir"],
+             "from": "default"},
         ],
     }],
 }
@@ -384,7 +386,8 @@ class TestText(CtlTestCase):
             '  format = "say \\"hi\\" \\\\ %c"  # from '
             "/etc/evinetd.d/d.conf:6\n"
             "  timezone = utc  # default\n"
-            '  empty = ""  # default\n'), ""))
+            '  empty = ""  # default\n'
+            '  words = "x#1" "a=b" "{" C:\\dir  # default\n'), ""))
 
 
 class TestJson(CtlTestCase):
