@@ -163,7 +163,7 @@ table_bytes(struct table *t, json_t *o, const char *key)
 		table_int(t, o, key);
 		return;
 	}
-	for (d = v / 1024.0; d >= 1024 && u < sizeof units - 2; u++)
+	for (d = (double)v / 1024; d >= 1024 && u < sizeof units - 2; u++)
 		d /= 1024;
 	table_add(t, d < 10 ? "%.1f%c" : "%.0f%c", d, units[u]);
 }
@@ -208,6 +208,18 @@ table_list(struct table *t, json_t *arr, const char *sep)
 	free(s);
 }
 
+/* A "label: N" line, or "label: -" when the daemon gave no figure. */
+static void
+print_int(const char *label, json_t *o, const char *key)
+{
+	long long	v = jint(o, key);
+
+	if (v < 0)
+		printf("%s: -\n", label);
+	else
+		printf("%s: %lld\n", label, v);
+}
+
 /* The uptime for status, "1d 2h 3m 4s", leaving out leading zeros. */
 static void
 print_uptime(long long ms)
@@ -239,14 +251,17 @@ ctl_print_status(json_t *r)
 	size_t		 i;
 
 	printf("version: %s\n", jstr(r, "version"));
-	printf("pid: %lld\n", jint(r, "pid"));
+	print_int("pid", r, "pid");
 	print_uptime(jint(r, "uptime_ms"));
 	printf("config: %s\n", jstr(r, "config"));
-	printf("generation: %lld\n", jint(r, "generation"));
-	printf("reloads: %lld ok, %lld failed\n", jint(r, "reloads_ok"),
-	    jint(r, "reloads_failed"));
-	printf("worker restarts: %lld\n", jint(r, "worker_restarts"));
-	printf("open fds: %lld\n", jint(r, "open_fds"));
+	print_int("generation", r, "generation");
+	if (jint(r, "reloads_ok") < 0 || jint(r, "reloads_failed") < 0)
+		printf("reloads: -\n");
+	else
+		printf("reloads: %lld ok, %lld failed\n", jint(r, "reloads_ok"),
+		    jint(r, "reloads_failed"));
+	print_int("worker restarts", r, "worker_restarts");
+	print_int("open fds", r, "open_fds");
 	printf("\n");
 	t = table_new("rrllrrl");
 	table_row(t, head);
@@ -425,6 +440,7 @@ ctl_print_reload(json_t *r)
 void
 ctl_print_stop(json_t *r)
 {
+	(void)r;
 	printf("stopping\n");
 }
 

@@ -306,6 +306,20 @@ class TestText(CtlTestCase):
             "130    3  web     serving         -    -  web\n"
             "  0    3  iso     restarting      -    -  crashy\n"), ""))
 
+    def test_a_figure_the_daemon_left_out_prints_as_a_dash(self):
+        d = self.fake(ok({"version": "0.3.0", "workers": []}))
+        self.assertEqual(self.ctl(d, "status"), (0, (
+            "version: 0.3.0\n"
+            "pid: -\n"
+            "uptime: -\n"
+            "config: -\n"
+            "generation: -\n"
+            "reloads: -\n"
+            "worker restarts: -\n"
+            "open fds: -\n"
+            "\n"
+            "PID  GEN  GROUP  STATE  CONNS  FDS  SERVICES\n"), ""))
+
     def test_uptime_leaves_out_leading_zero_units(self):
         for ms, text in [(0, "0s"), (59999, "59s"), (60000, "1m 0s"),
                          (90061000, "1d 1h 1m 1s")]:
