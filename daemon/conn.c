@@ -184,9 +184,10 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		TAILQ_REMOVE(&svc->s_worker->w_dirty, c, c_dirty);
 	if (c->c_flags & CONN_OUTBOUND) {
 		svc->s_worker->w_noutbound--;
-		/* A connect given up (module, shutdown) is no backend's fault. */
+		/* A connect given up (module, shutdown, admin): no fault. */
 		if ((c->c_flags & CONN_CONNECTING) &&
-		    reason != EVI_CLOSE_MODULE && reason != EVI_CLOSE_SHUTDOWN)
+		    reason != EVI_CLOSE_MODULE && reason != EVI_CLOSE_SHUTDOWN &&
+		    reason != EVI_CLOSE_ADMIN)
 			svc->s_stats->st_out_failed++;
 	} else {
 		svc->s_stats->st_closed[reason]++;

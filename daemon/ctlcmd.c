@@ -645,17 +645,54 @@ control_stopping(struct supervisor *sup)
 	}
 }
 
+/*
+ * What the command line decides (-M, -S) is what is in effect, whatever
+ * the file says: the dump of a global key says so, and so does the
+ * compiled-in module directory when the file sets none.
+ */
+static void
+ctlcmd_config_override(json_t *global, const char *key, const char *value,
+    const char *from, int if_unset)
+{
+	json_t	*k;
+	size_t	 i;
+
+	json_array_foreach(global, i, k) {
+		if (!json_is_string(json_object_get(k, "key")) ||
+		    strcmp(json_string_value(json_object_get(k, "key")),
+		    key) != 0)
+			continue;
+		if (if_unset && !json_is_null(json_object_get(k, "value")))
+			return;
+		json_object_set_new(k, "value", json_pack("[s]", value));
+		json_object_set_new(k, "from", json_string(from));
+		return;
+	}
+}
+
 static void
 ctlcmd_config(struct ctl_client *cc)
 {
 	struct supervisor	*sup = cc->cc_ctl->ctl_sup;
-	json_t			*r;
+	const struct control	*ctl = cc->cc_ctl;
+	json_t			*r, *global;
 
 	if (sup->s_cur == NULL) {
 		control_fail(cc, "evinetd is still starting");
 		return;
 	}
 	r = confdump(sup->s_cur->g_cf);
+	global = json_object_get(r, "global");
+	if (sup->s_module_dir_forced)
+		ctlcmd_config_override(global, "module_dir",
+		    sup->s_module_dir, "command line (-M)", 0);
+	else
+		ctlcmd_config_override(global, "module_dir",
+		    sup->s_module_dir, "default", 1);
+	if (sup->s_ctl_forced)
+		ctlcmd_config_override(global, "control_socket",
+		    ctl->ctl_path != NULL ? ctl->ctl_path : "none",
+		    "command line (-S)", 0);
 	json_object_set_new(r, "generation",
 	    json_integer((json_int_t)sup->s_cur->g_id));
 	control_answer(cc, 1, r, NULL, NULL);

@@ -114,7 +114,8 @@ class TestInstall(evitest.TestCase):
         v = make_vars(makefile)
         cls.dirs = {name: expand("$(%s)" % name, v) for name in (
             "prefix", "sbindir", "libdir", "includedir", "sysconfdir",
-            "mandir", "pkglibdir", "pkgdatadir", "systemdsystemunitdir")}
+            "mandir", "pkglibdir", "pkgdatadir", "systemdsystemunitdir",
+            "runstatedir")}
         # Automake comments the assignment out unless HAVE_SYSTEMDUNITDIR.
         cls.unit_installed = "systemdsystemunit_DATA" in v
         cls.tmp = tempfile.mkdtemp(prefix="evinetd-install-")
@@ -210,7 +211,10 @@ class TestInstall(evitest.TestCase):
         binary = os.path.join(self.dirs["sbindir"], "evinetd")
         for line in ("Type=notify",
                      "ExecStartPre=%s -n -f %s" % (binary, conf),
-                     "ExecStart=%s -d -f %s" % (binary, conf),
+                     "ExecStart=%s -d -f %s -S /run/evinetd/evinetd.sock" %
+                     (binary, conf),
+                     "ExecStartPost=-+/bin/ln -sfn /run/evinetd/evinetd.sock "
+                     "%s/evinetd.sock" % self.dirs["runstatedir"],
                      "ExecReload=/bin/kill -HUP $MAINPID",
                      "KillMode=mixed",
                      "Documentation=man:evinetd(8) man:evinetd.conf(5)"):

@@ -122,6 +122,7 @@ def fill_unit(directory):
     text = text.replace("@sbindir@", os.path.dirname(evitest.EVINETD))
     text = text.replace("@sysconfdir@", directory)
     text = text.replace("@pkglibdir@", evitest.MODULE_DIR)
+    text = text.replace("@runstatedir@", "/run")
     left = re.findall(r"@[A-Za-z_]+@", text)
     if left:
         raise AssertionError("%s: not filled in: %s (conf/Makefile.am.inc's "
@@ -311,7 +312,12 @@ class TestUnitSandbox(evitest.TestCase):
     def test_serves_reloads_and_stops_in_the_sandbox(self):
         port = free_low_port()
         prefix, pidfile = self.sandbox()
-        d = self.daemon(ECHO_CONF % (pidfile, port), prefix=prefix)
+        # The control socket where the unit puts it, reached from out
+        # here through the daemon's root.
+        d = self.daemon(ECHO_CONF % (pidfile, port), prefix=prefix,
+                        args=["-S", "/run/evinetd/evinetd.sock"])
+        d.control_path = "/proc/%d/root/run/evinetd/evinetd.sock" % d.pid
+        self.assertEqual(d.control("status")["result"]["pid"], d.pid)
         with evitest.connect(port) as s:
             self.assertEqual(evitest.transfer(s, b"sandboxed\n"),
                              b"sandboxed\n")
@@ -326,6 +332,7 @@ class TestUnitSandbox(evitest.TestCase):
         mark = d.mark()
         d.send_signal(signal.SIGHUP)
         d.wait_log(r"^reload: generation 2 serving", since=mark)
+        self.assertEqual(d.control("reload")["result"], {"generation": 3})
         with evitest.connect(port) as s:
             self.assertEqual(evitest.transfer(s, b"again\n"), b"again\n")
         self.assertEqual(d.stop(timeout=8), 0)
