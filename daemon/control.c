@@ -617,14 +617,16 @@ void
 control_free(struct supervisor *sup)
 {
 	struct control		*ctl = sup->s_ctl;
-	struct ctl_client	*cc;
+	struct ctl_client	*cc, *next;
 	struct ctl_state	*cs;
 	struct stat		 st;
 
 	if (ctl == NULL)
 		return;
-	while ((cc = TAILQ_FIRST(&ctl->ctl_clients)) != NULL)
+	for (cc = TAILQ_FIRST(&ctl->ctl_clients); cc != NULL; cc = next) {
+		next = TAILQ_NEXT(cc, cc_entry);
 		control_client_free(cc);
+	}
 	while ((cs = TAILQ_FIRST(&ctl->ctl_states)) != NULL) {
 		TAILQ_REMOVE(&ctl->ctl_states, cs, cs_entry);
 		free(cs->cs_name);

@@ -196,7 +196,7 @@ ctlcmd_waiting(struct supervisor *sup, uint64_t tag)
 
 /* A worker answered: the command goes on when the last one has. */
 void
-control_reply(struct supervisor *sup, struct wproc *p, uint64_t tag,
+control_reply(struct supervisor *sup, const struct wproc *p, uint64_t tag,
     json_t *r)
 {
 	struct ctl_client	*cc;
@@ -221,7 +221,7 @@ control_reply(struct supervisor *sup, struct wproc *p, uint64_t tag,
 
 /* A worker is gone: nobody waits for it, nor keeps its address. */
 void
-control_proc_gone(struct supervisor *sup, struct wproc *p)
+control_proc_gone(struct supervisor *sup, const struct wproc *p)
 {
 	struct ctl_client	*cc, *next;
 	size_t			 i;

@@ -456,6 +456,7 @@ parse_args(int argc, char **argv, struct options *o)
 			break;
 		case 'S':
 			free(o->control);
+			o->control = NULL;
 			if (strcmp(optarg, "none") == 0)
 				o->control = xstrdup("none");
 			else if (absolute_path(optarg, &o->control) != 0)
@@ -586,7 +587,8 @@ serve(struct options *o, struct config *cf, const char *confpath,
 	if (o->pidfile != NULL && (pidfd = pidfile_create(o->pidfile)) == -1) {
 		if (ctlfd != -1) {
 			close(ctlfd);
-			(void)unlink(cf->c_control);
+			if (cf->c_control != NULL)
+				(void)unlink(cf->c_control);
 		}
 		goto fail;
 	}

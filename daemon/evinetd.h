@@ -1084,9 +1084,9 @@ void	control_free(struct supervisor *);
 /* ctlcmd.c */
 void	ctlcmd_run(struct ctl_client *, const struct ctl_request *);
 void	ctlcmd_cancel(struct ctl_client *);
-void	control_reply(struct supervisor *, struct wproc *, uint64_t,
+void	control_reply(struct supervisor *, const struct wproc *, uint64_t,
 	    struct json_t *);
-void	control_proc_gone(struct supervisor *, struct wproc *);
+void	control_proc_gone(struct supervisor *, const struct wproc *);
 void	control_reload_done(struct supervisor *, uint64_t, int, unsigned int,
 	    const char *, struct json_t *);
 void	control_stopping(struct supervisor *);

@@ -432,7 +432,7 @@ modopt_apply(struct config *cf, struct service_conf *sc)
 		n++;
 	sc->sc_noptvals = n;
 	sc->sc_optvals = n ? xcalloc(n, sizeof(*sc->sc_optvals)) : NULL;
-	lines = n ? xcalloc(n, sizeof(*lines)) : NULL;
+	lines = xcalloc(n + 1, sizeof(*lines));
 	for (i = 0; i < n; i++)
 		sc->sc_optvals[i].ov_opt = &def->options[i];
 	modopt_decls(sc, def->options, n);
