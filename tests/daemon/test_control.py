@@ -66,6 +66,30 @@ def refused(port):
             chunks.append(chunk)
 
 
+class EchoLoad:
+    """A "with" block during which a thread keeps echoing on PORT, one
+    connection after another; served counts them."""
+
+    def __init__(self, port):
+        self.port = port
+        self.served = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self):
+        while not self._stop.is_set():
+            echo_once(self.port)
+            self.served += 1
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(IO * evitest.TIMEOUT_SCALE)
+
+
 def ok(answer):
     """The result of a successful answer; fails on an error answer."""
     if answer.get("version") != 1 or answer.get("ok") is not True:
@@ -487,16 +511,6 @@ class TestCommands(evitest.TestCase):
     def test_many_clients_at_once_while_serving(self):
         d = self.daemon("workers = 2\n" + ECHO)
         port = d.port("echo")
-        stop = threading.Event()
-        served = []
-
-        def load():
-            while not stop.is_set():
-                echo_once(port)
-                served.append(1)
-
-        loader = threading.Thread(target=load)
-        loader.start()
         answers = []
         lock = threading.Lock()
 
@@ -505,19 +519,16 @@ class TestCommands(evitest.TestCase):
             with lock:
                 answers.append(a)
 
-        try:
+        with EchoLoad(port) as load:
             threads = [threading.Thread(target=status) for _ in range(100)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join(60 * evitest.TIMEOUT_SCALE)
-        finally:
-            stop.set()
-            loader.join(IO * evitest.TIMEOUT_SCALE)
         self.assertEqual(len(answers), 100)
         for a in answers:
             self.assertEqual(len(ok(a)["workers"]), 2)
-        self.assertGreater(len(served), 0)
+        self.assertGreater(load.served, 0)
         echo_once(port)
 
 

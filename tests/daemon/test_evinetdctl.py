@@ -13,11 +13,11 @@ against a fake socket is test_ctl_client.py's.
 import json
 import os
 import subprocess
-import threading
 import unittest
 
 import evitest
-from test_control import ECHO, REFUSED_DISABLED, echo_once, refused
+from test_control import ECHO, REFUSED_DISABLED, EchoLoad, echo_once, \
+    refused
 from test_supervisor import write_conf
 
 EVINETDCTL = os.environ.get("EVINETDCTL")
@@ -216,30 +216,17 @@ class TestLoad(evitest.TestCase):
     def test_a_hundred_at_once_while_serving(self):
         d = self.daemon("workers = 2\n" + ECHO)
         port = d.port("echo")
-        stop = threading.Event()
-        served = []
-
-        def load():
-            while not stop.is_set():
-                echo_once(port)
-                served.append(1)
-
-        loader = threading.Thread(target=load)
-        loader.start()
-        try:
+        with EchoLoad(port) as load:
             procs = [subprocess.Popen(
                 [EVINETDCTL, "-s", d.control_path, "--json", "status"],
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                 stdin=subprocess.DEVNULL) for _ in range(100)]
             results = [p.communicate(timeout=60 * evitest.TIMEOUT_SCALE)
                        + (p.returncode,) for p in procs]
-        finally:
-            stop.set()
-            loader.join(IO)
         for out, err, rc in results:
             self.assertEqual(rc, 0, err)
             self.assertEqual(len(json.loads(out)["workers"]), 2)
-        self.assertGreater(len(served), 0)
+        self.assertGreater(load.served, 0)
         echo_once(port)
 
 
