@@ -357,14 +357,16 @@ chan_sup_close(struct wproc *p)
 	control_proc_gone(p->p_gen->g_sup, p);
 }
 
-/* In a new worker process: the channels of the others are not ours. */
+/*
+ * In a new worker process: the channels of the others are not ours.
+ * Their descriptors close; the memory stays where it was (the parent's
+ * event base it belongs to is gone, so it could not be freed cleanly).
+ */
 void
 chan_sup_forget(struct wproc *p)
 {
-	if (p->p_chan == NULL)
-		return;
-	close(bufferevent_getfd(p->p_chan));
-	p->p_chan = NULL;
+	if (p->p_chan != NULL)
+		close(bufferevent_getfd(p->p_chan));
 }
 
 /* Sends a request to p's worker; 0, or -1 if it has no channel. */
