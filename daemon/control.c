@@ -78,6 +78,21 @@ static const struct ctl_command {
 #define CTL_NCOMMANDS	(sizeof(ctl_commands) / sizeof(ctl_commands[0]))
 
 /*
+ * A client's bytes, fit for a one-line message and the log: at most len
+ * - 1 of them, anything but printable ASCII shown as '?'.
+ */
+static const char *
+control_word(const char *s, char *buf, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0' && i < len - 1; i++)
+		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	buf[i] = '\0';
+	return (buf);
+}
+
+/*
  * Parses one request line (without its newline).  0 with req filled in
  * (the caller frees req->cr_json), or -1 with *cause.  It is the one
  * place untrusted bytes from the socket are interpreted, and is fuzzed
@@ -90,12 +105,14 @@ control_parse(const char *buf, size_t len, struct ctl_request *req,
 	json_error_t	 jerr;
 	json_t		*o, *v, *args = NULL;
 	const char	*key;
+	char		 word[65], text[JSON_ERROR_TEXT_LENGTH];
 	size_t		 i;
 
 	memset(req, 0, sizeof(*req));
 	if ((o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr)) ==
 	    NULL) {
-		xasprintf(cause, "request is not JSON: %s", jerr.text);
+		xasprintf(cause, "request is not JSON: %s",
+		    control_word(jerr.text, text, sizeof(text)));
 		return (-1);
 	}
 	if (!json_is_object(o)) {
@@ -105,7 +122,8 @@ control_parse(const char *buf, size_t len, struct ctl_request *req,
 	json_object_foreach(o, key, v) {
 		if (strcmp(key, "version") != 0 &&
 		    strcmp(key, "command") != 0 && strcmp(key, "args") != 0) {
-			xasprintf(cause, "unknown member \"%.64s\"", key);
+			xasprintf(cause, "unknown member \"%s\"",
+			    control_word(key, word, sizeof(word)));
 			goto fail;
 		}
 	}
@@ -129,8 +147,8 @@ control_parse(const char *buf, size_t len, struct ctl_request *req,
 			break;
 	}
 	if (i == CTL_NCOMMANDS) {
-		xasprintf(cause, "unknown command \"%.64s\"",
-		    json_string_value(v));
+		xasprintf(cause, "unknown command \"%s\"",
+		    control_word(json_string_value(v), word, sizeof(word)));
 		goto fail;
 	}
 	req->cr_cmd = ctl_commands[i].cc_cmd;
@@ -507,7 +525,7 @@ control_bind(const char *path, int has_group, gid_t gid, char **cause)
 		close(s);
 		return (-1);
 	}
-	if (listen(s, 64) == -1) {
+	if (listen(s, CTL_MAX_CLIENTS) == -1) {
 		xasprintf(cause, "%s: listen: %s", path, strerror(errno));
 		(void)unlink(path);
 		close(s);

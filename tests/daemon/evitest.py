@@ -510,7 +510,16 @@ class Daemon:
         deadline = time.monotonic() + _scaled(timeout)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(_scaled(timeout))
-            s.connect(self.control_path)
+            # A full listen queue fails a connect with a timeout at once
+            # (EAGAIN) where a blocking one would wait: retry, bounded.
+            while True:
+                try:
+                    s.connect(self.control_path)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
             if data:
                 s.sendall(data)
             chunks = []

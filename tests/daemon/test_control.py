@@ -235,6 +235,8 @@ class TestBadRequests(evitest.TestCase):
             (b'{"version": 1, "command": "status", "x": 1}\n',
              'unknown member "x"'),
             (b'{"version": 1, "command": "fly"}\n', 'unknown command "fly"'),
+            (b'{"version": 1, "command": "status", "a\\nb": 1}\n',
+             'unknown member "a?b"'),
             (b'{"version": 1, "command": "close"}\n', "usage: close ID"),
             (b'{"version": 1, "command": "disable", "args": [1]}\n',
              "argument 1 is not a word"),

@@ -309,6 +309,8 @@ class TestUnitSandbox(evitest.TestCase):
         return prefix, "/run/%s/evinetd.pid" % settings.get(
             "RuntimeDirectory", ["none"])[0]
 
+    @unittest.skipIf(evitest.under_valgrind(), "valgrind needs a writable "
+                     "/tmp, which the sandbox does not have")
     def test_serves_reloads_and_stops_in_the_sandbox(self):
         port = free_low_port()
         prefix, pidfile = self.sandbox()
