@@ -151,6 +151,7 @@ service_conf_free(struct service_conf *sc)
 	}
 	modopt_free(sc);
 	modopt_decls_free(sc);
+	execconf_free(&sc->sc_exec);
 	confkey_where_free(sc->sc_set);
 	limits_conf_free(&sc->sc_limits);
 	free(sc->sc_module_label);
@@ -850,6 +851,8 @@ config_finish(struct config *cf)
 	if (TAILQ_EMPTY(&cf->c_services) && cf->c_nerrors == 0)
 		config_error(cf, cf->c_path, 0, "no services defined");
 	priv_check(cf);
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry)
+		execconf_check(cf, sc);
 	return (cf->c_nerrors == before ? 0 : -1);
 }
 

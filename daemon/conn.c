@@ -394,7 +394,7 @@ conn_settle(struct evi_conn *c)
 		return (-1);
 	}
 	/* A relay moves its bytes itself; a connect has nothing to move. */
-	if (c->c_flags & CONN_CONNECTING)
+	if (c->c_flags & (CONN_CONNECTING | CONN_EXEC))
 		return (0);
 	if (c->c_relay != NULL)
 		return (relay_settle(c));
@@ -608,7 +608,8 @@ conn_timer_arm(struct evi_conn *c)
 
 	if (c->c_flags & CONN_LINGERING)
 		return;
-	if (lim->lim_idle_ms > 0)
+	/* A program's bytes do not pass here: only its session is timed. */
+	if (lim->lim_idle_ms > 0 && !(c->c_flags & CONN_EXEC))
 		deadline = c->c_active + (uint64_t)lim->lim_idle_ms;
 	if (lim->lim_session_ms > 0) {
 		t = c->c_start + (uint64_t)lim->lim_session_ms;
@@ -634,7 +635,7 @@ conn_expired(struct evi_conn *c)
 	if (lim->lim_session_ms > 0 &&
 	    now - c->c_start >= (uint64_t)lim->lim_session_ms)
 		return (1);
-	if (lim->lim_idle_ms > 0 &&
+	if (lim->lim_idle_ms > 0 && !(c->c_flags & CONN_EXEC) &&
 	    now - c->c_active >= (uint64_t)lim->lim_idle_ms)
 		return (1);
 	return (0);
@@ -650,6 +651,8 @@ conn_timer_cb(void *arg)
 		conn_close(c, c->c_reason);
 	else if (c->c_flags & CONN_CONNECTING)
 		conn_close(c, EVI_CLOSE_CONNECT_TIMEOUT);
+	else if ((c->c_flags & CONN_EXEC) && conn_expired(c))
+		execconn_timeout(c);	/* closed when the program is gone */
 	else if (conn_expired(c))
 		conn_close(c, EVI_CLOSE_TIMEOUT);
 	else

@@ -25,6 +25,7 @@
 
 #include <sys/types.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <netinet/in.h>
@@ -244,6 +245,45 @@ struct optdecl {
 	char			*od_default;	/* config syntax, or NULL */
 };
 
+/* execconf.c: the keys of an exec service (module = exec). */
+#define EXEC_NRLIMITS		7
+#define EXEC_STDERR_LOG		0
+#define EXEC_STDERR_SOCKET	1
+#define EXEC_STDERR_NULL	2
+struct exec_rlimit {
+	const char		*er_name;
+	int			 er_resource;
+	enum evi_option_type	 er_type;
+};
+extern const struct exec_rlimit exec_rlimits[EXEC_NRLIMITS];
+struct exec_conf {
+	char			*ex_program;
+	char			**ex_argv;	/* NULL-terminated, or NULL */
+	int			 ex_argc;
+	char			*ex_user;
+	char			*ex_group;
+	char			**ex_groups;
+	int			 ex_ngroups;
+	char			**ex_env;	/* NAME=VALUE */
+	int			 ex_nenv;
+	char			**ex_passenv;
+	int			 ex_npassenv;
+	char			*ex_cwd;
+	long long		 ex_umask;
+	long long		 ex_nice;
+	struct {
+		int		 erv_set;
+		rlim_t		 erv_value;
+	}			 ex_rlimits[EXEC_NRLIMITS];
+	long long		 ex_instances;	/* 0: no limit */
+	int			 ex_stderr;	/* EXEC_STDERR_* */
+	int			 ex_wait;
+	uid_t			 ex_uid;	/* resolved by execconf_check */
+	gid_t			 ex_gid;
+	gid_t			*ex_gids;	/* ex_gid, then groups */
+	int			 ex_ngids;
+};
+
 struct service_conf {
 	TAILQ_ENTRY(service_conf) sc_entry;
 	char			*sc_name;
@@ -266,6 +306,7 @@ struct service_conf {
 	struct listen_confs	 sc_listens;
 	struct conf_items	 sc_options;	/* module options, raw */
 	struct conf_where	*sc_set;	/* by confkeys[] index */
+	struct exec_conf	 sc_exec;	/* module = exec */
 
 	struct module		*sc_module;	/* after config_check */
 	int			 sc_options_ok;
@@ -361,6 +402,7 @@ void		 config_suggest(struct suggestion *, const char *,
 
 #define CK_LIST		0x1	/* takes any number of values */
 #define CK_REPEAT	0x2	/* may be given again, and adds */
+#define CK_EXEC		0x4	/* a key of exec services only */
 
 /*
  * One core key, in the spirit of nginx's ngx_command_t.  The value is
@@ -399,6 +441,18 @@ void			 confkey_suggest(struct suggestion *, const char *,
 			    unsigned int);
 void			 confkey_error(struct parse_state *, const char *, ...)
 			    __attribute__((format(printf, 2, 3)));
+
+/* execconf.c */
+int	execconf_set_list(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+int	execconf_set_umask(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+int	execconf_set_stderr(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+int	execconf_set_rlimit(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+void	execconf_check(struct config *, struct service_conf *);
+void	execconf_free(struct exec_conf *);
 
 /* modopt.c */
 int	 modopt_check_table(const char *, const struct evi_module *, char **);
@@ -609,6 +663,8 @@ struct wproc {
 	struct timeval		 p_started;
 	struct event		 p_restart;
 	struct bufferevent	*p_chan;	/* chan.c; NULL: none */
+	int			 p_spawnfd;	/* spawn.c; -1: none */
+	struct event		 p_spawnev;
 };
 
 struct generation {
@@ -655,6 +711,13 @@ struct supervisor {
 	int			 s_ctl_forced;	/* -S: the key is moot */
 	struct control		*s_ctl;
 	uint64_t		 s_reloads;	/* reloads begun */
+	TAILQ_HEAD(, spawn_child) s_children;	/* programs running */
+	size_t			 s_nchildren;
+	struct event		 s_spawn_kill;	/* a stop's SIGKILL */
+	time_t			 s_spawn_logged;	/* stderr rate limit */
+	unsigned int		 s_spawn_lines;
+	uint64_t		 s_spawn_dropped;
+	TAILQ_HEAD(, waitsvc)	 s_waitsvcs;	/* wait = yes services */
 };
 /*
  * What a worker writes on its ready pipe: atomic, under PIPE_BUF.  The
@@ -691,6 +754,11 @@ struct svc_stats {
 	uint64_t	 st_out_bytes_in;
 	uint64_t	 st_out_bytes_out;
 	uint64_t	 st_proxy_errors;	/* PROXY headers */
+	uint64_t	 st_exec_started;	/* programs run */
+	uint64_t	 st_exec_failed;	/* that could not be run */
+	uint64_t	 st_exec_exit_ok;	/* that exited 0 */
+	uint64_t	 st_exec_exit_error;	/* exited with another status */
+	uint64_t	 st_exec_signaled;	/* killed by a signal */
 };
 
 struct evi_service {
@@ -771,6 +839,9 @@ int	deadline_pending(const struct deadline *);
 #define CONN_SHUT_PENDING	0x2000	/* shutdown_write after the flush */
 #define CONN_WR_SHUT		0x4000	/* our write side is shut */
 #define CONN_READ_AGAIN		0x8000	/* resumed: offer the input */
+#define CONN_EXEC		0x10000	/* handed to a program */
+#define CONN_EXITED		0x20000	/* the program exited: c_exit */
+#define CONN_EXEC_KILLED	0x40000	/* session_timeout killed it */
 
 struct evi_conn {
 	TAILQ_ENTRY(evi_conn)	 c_entry;
@@ -797,6 +868,8 @@ struct evi_conn {
 	uint64_t		 c_bytes_out;
 	uint32_t		 c_readsz;	/* adapts to the traffic */
 	uint64_t		 c_id;		/* in its worker, from 1 */
+	pid_t			 c_child;	/* CONN_EXEC: its program, or 0 */
+	int			 c_exit;	/* CONN_EXITED: wait status */
 	void			*c_data;
 };
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,
@@ -951,6 +1024,8 @@ struct worker {
 	size_t			 w_npipes;
 	uint64_t		 w_conn_ids;	/* the last c_id given */
 	struct bufferevent	*w_chan;	/* to the supervisor, or NULL */
+	int			 w_spawnfd;	/* execconn.c: programs; or -1 */
+	struct event		 w_spawnev;
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {
@@ -974,6 +1049,63 @@ void		 worker_sigset(sigset_t *);
 void		 worker_conn_gone(struct worker *);
 void		 worker_idle_check(struct worker *);
 void		 worker_free(struct worker *);
+
+/* spawn.c */
+enum spawn_type {
+	SPAWN_RUN = 1,		/* worker: run the program on this socket */
+	SPAWN_KILL,		/* worker: session_timeout, kill it */
+	SPAWN_STARTED,		/* supervisor: it runs, sm_pid */
+	SPAWN_EXITED,		/* supervisor: it exited, sm_status */
+	SPAWN_FAILED		/* supervisor: it could not run */
+};
+#define SPAWN_REASON_INSTANCES	1	/* SPAWN_FAILED: instances reached */
+/* One message on a worker's spawn channel (SOCK_SEQPACKET). */
+struct spawn_msg {
+	uint32_t	 sm_type;
+	uint32_t	 sm_service;	/* SPAWN_RUN: its index in the config */
+	uint64_t	 sm_conn;	/* the worker's connection number */
+	int32_t		 sm_pid;
+	int32_t		 sm_status;	/* a wait status, or an errno */
+	int32_t		 sm_reason;
+	int32_t		 sm_pad;
+};
+/* A program the supervisor runs, until it is reaped. */
+struct spawn_child {
+	TAILQ_ENTRY(spawn_child) ch_entry;
+	struct supervisor	*ch_sup;
+	pid_t			 ch_pid;	/* and its process group */
+	char			*ch_service;
+	int			 ch_protocol;
+	int			 ch_wait;	/* a wait service's */
+	struct wproc		*ch_proc;	/* whose connection, or NULL */
+	uint64_t		 ch_conn;
+	int			 ch_errfd;	/* stderr = log: its pipe, or -1 */
+	struct event		 ch_errev;
+	struct evbuffer		*ch_errbuf;
+	struct timeval		 ch_started;
+};
+int	spawn_send(int, const struct spawn_msg *, int);
+int	spawn_recv(int, struct spawn_msg *, int *);
+void	spawn_proc_open(struct wproc *, int);
+void	spawn_proc_close(struct wproc *);
+void	spawn_proc_forget(struct wproc *);
+int	spawn_reaped(struct supervisor *, pid_t, int);
+void	spawn_stop(struct supervisor *, int, long long);
+void	spawn_free(struct supervisor *);
+void	spawn_child_forget(struct supervisor *);
+struct spawn_child *spawn_wait(struct supervisor *,
+	    const struct service_conf *, int);
+
+/* waitsvc.c */
+struct waitsvc;
+void	waitsvc_start(struct supervisor *, struct generation *);
+void	waitsvc_exited(struct supervisor *, struct spawn_child *, int);
+void	waitsvc_free(struct supervisor *);
+
+/* execconn.c */
+void	execconn_start(struct worker *, int);
+void	execconn_free(struct worker *);
+void	execconn_timeout(struct evi_conn *);
 
 /* chan.c */
 enum chan_type {

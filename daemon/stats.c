@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <netinet/in.h>
 
@@ -174,6 +175,11 @@ stats_sum(struct svc_stats *to, const struct svc_stats *from)
 	to->st_out_bytes_in += from->st_out_bytes_in;
 	to->st_out_bytes_out += from->st_out_bytes_out;
 	to->st_proxy_errors += from->st_proxy_errors;
+	to->st_exec_started += from->st_exec_started;
+	to->st_exec_failed += from->st_exec_failed;
+	to->st_exec_exit_ok += from->st_exec_exit_ok;
+	to->st_exec_exit_error += from->st_exec_exit_error;
+	to->st_exec_signaled += from->st_exec_signaled;
 }
 
 /* Adds up one service's slots in all processes of a generation. */
@@ -494,6 +500,11 @@ stats_export(const struct svc_stats *st, const struct service_conf *sc,
 	out->proxy_errors = st->st_proxy_errors;
 	out->refused_disabled = st->st_refused[EVI_REFUSE_DISABLED];
 	out->closed_admin = st->st_closed[EVI_CLOSE_ADMIN];
+	out->exec_started = st->st_exec_started;
+	out->exec_failed = st->st_exec_failed;
+	out->exec_exit_ok = st->st_exec_exit_ok;
+	out->exec_exit_error = st->st_exec_exit_error;
+	out->exec_signaled = st->st_exec_signaled;
 	out->name = sc->sc_name;
 	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
 	    sc->sc_module_name;
@@ -801,13 +812,23 @@ stats_port(const struct sockaddr *sa)
  * One logfmt line per finished connection (log_connections = yes), so log
  * tools can parse it: key=value pairs, no spaces inside values.
  */
+static const char	*stats_signame(int);
+
 void
 stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
 	char			 peer[ADDR_STRLEN], via[ADDR_STRLEN + 5];
+	char			 exited[32];
 
 	addr_string(&c->c_peer.sa, peer, sizeof(peer));
+	exited[0] = '\0';
+	if ((c->c_flags & CONN_EXITED) && WIFSIGNALED(c->c_exit))
+		(void)snprintf(exited, sizeof(exited), " signal=%s",
+		    stats_signame(WTERMSIG(c->c_exit)));
+	else if (c->c_flags & CONN_EXITED)
+		(void)snprintf(exited, sizeof(exited), " exit=%d",
+		    WEXITSTATUS(c->c_exit));
 	via[0] = '\0';
 	if (c->c_proxy != NULL) {
 		memcpy(via, " via=", 5);
@@ -815,14 +836,27 @@ stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 	}
 	/* An outbound connection's line says so, to keep client lines apart. */
 	log_info("event=%s service=%s proto=tcp peer=%s%s local_port=%u "
-	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s",
+	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s%s",
 	    (c->c_flags & CONN_OUTBOUND) ? "outbound" : "close",
 	    svc->s_conf->sc_name, peer, via,
 	    stats_port(evi_conn_local(c, NULL)),
 	    (long long)(timerq_now() - c->c_start),
 	    (unsigned long long)c->c_bytes_in,
 	    (unsigned long long)c->c_bytes_out,
-	    evi_close_reason_string(reason));
+	    evi_close_reason_string(reason), exited);
+}
+
+/* A signal's name without "SIG" (SEGV, KILL), or its number. */
+static const char *
+stats_signame(int sig)
+{
+	static char	buf[16];
+	const char	*name;
+
+	if ((name = sigabbrev_np(sig)) != NULL)
+		return (name);
+	(void)snprintf(buf, sizeof(buf), "%d", sig);
+	return (buf);
 }
 
 /* The datagram counterpart: one line per datagram and its replies. */

@@ -105,6 +105,7 @@ gen_add_proc(struct generation *g, const struct service_conf *group,
 	p->p_slot = g->g_nprocs++;
 	p->p_index = index;
 	p->p_readyfd = -1;
+	p->p_spawnfd = -1;
 	evtimer_assign(&p->p_restart, g->g_sup->s_base, sup_restart_cb, p);
 	TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
 }
@@ -234,6 +235,7 @@ gen_free(struct supervisor *sup, struct generation *g)
 		event_del(&p->p_restart);
 		sup_ready_close(p);
 		chan_sup_close(p);
+		spawn_proc_close(p);
 		free(p);
 	}
 	stats_gen_free(g->g_stats);
@@ -276,11 +278,13 @@ sup_worker_close(struct wproc *p)
 		close(sup->s_readyfd);
 	sockact_close();
 	control_child(sup);
+	spawn_child_forget(sup);
 	TAILQ_FOREACH(og, &sup->s_gens, g_entry) {
 		TAILQ_FOREACH(op, &og->g_procs, p_entry) {
 			if (op->p_readyfd != -1)
 				close(op->p_readyfd);
 			chan_sup_forget(op);
+			spawn_proc_forget(op);
 		}
 		TAILQ_FOREACH(sc, &og->g_cf->c_services, sc_entry) {
 			TAILQ_FOREACH(l, &sc->sc_listeners, l_entry) {
@@ -324,7 +328,7 @@ sup_worker_others(struct wproc *p, size_t *np)
  * ready on readyfd, and serve until told to stop.
  */
 static __attribute__((noreturn)) void
-sup_worker_main(struct wproc *p, int readyfd, int chanfd)
+sup_worker_main(struct wproc *p, int readyfd, int chanfd, int spawnfd)
 {
 	struct generation	*g = p->p_gen;
 	struct supervisor	*sup = g->g_sup;
@@ -367,6 +371,7 @@ sup_worker_main(struct wproc *p, int readyfd, int chanfd)
 	}
 	free(others);
 	chan_worker_start(sup->s_worker, chanfd);
+	execconn_start(sup->s_worker, spawnfd);
 	control_worker_init(sup, sup->s_worker);
 	if (priv_drop(cf, &cause) != 0) {
 		log_warnx("worker: %s", cause);
@@ -390,7 +395,7 @@ sup_spawn(struct wproc *p)
 	struct supervisor	*sup = p->p_gen->g_sup;
 	sigset_t		 set, oset;
 	pid_t			 pid;
-	int			 fds[2], chan[2];
+	int			 fds[2], chan[2], sp[2];
 
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) == -1) {
 		log_warn("pipe for worker %zu", p->p_slot);
@@ -402,6 +407,16 @@ sup_spawn(struct wproc *p)
 		log_warn("socketpair for worker %zu", p->p_slot);
 		close(fds[0]);
 		close(fds[1]);
+		p->p_failures++;
+		sup_schedule_restart(p);
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == -1) {
+		log_warn("socketpair for worker %zu", p->p_slot);
+		close(fds[0]);
+		close(fds[1]);
+		close(chan[0]);
+		close(chan[1]);
 		p->p_failures++;
 		sup_schedule_restart(p);
 		return;
@@ -425,18 +440,22 @@ sup_spawn(struct wproc *p)
 		close(fds[1]);
 		close(chan[0]);
 		close(chan[1]);
+		close(sp[0]);
+		close(sp[1]);
 		p->p_failures++;
 		sup_schedule_restart(p);
 		return;
 	case 0:
 		close(fds[0]);
 		close(chan[0]);
-		sup_worker_main(p, fds[1], chan[1]);
+		close(sp[0]);
+		sup_worker_main(p, fds[1], chan[1], sp[1]);
 	default:
 		break;
 	}
 	close(fds[1]);
 	close(chan[1]);
+	close(sp[1]);
 	p->p_readyfd = fds[0];
 	event_assign(&p->p_readyev, sup->s_base, p->p_readyfd,
 	    EV_READ | EV_PERSIST, sup_ready_cb, p);
@@ -444,6 +463,7 @@ sup_spawn(struct wproc *p)
 	p->p_pid = pid;
 	p->p_ready = 0;
 	chan_sup_open(p, chan[0]);
+	spawn_proc_open(p, sp[0]);
 	gettimeofday(&p->p_started, NULL);
 	sup->s_gl.gl_workers++;
 	sup_publish(sup);
@@ -496,6 +516,7 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	/* Stopping: the new workers were told to stop, the old to finish. */
 	if (sup->s_stopping)
 		return;
+	waitsvc_start(sup, g);
 	if (sup->s_cur == NULL) {
 		sup->s_cur = g;
 		log_info("ready: %zu service%s in %zu worker%s",
@@ -670,12 +691,15 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 	(void)sig;
 	(void)events;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if ((p = sup_find(sup, pid)) == NULL)
+		if ((p = sup_find(sup, pid)) == NULL) {
+			(void)spawn_reaped(sup, pid, status);
 			continue;
+		}
 		g = p->p_gen;
 		p->p_pid = 0;
 		sup_ready_close(p);
 		chan_sup_close(p);
+		spawn_proc_close(p);
 		stats_proc_gone(g->g_stats, p->p_slot);
 		sup->s_gl.gl_workers--;
 		sup_publish(sup);
@@ -723,7 +747,7 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 		}
 		sup_schedule_restart(p);
 	}
-	if (sup->s_stopping && sup_running(sup) == 0)
+	if (sup->s_stopping && sup_running(sup) == 0 && sup->s_nchildren == 0)
 		event_base_loopexit(sup->s_base, NULL);
 }
 
@@ -750,6 +774,7 @@ sup_kill_cb(evutil_socket_t fd, short events, void *arg)
 	log_warnx("workers did not stop in time; killing them");
 	TAILQ_FOREACH(g, &sup->s_gens, g_entry)
 		gen_signal(g, SIGKILL);
+	spawn_stop(sup, 1, 0);
 }
 
 /* Stops everything: gracefully first, at once on a second request. */
@@ -768,6 +793,7 @@ sup_stop(struct supervisor *sup, int now)
 	sup->s_stopping = now ? 2 : 1;
 	notify_state("STOPPING=1", "stopping");
 	control_stopping(sup);
+	waitsvc_free(sup);
 	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
 		TAILQ_FOREACH(p, &g->g_procs, p_entry)
 			event_del(&p->p_restart);
@@ -775,13 +801,14 @@ sup_stop(struct supervisor *sup, int now)
 		listener_close_all(g->g_cf);
 		gen_signal(g, SIGTERM);
 	}
-	if (sup_running(sup) == 0) {
-		event_base_loopexit(sup->s_base, NULL);
-		return;
-	}
 	ms = (sup->s_cur != NULL ? sup->s_cur->g_cf->c_shutdown_ms : 0);
 	if (now)
 		ms = 0;
+	spawn_stop(sup, now, ms);
+	if (sup_running(sup) == 0 && sup->s_nchildren == 0) {
+		event_base_loopexit(sup->s_base, NULL);
+		return;
+	}
 	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
 		if (g->g_draining && g->g_cf->c_drain_ms > ms)
 			ms = g->g_cf->c_drain_ms;
@@ -1007,6 +1034,8 @@ sup_run(struct supervisor *sup, struct config *cf)
 
 	TAILQ_INIT(&sup->s_gens);
 	TAILQ_INIT(&sup->s_carry);
+	TAILQ_INIT(&sup->s_children);
+	TAILQ_INIT(&sup->s_waitsvcs);
 	sup->s_pid = getpid();
 	/* No worker exists yet: the shared figures are still ours alone. */
 	sup->s_gl = *sup->s_global;
@@ -1034,6 +1063,8 @@ sup_run(struct supervisor *sup, struct config *cf)
 		event_free(ev[i]);
 	event_del(&sup->s_kill);
 	event_del(&sup->s_reload);
+	waitsvc_free(sup);
+	spawn_free(sup);
 	while ((g = TAILQ_FIRST(&sup->s_gens)) != NULL)
 		gen_free(sup, g);
 	control_free(sup);

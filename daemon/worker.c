@@ -42,6 +42,9 @@ int
 worker_serves(const struct service_conf *sc, const struct service_conf *group,
     int single)
 {
+	/* A wait service's program is the supervisor's to run. */
+	if (sc->sc_exec.ex_wait && sc->sc_exec.ex_program != NULL)
+		return (0);
 	if (single)
 		return (1);
 	if (group != NULL)
@@ -72,6 +75,7 @@ worker_new(struct event_base *base, struct config *cf,
 	char			*why;
 
 	w = xcalloc(1, sizeof(*w));
+	w->w_spawnfd = -1;
 	w->w_base = base;
 	w->w_config = cf;
 	w->w_global = ws->ws_global;
@@ -340,6 +344,7 @@ worker_free(struct worker *w)
 	timerq_free(&w->w_timers);
 	relay_pipes_free(w);
 	chan_worker_free(w);
+	execconn_free(w);
 	free(w->w_others);
 	free(w->w_other_index);
 	free(w->w_other_carry);

@@ -57,6 +57,8 @@
  *				"disabled" and the close reason "admin",
  *				and their counters in evi_stats_service
  *				(refused_disabled, closed_admin).
+ *	1.3	2026-12-04	Programs: evi_conn_exec, and the exec_*
+ *				counters in evi_stats_service.
  *
  * Rules: a new minor only appends members to struct evi_module (or to
  * the stats structs, which the daemon owns) or adds functions; a module
@@ -81,7 +83,7 @@ extern "C" {
 #endif
 
 #define EVI_ABI_MAJOR		1
-#define EVI_ABI_MINOR		2
+#define EVI_ABI_MINOR		3
 #define EVI_MODULE_MAGIC	0x45564d44U	/* "EVMD" */
 #define EVI_MODULE_SYMBOL	"evinetd_module"
 
@@ -451,6 +453,24 @@ const void		*evi_conn_proxy_tlv(const struct evi_conn *, int,
  */
 int	evi_relay(struct evi_conn *a, struct evi_conn *b);
 
+/*
+ * 1.3: hands the connection to the program its service names (the exec
+ * keys of evinetd.conf(5): program, args, user, ...): the daemon's
+ * supervisor runs it with the socket as its stdin and stdout.  Only the
+ * configuration decides what runs and as whom; a module only says when.
+ * From then on the daemon calls none of the connection's callbacks but
+ * conn_close, which comes when the program has exited (EVI_CLOSE_EOF),
+ * was killed at session_timeout (EVI_CLOSE_TIMEOUT), could not be run
+ * (EVI_CLOSE_ERROR) or was not, because instances of it already run
+ * (EVI_CLOSE_LIMIT).  Call it from conn_open, before anything is read or
+ * written.
+ *
+ * Returns 0, or -1 with errno: EINVAL (not an exec service, an outbound
+ * or relayed connection, or one closing), EBUSY (bytes were read or
+ * written), or what sending the socket to the supervisor failed with.
+ */
+int	evi_conn_exec(struct evi_conn *);
+
 /* Datagrams: answer the datagram being handled (at most EVI_DGRAM_MAX). */
 int	evi_dgram_reply(struct evi_service *, const struct evi_dgram *,
 	    const void *, size_t);
@@ -523,6 +543,12 @@ struct evi_stats_service {
 	/* 1.2: operator control. */
 	uint64_t	 refused_disabled;	/* EVI_REFUSE_DISABLED */
 	uint64_t	 closed_admin;		/* EVI_CLOSE_ADMIN */
+	/* 1.3: programs run for connections (evi_conn_exec). */
+	uint64_t	 exec_started;
+	uint64_t	 exec_failed;		/* could not be run */
+	uint64_t	 exec_exit_ok;		/* exited with status 0 */
+	uint64_t	 exec_exit_error;	/* another status */
+	uint64_t	 exec_signaled;		/* killed by a signal */
 };
 
 struct evi_stats_global {
