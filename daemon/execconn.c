@@ -112,8 +112,11 @@ execconn_read_cb(evutil_socket_t fd, short events, void *arg)
 		    m.sm_type == SPAWN_FAILED)
 			execconn_done(c, &m);
 	}
+	/* The supervisor is gone (we follow it) or broke the channel. */
 	if (rv == -1)
-		fatalx("the supervisor's spawn channel is gone");
+		fatalx("bad message on the supervisor's spawn channel");
+	if (rv == -2)
+		execconn_free(w);
 }
 
 /* Starts listening to the supervisor on fd, which the worker now owns. */

@@ -111,8 +111,8 @@ spawn_send(int fd, const struct spawn_msg *m, int passfd)
 
 /*
  * Receives one message: 1 with it (and *passfd, the descriptor that came
- * with it, or -1), 0 if there is none now, -1 if the peer is gone or
- * sent something that is not one whole message.
+ * with it, or -1), 0 if there is none now, -2 if the peer is gone, -1 if
+ * it sent something that is not one whole message.
  */
 int
 spawn_recv(int fd, struct spawn_msg *m, int *passfd)
@@ -137,6 +137,8 @@ spawn_recv(int fd, struct spawn_msg *m, int *passfd)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return (0);
+	if (n == 0 || (n == -1 && errno == ECONNRESET))
+		return (-2);
 	for (cmsg = CMSG_FIRSTHDR(&msg); n > 0 && cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET &&
@@ -615,12 +617,11 @@ spawn_request_cb(evutil_socket_t fd, short events, void *arg)
 			break;
 		}
 	}
-	if (rv == -1) {
-		if (p->p_pid > 0)
-			log_warnx("worker %ld broke its spawn channel; closing "
-			    "it", (long)p->p_pid);
+	if (rv == -1 && p->p_pid > 0)
+		log_warnx("worker %ld broke its spawn channel; closing it",
+		    (long)p->p_pid);
+	if (rv < 0)
 		spawn_proc_close(p);
-	}
 }
 
 /* Listens to the worker forked for p on fd, which we now own. */
