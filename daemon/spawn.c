@@ -539,6 +539,36 @@ spawn_is_conn(const struct service_conf *sc, int fd, union sockunion *peer,
 	return (0);
 }
 
+/*
+ * Relay mode: fd must be a stream socketpair's end, for a service whose
+ * clients come through a balancer (proxy_protocol); the addresses are
+ * the worker's word, as it read them from the PROXY header it checked.
+ */
+static int
+spawn_is_pair(const struct service_conf *sc, const struct spawn_msg *m,
+    int fd, union sockunion *peer, union sockunion *local)
+{
+	socklen_t	len;
+	int		type = 0, domain = 0;
+
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return (0);
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
+	    domain != AF_UNIX || sc->sc_limits.lim_proxy == 0)
+		return (0);
+	if ((m->sm_peer.sa.sa_family != AF_INET &&
+	    m->sm_peer.sa.sa_family != AF_INET6) ||
+	    (m->sm_local.sa.sa_family != AF_INET &&
+	    m->sm_local.sa.sa_family != AF_INET6))
+		return (0);
+	*peer = m->sm_peer;
+	*local = m->sm_local;
+	return (1);
+}
+
 /* A worker asks for its connection's program. */
 static void
 spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
@@ -555,7 +585,9 @@ spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
 	r.sm_conn = m->sm_conn;
 	r.sm_type = SPAWN_FAILED;
 	if ((sc = spawn_service(p, m->sm_service)) == NULL ||
-	    !spawn_is_conn(sc, fd, &peer, &local)) {
+	    ((m->sm_flags & SPAWN_F_RELAY) ?
+	    !spawn_is_pair(sc, m, fd, &peer, &local) :
+	    !spawn_is_conn(sc, fd, &peer, &local))) {
 		log_warnx("worker %ld asked for a program with something "
 		    "that is not a connection of an exec service; refused",
 		    (long)p->p_pid);
@@ -573,6 +605,7 @@ spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
 		ch = spawn_child_new(sup, sc, pid, errfd);
 		ch->ch_proc = p;
 		ch->ch_conn = m->sm_conn;
+		ch->ch_index = m->sm_service;
 		r.sm_type = SPAWN_STARTED;
 		r.sm_pid = pid;
 	}
@@ -690,6 +723,7 @@ spawn_reaped(struct supervisor *sup, pid_t pid, int status)
 	if (ch->ch_proc != NULL && ch->ch_proc->p_spawnfd != -1) {
 		memset(&m, 0, sizeof(m));
 		m.sm_type = SPAWN_EXITED;
+		m.sm_service = ch->ch_index;
 		m.sm_conn = ch->ch_conn;
 		m.sm_pid = pid;
 		m.sm_status = status;
