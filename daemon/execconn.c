@@ -112,7 +112,7 @@ execconn_read_cb(evutil_socket_t fd, short events, void *arg)
 		    m.sm_type == SPAWN_FAILED)
 			execconn_done(c, &m);
 	}
-	if (rv == -1)
+	if (rv < 0)
 		fatalx("the supervisor's spawn channel is gone");
 }
 

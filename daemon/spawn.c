@@ -111,8 +111,9 @@ spawn_send(int fd, const struct spawn_msg *m, int passfd)
 
 /*
  * Receives one message: 1 with it (and *passfd, the descriptor that came
- * with it, or -1), 0 if there is none now, -1 if the peer is gone or
- * sent something that is not one whole message.
+ * with it, or -1), 0 if there is none now, -1 if the peer is gone (as a
+ * worker that exits is), -2 if it sent something that is not one whole
+ * message.
  */
 int
 spawn_recv(int fd, struct spawn_msg *m, int *passfd)
@@ -137,7 +138,9 @@ spawn_recv(int fd, struct spawn_msg *m, int *passfd)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return (0);
-	for (cmsg = CMSG_FIRSTHDR(&msg); n > 0 && cmsg != NULL;
+	if (n <= 0)
+		return (-1);
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET &&
 		    cmsg->cmsg_type == SCM_RIGHTS &&
@@ -149,7 +152,7 @@ spawn_recv(int fd, struct spawn_msg *m, int *passfd)
 		if (*passfd != -1)
 			close(*passfd);
 		*passfd = -1;
-		return (-1);
+		return (-2);
 	}
 	return (1);
 }
@@ -611,16 +614,16 @@ spawn_request_cb(evutil_socket_t fd, short events, void *arg)
 		else {
 			if (passfd != -1)
 				close(passfd);
-			rv = -1;
+			rv = -2;
 			break;
 		}
 	}
-	if (rv == -1) {
-		if (p->p_pid > 0)
-			log_warnx("worker %ld broke its spawn channel; closing "
-			    "it", (long)p->p_pid);
+	/* A worker that exits closes its end: only a bad message is news. */
+	if (rv == -2 && p->p_pid > 0)
+		log_warnx("worker %ld broke its spawn channel; closing it",
+		    (long)p->p_pid);
+	if (rv < 0)
 		spawn_proc_close(p);
-	}
 }
 
 /* Listens to the worker forked for p on fd, which we now own. */
