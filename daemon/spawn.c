@@ -248,7 +248,7 @@ spawn_child(const struct exec_conf *ex, int in, int out, int err,
 	struct rlimit		 rl;
 	sigset_t		 none;
 	size_t			 i;
-	int			 sig;
+	int			 sig, fl;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
@@ -256,6 +256,15 @@ spawn_child(const struct exec_conf *ex, int in, int out, int err,
 		(void)sigaction(sig, &sa, NULL);
 	if (setsid() == -1 || dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
 	    dup2(err, 2) == -1)
+		goto fail;
+	/*
+	 * Our sockets are non-blocking; programs written for inetd expect
+	 * blocking ones (cat reads EAGAIN as an error).  The flag belongs to
+	 * the open socket, which the worker or the supervisor shares, and
+	 * neither reads it while the program runs.
+	 */
+	if ((fl = fcntl(0, F_GETFL)) == -1 ||
+	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1)
 		goto fail;
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
 		goto fail;

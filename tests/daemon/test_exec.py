@@ -124,6 +124,17 @@ class ExecCase(evitest.TestCase):
 
 
 class TestStreams(ExecCase):
+    def test_cat_16mib_byte_exact(self):
+        d = self.daemon(service("cat", "/bin/cat"))
+        data = os.urandom(16 * MiB)
+        with evitest.connect(d.port("cat")) as s:
+            got = evitest.transfer(s, data, shut_wr=True, timeout=60)
+        self.assertEqual(len(got), len(data))
+        self.assertTrue(got == data, "16 MiB came back changed")
+        m = d.wait_log(closed_re("cat"))
+        self.assertEqual((m.group("reason"), m.group("end")),
+                         ("eof", " exit=0"))
+
     def test_cat_half_close(self):
         # Our FIN reaches cat as EOF on stdin; cat ends after writing all
         # it read, and its exit closes the connection: we read to EOF.
