@@ -50,8 +50,8 @@ def closed_re(service, reason=r"\S+", end=r"(?: exit=\d+| signal=\w+)?"):
 
 # A program's stderr, logged (stderr = log).
 STDERR_RE = r'^service "[^"]+": pid \d+: '
-REFUSAL_RE = (r'^service "[^"]+": refused \d+ connections? \(max '
-              r'connections\), last from \S+: every instance of the '
+REFUSAL_RE = (r'^service "[^"]+": refused \d+ connections? '
+              r'\(max_connections\), last from \S+: every instance of the '
               r'program is running$')
 
 
@@ -115,12 +115,6 @@ class ExecCase(evitest.TestCase):
         path = t.write(name, text)
         os.chmod(path, mode)
         return path
-
-    def wait_worker_idle(self, d, service, count, since=0):
-        """The COUNT connection log lines of SERVICE since SINCE."""
-        d.wait_log(closed_re(service), since=since, count=count)
-        return [m for m in (closed_re(service).search(l)
-                            for l in d.log_lines(since)) if m]
 
 
 class TestStreams(ExecCase):
@@ -337,6 +331,253 @@ class TestChild(ExecCase):
                          " signal=SEGV")
         self.assertEqual(d.wait_log(closed_re("ok")).group("end"),
                          " exit=0")
+
+
+
+class TestLifecycle(ExecCase):
+    def test_instances_refusal(self):
+        d = self.daemon(service("one", "/bin/cat", "instances = 1"),
+                        expect=[REFUSAL_RE])
+        with evitest.connect(d.port("one")) as first:
+            self.assertEqual(evitest.transfer(first, b"mine"), b"mine")
+            with evitest.connect(d.port("one")) as second:
+                self.assertEqual(evitest.recv_until_eof(second), b"")
+            m = d.wait_log(closed_re("one", reason="limit"))
+            self.assertEqual(m.group("end"), "", "no program ran")
+            d.wait_log(REFUSAL_RE)
+            # The first still has its program.
+            self.assertEqual(evitest.transfer(first, b"still"), b"still")
+        d.wait_log(closed_re("one", reason="eof"))
+        mark = d.mark()
+        d.send_signal(signal.SIGUSR1)
+        d.wait_log(r'^state: service "one": refused \(max_connections\) '
+                   r'1$', since=mark)
+        # A slot is free again.
+        with evitest.connect(d.port("one")) as third:
+            self.assertEqual(evitest.transfer(third, b"again"), b"again")
+
+    def test_session_timeout_kills(self):
+        d = self.daemon(service("slow", "/bin/cat", "session_timeout = 1s"))
+        start = time.monotonic()
+        with evitest.connect(d.port("slow")) as s:
+            self.assertEqual(evitest.transfer(s, b"x"), b"x")
+            self.assertEqual(evitest.recv_until_eof(s), b"")
+        took = time.monotonic() - start
+        m = d.wait_log(closed_re("slow"))
+        self.assertEqual((m.group("reason"), m.group("end")),
+                         ("timeout", " signal=KILL"))
+        self.assertGreaterEqual(took, 0.9)
+
+    def test_stop_sends_sigterm_to_the_group(self):
+        # The script and its background sleep share a process group:
+        # both get SIGTERM; the script tells the client.
+        t = self.pubdir()
+        prog = self.script(t, "term.sh", """\
+            #!/bin/sh
+            sleep 60 &
+            trap 'echo "TERM $!"; exit 0' TERM
+            echo "ready $$ $!"
+            wait
+            """)
+        d = self.daemon(service("term", prog))
+        with evitest.connect(d.port("term")) as s:
+            line = b""
+            while not line.endswith(b"\n"):
+                line += s.recv(100)
+            _, pid, sleeper = line.split()
+            d.send_signal(signal.SIGTERM)
+            self.assertEqual(evitest.recv_until_eof(s),
+                             b"TERM %s\n" % sleeper)
+        self.assertEqual(d.wait_exit(), 0)
+        d.check_alerts()
+        wait_gone(self, int(sleeper))
+        wait_gone(self, int(pid))
+
+    def test_sigterm_ignored_killed_at_deadline(self):
+        t = self.pubdir()
+        prog = self.script(t, "stubborn.sh", """\
+            #!/bin/sh
+            trap '' TERM
+            echo "ready $$"
+            exec sleep 60
+            """)
+        d = self.daemon("shutdown_timeout = 1s\n" +
+                        service("stubborn", prog),
+                        expect=[r'^service "stubborn": pid \d+ did not stop '
+                                r'within shutdown_timeout; killing it$',
+                                r'^shutdown timeout: closing 1 connection$'])
+        with evitest.connect(d.port("stubborn")) as s:
+            line = evitest.recv_exact(s, 1)
+            while not line.endswith(b"\n"):
+                line += s.recv(100)
+            pid = int(line.split()[1])
+            start = time.monotonic()
+            d.send_signal(signal.SIGTERM)
+            self.assertEqual(d.wait_exit(), 0)
+            took = time.monotonic() - start
+        d.check_alerts()
+        d.wait_log(r'^service "stubborn": pid %d did not stop within '
+                   r'shutdown_timeout; killing it$' % pid)
+        wait_gone(self, pid)
+        self.assertGreaterEqual(took, 0.9)
+        self.assertLess(took, 10)
+
+    def test_reload_keeps_children(self):
+        d = self.daemon(service("cat", "/bin/cat"), args=["-v"])
+        with evitest.connect(d.port("cat")) as s:
+            self.assertEqual(evitest.transfer(s, b"before"), b"before")
+            mark = d.mark()
+            d.send_signal(signal.SIGHUP)
+            d.wait_log(r"^reload: generation 2 serving", since=mark)
+            # A new connection goes to generation 2's worker (a port 0
+            # listener is bound anew: the last one logged).
+            with evitest.connect(d.addrs("cat")[-1][1]) as s2:
+                self.assertEqual(evitest.transfer(s2, b"new", shut_wr=True),
+                                 b"new")
+            d.wait_log(closed_re("cat"), since=mark)
+            # The first child still serves its client, and the old
+            # worker waits for it.
+            self.assertEqual(evitest.transfer(s, b"after"), b"after")
+            self.assertFalse(any(re.search(r"^worker \d+ \(generation 1\) "
+                                            r"exited", l)
+                                 for l in d.log_lines(mark)))
+            s.shutdown(socket.SHUT_WR)
+            self.assertEqual(evitest.recv_until_eof(s), b"")
+        m = d.wait_log(closed_re("cat"), since=mark, count=2)
+        self.assertEqual(m.group("end"), " exit=0")
+        d.wait_log(r"^worker \d+ \(generation 1\) exited", since=mark)
+
+    def test_fork_bomb_held_by_rlimit_nproc(self):
+        # As nobody: root is exempt from RLIMIT_NPROC.  The limit counts
+        # every process of the user, the program included.
+        t = self.pubdir()
+        prog = self.script(t, "bomb.py", """\
+            #!/usr/bin/python3
+            import os, time
+            ok = failed = 0
+            for i in range(200):
+                try:
+                    pid = os.fork()
+                except OSError:
+                    failed += 1
+                    continue
+                if pid == 0:
+                    time.sleep(30)
+                    os._exit(0)
+                ok += 1
+            print("forked %d failed %d" % (ok, failed), flush=True)
+            os.killpg(0, 9)
+            """)
+        d = self.daemon(service("bomb", prog, "user = nobody",
+                                "rlimit_nproc = 8"))
+        with evitest.connect(d.port("bomb")) as s:
+            out = evitest.recv_until_eof(s, timeout=30).decode()
+        m = re.match(r"^forked (\d+) failed (\d+)$", out.strip())
+        self.assertTrue(m, out)
+        self.assertLessEqual(int(m.group(1)), 7)
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), 200)
+        self.assertEqual(d.wait_log(closed_re("bomb")).group("end"),
+                         " signal=KILL")
+
+    def test_200_concurrent_no_zombie(self):
+        n = 200
+        d = self.daemon(service("cat", "/bin/cat"))
+        msgs = [b"client %d\n" % i for i in range(n)]
+        socks = evitest.all_at_once(self, d.port("cat"), msgs, msgs)
+        # Every program runs, each a child of the supervisor.
+        self.assertGreaterEqual(len(proc_children(d.pid)), n)
+        for s in socks:
+            s.close()
+        d.wait_log(closed_re("cat", reason="eof"), count=n, timeout=60)
+        self.assertEqual(
+            [l for l in d.log_lines() if closed_re("cat").search(l) and
+             not l.endswith(" exit=0")], [])
+        left = [(p, proc_state(p)) for p in proc_children(d.pid)]
+        workers = set(d.pids()[1:])
+        self.assertEqual([p for p in left if p[0] not in workers], [])
+
+
+class TestCheck(ExecCase):
+    """evinetd -n: what cannot run is an error at its FILE:LINE."""
+
+    def check(self, t, text):
+        path = t.join("evinetd.conf")
+        rc, out, err = evitest.run_check(text, path=path)
+        return rc, err, path
+
+    def test_program_missing(self):
+        t = self.pubdir()
+        rc, err, path = self.check(t, service("x", t.join("nope")))
+        self.assertEqual(rc, 1)
+        self.assertIn('%s:4: service "x": program %s: No such file or '
+                      'directory' % (path, t.join("nope")), err)
+
+    def test_program_not_executable_by_user(self):
+        t = self.pubdir()
+        prog = self.script(t, "root-only.sh", "#!/bin/sh\n", mode=0o700)
+        rc, err, path = self.check(t, service("x", prog, "user = nobody"))
+        self.assertEqual(rc, 1)
+        self.assertIn('%s:4: service "x": program %s: not executable by '
+                      "the service's user" % (path, prog), err)
+        # Root may run it.
+        rc, err, path = self.check(t, service("x", prog, "user = root"))
+        self.assertEqual((rc, err), (0, ""))
+
+    def test_directory_not_searchable(self):
+        t = self.pubdir()
+        os.mkdir(t.join("locked"), 0o700)
+        prog = self.script(t, "locked/prog.sh", "#!/bin/sh\n")
+        rc, err, path = self.check(t, service("x", prog, "user = nobody"))
+        self.assertEqual(rc, 1)
+        self.assertIn('%s:4: service "x": program %s: a directory on its '
+                      'path cannot be searched' % (path, prog), err)
+
+    def test_exec_key_in_other_service(self):
+        t = self.pubdir()
+        rc, err, path = self.check(t, """\
+            service echo {
+                listen = 127.0.0.1:0
+                module = echo
+                program = /bin/cat
+                rlimit_nofile = 10
+            }
+            """)
+        self.assertEqual(rc, 1)
+        self.assertIn('%s:4: service "echo": "program" is a key of exec '
+                      'services (module = exec)' % path, err)
+        self.assertIn('%s:5: service "echo": "rlimit_nofile" is a key of '
+                      'exec services (module = exec)' % path, err)
+
+    def test_udp_needs_wait(self):
+        t = self.pubdir()
+        rc, err, path = self.check(t, "# udp\n" + service(
+            "u", "/bin/cat", "protocol = udp"))
+        self.assertEqual(rc, 1)
+        self.assertIn('%s:2: service "u": a udp program serves its socket '
+                      'itself: it needs "wait = yes"' % path, err)
+
+
+class TestWait(ExecCase):
+    BACKOFF_RE = (r'^service "fail": pid \d+ exited with status 1 after '
+                  r'(?P<lived>\d+) ms; serving again in (?P<ms>\d+) ms$')
+
+    def test_fast_deaths_back_off(self):
+        d = self.daemon(service("fail", "/bin/false", "protocol = udp",
+                                "wait = yes"),
+                        expect=[self.BACKOFF_RE])
+        # /bin/false never reads the datagram: the socket stays readable.
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as c:
+            start = time.monotonic()
+            c.sendto(b"ping", ("127.0.0.1", d.port("fail")))
+            d.wait_log(self.BACKOFF_RE, count=4, timeout=10)
+            window = time.monotonic() - start
+            time.sleep(0.2)
+        delays = [int(m.group("ms")) for m in (
+            re.search(self.BACKOFF_RE, l) for l in d.log_lines()) if m]
+        self.assertEqual(delays[:4], [100, 200, 400, 800])
+        # No spin: within the window, one run per back-off, at most.
+        self.assertLessEqual(len(delays), 2 + int(window * 1000 / 100))
+        self.assertLessEqual(len(delays), 6)
 
 
 if __name__ == "__main__":
