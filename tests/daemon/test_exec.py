@@ -580,5 +580,102 @@ class TestWait(ExecCase):
         self.assertLessEqual(len(delays), 6)
 
 
+
+class TestRealPrograms(ExecCase):
+    def test_tftpd_wait_udp(self):
+        need("/usr/sbin/in.tftpd", "/usr/bin/tftp")
+        t = self.pubdir()
+        os.mkdir(t.join("root"), 0o755)
+        data = os.urandom(MiB)
+        os.chmod(t.write("root/boot.img", data), 0o644)
+        d = self.daemon(service(
+            "tftp", "/usr/sbin/in.tftpd", "protocol = udp", "wait = yes",
+            "user = root",
+            "args = in.tftpd --secure %s --user nobody --timeout 5"
+            % t.join("root")),
+            expect=[STDERR_RE])
+        for i in range(3):
+            dest = t.join("got%d" % i)
+            p = subprocess.run(
+                ["/usr/bin/tftp", "-m", "binary", "127.0.0.1",
+                 str(d.port("tftp")), "-c", "get", "boot.img", dest],
+                stdin=subprocess.DEVNULL, capture_output=True,
+                timeout=30 * evitest.TIMEOUT_SCALE)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(dest, "rb") as f:
+                self.assertTrue(f.read() == data, "fetch %d differs" % i)
+
+    def test_git_daemon_clone(self):
+        need("/usr/bin/git")
+        t = self.pubdir()
+        env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=t.path,
+                   GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.org",
+                   GIT_COMMITTER_NAME="t",
+                   GIT_COMMITTER_EMAIL="t@example.org")
+
+        def git(*args, cwd=None):
+            return subprocess.run(["/usr/bin/git"] + list(args), cwd=cwd,
+                                  env=env, check=True, capture_output=True,
+                                  timeout=30).stdout.decode().strip()
+        git("init", "-q", "-b", "main", t.join("work"))
+        t.write("work/README", "served by evinetd\n")
+        git("add", "README", cwd=t.join("work"))
+        git("commit", "-q", "-m", "first", cwd=t.join("work"))
+        want = git("rev-parse", "HEAD", cwd=t.join("work"))
+        os.mkdir(t.join("srv"), 0o755)
+        git("clone", "-q", "--bare", t.join("work"), t.join("srv",
+                                                             "repo.git"))
+        for root, dirs, files in os.walk(t.join("srv")):
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), NOBODY.pw_uid,
+                         NOBODY.pw_gid)
+        d = self.daemon(service(
+            "git", "/usr/bin/git", "user = nobody",
+            # A word with "=" is quoted (config.c asks for it).
+            'args = git daemon --inetd --export-all "--base-path=%s"'
+            % t.join("srv"), 'env = "HOME=/nonexistent"'),
+            expect=[STDERR_RE])
+        git("clone", "-q", "git://127.0.0.1:%d/repo.git" % d.port("git"),
+            t.join("clone"))
+        self.assertEqual(git("rev-parse", "HEAD", cwd=t.join("clone")),
+                         want)
+        with open(t.join("clone", "README")) as f:
+            self.assertEqual(f.read(), "served by evinetd\n")
+        self.assertEqual(d.wait_log(closed_re("git")).group("end"),
+                         " exit=0")
+
+    def test_rsync_daemon(self):
+        need("/usr/bin/rsync")
+        t = self.pubdir()
+        os.makedirs(t.join("mod", "sub"), 0o755)
+        files = {"a.bin": os.urandom(300000), "sub/b.txt": b"hello\n"}
+        for name, data in files.items():
+            os.chmod(t.write("mod/" + name, data), 0o644)
+        conf = t.write("rsyncd.conf", """\
+            use chroot = no
+            log file = /dev/null
+            [mod]
+                path = %s
+                read only = yes
+            """ % t.join("mod"))
+        os.chmod(conf, 0o644)
+        d = self.daemon(service(
+            "rsync", "/usr/bin/rsync", "user = nobody",
+            'args = rsync --daemon "--config=%s"' % conf),
+            expect=[STDERR_RE])
+        p = subprocess.run(
+            ["/usr/bin/rsync", "-r",
+             "rsync://127.0.0.1:%d/mod/" % d.port("rsync"),
+             t.join("copy") + "/"],
+            stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=30 * evitest.TIMEOUT_SCALE)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for name, data in files.items():
+            with open(t.join("copy", name), "rb") as f:
+                self.assertTrue(f.read() == data, name)
+        self.assertEqual(d.wait_log(closed_re("rsync")).group("end"),
+                         " exit=0")
+
+
 if __name__ == "__main__":
     evitest.main()
