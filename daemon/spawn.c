@@ -244,16 +244,22 @@ static __attribute__((noreturn)) void
 spawn_child(const struct exec_conf *ex, int in, int out, int err,
     char *const argv[], char *const envp[])
 {
-	struct sigaction	 sa;
+	static const unsigned long spawn_sigdfl[8];
 	struct rlimit		 rl;
 	sigset_t		 none;
 	size_t			 i;
 	int			 sig, fl;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
+	/*
+	 * An ignored signal stays ignored across execve.  glibc's sigaction
+	 * refuses the two it keeps for itself (32 and 33), which other
+	 * programs may use, so the kernel is asked directly: a zeroed
+	 * kernel sigaction is SIG_DFL, no flags, an empty mask, on every
+	 * architecture.
+	 */
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
+		(void)syscall(SYS_rt_sigaction, sig, spawn_sigdfl, NULL,
+		    (size_t)(NSIG - 1) / 8);
 	if (setsid() == -1 || dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
 	    dup2(err, 2) == -1)
 		goto fail;
