@@ -137,9 +137,9 @@ spawn_recv(int fd, struct spawn_msg *m, int *passfd)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return (0);
-	if (n == 0 || (n == -1 && errno == ECONNRESET))
+	if (n <= 0)
 		return (-2);
-	for (cmsg = CMSG_FIRSTHDR(&msg); n > 0 && cmsg != NULL;
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET &&
 		    cmsg->cmsg_type == SCM_RIGHTS &&
@@ -243,18 +243,33 @@ static __attribute__((noreturn)) void
 spawn_child(const struct exec_conf *ex, int in, int out, int err,
     char *const argv[], char *const envp[])
 {
-	struct sigaction	 sa;
+	static const unsigned long spawn_sigdfl[8];
 	struct rlimit		 rl;
 	sigset_t		 none;
 	size_t			 i;
-	int			 sig;
+	int			 sig, fl;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
+	/*
+	 * An ignored signal stays ignored across execve.  glibc's sigaction
+	 * refuses the two it keeps for itself (32 and 33), which other
+	 * programs may use, so the kernel is asked directly: a zeroed
+	 * kernel sigaction is SIG_DFL, no flags, an empty mask, on every
+	 * architecture.
+	 */
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
+		(void)syscall(SYS_rt_sigaction, sig, spawn_sigdfl, NULL,
+		    (size_t)(NSIG - 1) / 8);
 	if (setsid() == -1 || dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
 	    dup2(err, 2) == -1)
+		goto fail;
+	/*
+	 * Our sockets are non-blocking; programs written for inetd expect
+	 * blocking ones (cat reads EAGAIN as an error).  The flag belongs to
+	 * the open socket, which the worker or the supervisor shares, and
+	 * neither reads it while the program runs.
+	 */
+	if ((fl = fcntl(0, F_GETFL)) == -1 ||
+	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1)
 		goto fail;
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
 		goto fail;
