@@ -183,6 +183,9 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
 
+	/* A program that session_timeout killed ended its connection. */
+	if ((c->c_flags & CONN_EXEC_KILLED) && reason == EVI_CLOSE_EOF)
+		reason = EVI_CLOSE_TIMEOUT;
 	/* Pending from here: a close asked for by the callbacks is a no-op. */
 	c->c_flags |= CONN_CLOSE_PENDING;
 	if (c->c_relay != NULL)
@@ -204,8 +207,6 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		    (unsigned long long)c->c_bytes_out);
 	if (c->c_flags & CONN_DIRTY)
 		TAILQ_REMOVE(&svc->s_worker->w_dirty, c, c_dirty);
-	if ((c->c_flags & CONN_EXEC_KILLED) && reason == EVI_CLOSE_EOF)
-		reason = EVI_CLOSE_TIMEOUT;
 	if (c->c_flags & CONN_PAIR)
 		;	/* the relayed client's connection counts it all */
 	else if (c->c_flags & CONN_OUTBOUND) {
