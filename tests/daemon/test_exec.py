@@ -33,6 +33,7 @@ import time
 import unittest
 
 import evitest
+from test_stats import scrape
 
 MiB = 1 << 20
 
@@ -143,6 +144,57 @@ class TestStreams(ExecCase):
                              b"last words, then FIN")
         m = d.wait_log(closed_re("cat"))
         self.assertEqual(m.group("end"), " exit=0")
+
+
+class TestRelay(ExecCase):
+    """Behind a balancer (proxy_protocol), the daemon stays in the middle:
+    the program gets a socketpair, plain bytes, and the client the PROXY
+    header named in its environment."""
+
+    def test_proxied_program_sees_the_real_client(self):
+        d = self.daemon(service(
+            "penv", "/bin/sh", 'args = sh -c "env; echo --; cat"',
+            "proxy_protocol = v1", "proxy_from = 127.0.0.1"))
+        with evitest.connect(d.port("penv")) as s:
+            s.sendall(b"PROXY TCP4 192.0.2.7 192.0.2.1 4711 80\r\n"
+                      b"sent with the header\n")
+            s.shutdown(socket.SHUT_WR)
+            got = evitest.recv_until_eof(s).decode()
+        env, _, rest = got.partition("--\n")
+        self.assertIn("TCPREMOTEIP=192.0.2.7\n", env)
+        self.assertIn("TCPREMOTEPORT=4711\n", env)
+        self.assertIn("REMOTE_HOST=192.0.2.7\n", env)
+        self.assertNotIn("PROXY", rest)
+        self.assertEqual(rest, "sent with the header\n")
+        line = d.wait_log(r"^event=close service=penv proto=tcp "
+                          r"peer=192\.0\.2\.7:4711 via=127\.0\.0\.1:\d+ "
+                          r".* reason=eof exit=0$").string
+        self.assertRegex(line, r" bytes_in=21 ")
+
+    def test_counters_in_metrics(self):
+        d = self.daemon(service("ok", "/bin/true") +
+                        service("bad", "/bin/false") + """
+            service stats {
+                listen = 127.0.0.1:0
+                module = stats
+            }
+            """)
+        for name in ("ok", "bad"):
+            with evitest.connect(d.port(name)) as s:
+                self.assertEqual(evitest.recv_until_eof(s), b"")
+            d.wait_log(closed_re(name))
+        m = scrape(d.port("stats"))
+        for name, ok_, err in (("ok", 1, 0), ("bad", 0, 1)):
+            self.assertEqual(m.value("evinetd_exec_started_total",
+                                     service=name), 1)
+            self.assertEqual(m.value("evinetd_exec_exit_ok_total",
+                                     service=name), ok_)
+            self.assertEqual(m.value("evinetd_exec_exit_error_total",
+                                     service=name), err)
+            self.assertEqual(m.value("evinetd_exec_signaled_total",
+                                     service=name), 0)
+            self.assertEqual(m.value("evinetd_exec_failed_total",
+                                     service=name), 0)
 
 
 class TestChild(ExecCase):
