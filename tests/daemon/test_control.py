@@ -215,6 +215,19 @@ class TestSocket(evitest.TestCase):
         with open(path) as f:
             self.assertEqual(f.read(), "precious\n")
 
+    def test_config_errors_name_the_line(self):
+        conf = self.tempdir().write("c.conf", '''
+            control_group = nosuchgroup
+            control_socket = relative.sock
+            ''' + ECHO)
+        rc, out, err = evitest.run_evinetd(["-n", "-f", conf, "-M",
+                                            evitest.MODULE_DIR])
+        self.assertEqual(rc, 1)
+        self.assertIn('%s:1: control_group "nosuchgroup": no such group' %
+                      conf, err)
+        self.assertIn('%s:2: control_socket "relative.sock": not an '
+                      'absolute path (or none)' % conf, err)
+
     def test_none_means_no_socket(self):
         d = self.daemon(ECHO, args=["-S", "none"])
         self.assertFalse(os.path.exists(d.control_path))
