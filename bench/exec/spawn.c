@@ -30,7 +30,7 @@
  * stime + cutime + cstime of /proc/PID/stat).  It includes the client's
  * side of the I/O, which the servers' figures do not, so it overstates
  * the bare cost slightly.  A wrong byte, an early end or a child that
- * does not exit 0 is fatal (exit 1).
+ * does not exit 0 is fatal (exit 1, with a message).
  */
 
 #include <sys/types.h>
@@ -39,12 +39,12 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <err.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,19 +84,6 @@ struct spawn {
 	struct slot	*slots;
 };
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-die(const char *fmt, ...)
-{
-	va_list	ap;
-
-	fprintf(stderr, "spawn: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static void __attribute__((noreturn))
 usage(void)
 {
@@ -124,7 +111,7 @@ tree_cpu(void)
 
 	if (getrusage(RUSAGE_SELF, &self) == -1 ||
 	    getrusage(RUSAGE_CHILDREN, &kids) == -1)
-		die("getrusage: %s", strerror(errno));
+		err(1, "getrusage");
 	return (self.ru_utime.tv_sec + self.ru_stime.tv_sec +
 	    kids.ru_utime.tv_sec + kids.ru_stime.tv_sec +
 	    (self.ru_utime.tv_usec + self.ru_stime.tv_usec +
@@ -141,8 +128,8 @@ number(const char *s, long lo, long hi, int flag)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
-		die("-%c %s: want a whole number from %ld to %ld", flag, s, lo,
-		    hi);
+		errx(1, "-%c %s: want a whole number from %ld to %ld", flag,
+		    s, lo, hi);
 	return (v);
 }
 
@@ -161,13 +148,13 @@ prepare(struct spawn *sp)
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
-		die("sigprocmask: %s", strerror(errno));
+		err(1, "sigprocmask");
 	signal(SIGPIPE, SIG_IGN);
 	if ((sp->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) ==
 	    -1)
-		die("signalfd: %s", strerror(errno));
+		err(1, "signalfd");
 	if ((sp->nullfd = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1)
-		die("/dev/null: %s", strerror(errno));
+		err(1, "/dev/null");
 	sigemptyset(&set);
 	sigemptyset(&dfl);
 	sigaddset(&dfl, SIGPIPE);
@@ -176,10 +163,10 @@ prepare(struct spawn *sp)
 	    posix_spawnattr_setsigdefault(&sp->attr, &dfl) != 0 ||
 	    posix_spawnattr_setflags(&sp->attr, POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF) != 0)
-		die("posix_spawnattr: out of memory");
+		errx(1, "posix_spawnattr: out of memory");
 	if ((sp->slots = calloc((size_t)sp->conc, sizeof(*sp->slots))) ==
 	    NULL)
-		die("out of memory for %d slots", sp->conc);
+		errx(1, "out of memory for %d slots", sp->conc);
 	for (i = 0; i < sp->conc; i++)
 		sp->slots[i].fd = -1;
 }
@@ -195,23 +182,24 @@ slot_start(struct spawn *sp, struct slot *sl)
 	ssize_t				 n;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
-		die("socketpair: %s", strerror(errno));
+		err(1, "socketpair");
 	if (posix_spawn_file_actions_init(&fa) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, sv[1], 0) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, sv[1], 1) != 0 ||
 	    posix_spawn_file_actions_adddup2(&fa, sp->nullfd, 2) != 0)
-		die("posix_spawn_file_actions: out of memory");
+		errx(1, "posix_spawn_file_actions: out of memory");
 	error = posix_spawn(&sl->pid, sp->prog, &fa, &sp->attr, sp->argv,
 	    envp);
 	posix_spawn_file_actions_destroy(&fa);
 	if (error != 0)
-		die("posix_spawn %s: %s", sp->prog, strerror(error));
+		errx(1, "posix_spawn %s: %s", sp->prog, strerror(error));
 	close(sv[1]);
 	for (i = 0; i < MSG_SIZE; i++)
-		sl->msg[i] = (unsigned char)((size_t)sp->started * 7919 + i * 31);
+		sl->msg[i] = (unsigned char)((size_t)sp->started * 7919 +
+		    i * 31);
 	n = write(sv[0], sl->msg, MSG_SIZE);
 	if (n != MSG_SIZE)
-		die("write to child %ld: %s", (long)sl->pid, n == -1 ?
+		errx(1, "write to child %ld: %s", (long)sl->pid, n == -1 ?
 		    strerror(errno) : "short write");
 	sl->fd = sv[0];
 	sl->got = 0;
@@ -230,10 +218,10 @@ slot_read(struct slot *sl)
 	if (n == -1 && (errno == EINTR || errno == EAGAIN))
 		return;
 	if (n <= 0)
-		die("child %ld: %s after %zu bytes", (long)sl->pid, n == 0 ?
+		errx(1, "child %ld: %s after %zu bytes", (long)sl->pid, n == 0 ?
 		    "end of file" : strerror(errno), sl->got);
 	if (memcmp(buf, sl->msg + sl->got, (size_t)n) != 0)
-		die("child %ld: wrong bytes back", (long)sl->pid);
+		errx(1, "child %ld: wrong bytes back", (long)sl->pid);
 	sl->got += (size_t)n;
 	if (sl->got == MSG_SIZE) {
 		close(sl->fd);
@@ -258,18 +246,18 @@ reap(struct spawn *sp)
 			    sp->slots[i].pid == pid)
 				break;
 		if (i == sp->conc)
-			die("reaped %ld, not ours", (long)pid);
+			errx(1, "reaped %ld, not ours", (long)pid);
 		if (sp->slots[i].state != SL_EXIT)
-			die("child %ld ended before its echo", (long)pid);
+			errx(1, "child %ld ended before its echo", (long)pid);
 		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-			die("child %ld: status 0x%x", (long)pid, st);
+			errx(1, "child %ld: status 0x%x", (long)pid, st);
 		sp->slots[i].state = SL_FREE;
 		sp->done++;
 		if (sp->started < sp->count)
 			slot_start(sp, &sp->slots[i]);
 	}
 	if (pid == -1 && errno != ECHILD)
-		die("waitpid: %s", strerror(errno));
+		err(1, "waitpid");
 }
 
 /* Polls the children's sockets and the signalfd until all are done. */
@@ -280,7 +268,7 @@ run(struct spawn *sp)
 	int		 i, n;
 
 	if ((pfd = calloc((size_t)sp->conc + 1, sizeof(*pfd))) == NULL)
-		die("out of memory");
+		errx(1, "out of memory");
 	for (i = 0; i < sp->conc && sp->started < sp->count; i++)
 		slot_start(sp, &sp->slots[i]);
 	while (sp->done < sp->count) {
@@ -293,10 +281,10 @@ run(struct spawn *sp)
 		}
 		if ((n = poll(pfd, (nfds_t)sp->conc + 1, POLL_MS)) == -1 &&
 		    errno != EINTR)
-			die("poll: %s", strerror(errno));
+			err(1, "poll");
 		if (n == 0)
-			die("nothing for %d s with %ld of %ld done", POLL_MS /
-			    1000, sp->done, sp->count);
+			errx(1, "nothing for %d s with %ld of %ld done",
+			    POLL_MS / 1000, sp->done, sp->count);
 		for (i = 0; i < sp->conc; i++)
 			if (pfd[i + 1].fd != -1 && pfd[i + 1].revents != 0)
 				slot_read(&sp->slots[i]);
