@@ -27,7 +27,10 @@
  *		  takes them while reading the echo back: MB/s echoed.
  *	connrate  C clients each connect, echo 64 bytes and close (with a
  *		  reset, so no TIME_WAIT piles up), again and again:
- *		  connections/s.
+ *		  connections/s.  With -n N the run ends after N connections
+ *		  in all; with -F each closes with a FIN instead, as a real
+ *		  client does, so that a program serving it (bench/exec's
+ *		  /bin/cat) reads an end of file rather than an error.
  *	idle	  opens C connections, proves each is served with a one-byte
  *		  echo, prints "ready" and holds them until stdin reaches EOF
  *		  or a signal comes, so the runner can read the server's RSS.
@@ -148,6 +151,7 @@ struct loadgen {
 	double		 seconds;
 	long long	 limit;		/* pingpong: total requests, or -1 */
 	int		 sync;
+	int		 fin;		/* connrate: close, do not reset */
 	const char	*path;		/* http: the target */
 	char		*req;		/* http: the one request, sent again */
 	size_t		 reqlen;
@@ -198,8 +202,9 @@ usage(void)
 	    "[-d SECONDS | -n REQUESTS] [-S]\n"
 	    "       loadgen stream   -p PORT [-c CONNS] [-s WRITE] "
 	    "[-d SECONDS] [-S]\n"
-	    "       loadgen connrate -p PORT [-c CLIENTS] [-d SECONDS] [-S] "
-	    "[-b SOURCES]\n"
+	    "       loadgen connrate -p PORT [-c CLIENTS] "
+	    "[-d SECONDS | -n CONNECTIONS] [-S]\n"
+	    "                        [-b SOURCES] [-F]\n"
 	    "       loadgen idle     -p PORT [-c CONNS] [-d MAXHOLD]\n"
 	    "       loadgen sink     -p PORT [-c CONNS] [-d SECONDS] [-S]\n"
 	    "       loadgen http     -p PORT [-c CONNS] [-d SECONDS] [-S] "
@@ -359,19 +364,28 @@ ep_set(struct loadgen *lg, struct conn *c, uint32_t events)
 	c->events = events;
 }
 
-/* Closes with a reset: no TIME_WAIT on either side, no port exhaustion. */
+/* Closes with a FIN, or with a reset (RESET): no TIME_WAIT then. */
 static void
-conn_reset(struct conn *c)
+conn_close(struct conn *c, int reset)
 {
 	struct linger	l = { 1, 0 };
 
 	if (c->fd == -1)
 		return;
-	(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	if (reset)
+		(void)setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &l,
+		    sizeof(l));
 	close(c->fd);
 	c->fd = -1;
 	c->events = 0;
 	c->state = CS_FREE;
+}
+
+/* Closes with a reset: no TIME_WAIT on either side, no port exhaustion. */
+static void
+conn_reset(struct conn *c)
+{
+	conn_close(c, 1);
 }
 
 /*
@@ -510,7 +524,8 @@ pp_next(struct loadgen *lg, struct conn *c)
 static void
 cr_next(struct loadgen *lg, struct conn *c)
 {
-	if (lg->stopping) {
+	if (lg->stopping || (lg->limit >= 0 &&
+	    lg->serial >= (uint64_t)lg->limit)) {
 		c->state = CS_DONE;
 		lg->active--;
 		return;
@@ -811,7 +826,7 @@ conn_readable(struct loadgen *lg, struct conn *c)
 		break;
 	case MODE_CONNRATE:
 		lg->requests++;
-		conn_reset(c);
+		conn_close(c, !lg->fin);
 		cr_next(lg, c);
 		break;
 	case MODE_IDLE:
@@ -1247,7 +1262,7 @@ parse_args(struct loadgen *lg, int argc, char *argv[])
 {
 	int	ch, have_d = 0, have_s = 0, have_u = 0;
 
-	while ((ch = getopt(argc, argv, "b:c:d:n:p:s:Su:")) != -1) {
+	while ((ch = getopt(argc, argv, "b:c:d:Fn:p:s:Su:")) != -1) {
 		switch (ch) {
 		case 'b':
 			lg->nsources = (int)number(optarg, 1, 250, ch);
@@ -1258,6 +1273,9 @@ parse_args(struct loadgen *lg, int argc, char *argv[])
 		case 'd':
 			lg->seconds = seconds(optarg);
 			have_d = 1;
+			break;
+		case 'F':
+			lg->fin = 1;
 			break;
 		case 'n':
 			lg->limit = number(optarg, 0, LLONG_MAX / 2, ch);
@@ -1282,8 +1300,11 @@ parse_args(struct loadgen *lg, int argc, char *argv[])
 	}
 	if (optind != argc || lg->port == -1)
 		usage();
-	if (lg->limit >= 0 && lg->mode != MODE_PINGPONG)
-		die("-n is for pingpong only");
+	if (lg->limit >= 0 && lg->mode != MODE_PINGPONG &&
+	    lg->mode != MODE_CONNRATE)
+		die("-n is for pingpong and connrate only");
+	if (lg->fin && lg->mode != MODE_CONNRATE)
+		die("-F is for connrate only");
 	if (have_s && (lg->mode == MODE_CONNRATE || lg->mode == MODE_IDLE ||
 	    lg->mode == MODE_SINK || lg->mode == MODE_HTTP))
 		die("-s is not for %s", lg->mode_name);
