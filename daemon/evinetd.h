@@ -648,6 +648,23 @@ struct global_stats {
 	uint64_t	 gl_workers;
 };
 
+/* spawn.c: a message waiting for room on a spawn channel. */
+struct spawn_out {
+	TAILQ_ENTRY(spawn_out)	 so_entry;
+	struct spawn_msg	*so_msg;
+	int			 so_fd;		/* a dup of the one to pass */
+};
+/*
+ * One end of a spawn channel (SOCK_SEQPACKET, whose queue holds only a
+ * few messages): what does not fit now waits in sp_out, in order.
+ */
+struct spawn_chan {
+	int			 sp_fd;		/* -1: none */
+	struct event		 sp_rev;	/* the owner's reads */
+	struct event		 sp_wev;	/* our flush, while sp_out */
+	TAILQ_HEAD(, spawn_out)	 sp_out;
+};
+
 /* supervisor.c */
 struct wproc {
 	TAILQ_ENTRY(wproc)	 p_entry;
@@ -663,8 +680,7 @@ struct wproc {
 	struct timeval		 p_started;
 	struct event		 p_restart;
 	struct bufferevent	*p_chan;	/* chan.c; NULL: none */
-	int			 p_spawnfd;	/* spawn.c; -1: none */
-	struct event		 p_spawnev;
+	struct spawn_chan	 p_spawn;	/* spawn.c: its programs */
 };
 
 struct generation {
@@ -1027,8 +1043,7 @@ struct worker {
 	size_t			 w_npipes;
 	uint64_t		 w_conn_ids;	/* the last c_id given */
 	struct bufferevent	*w_chan;	/* to the supervisor, or NULL */
-	int			 w_spawnfd;	/* execconn.c: programs; or -1 */
-	struct event		 w_spawnev;
+	struct spawn_chan	 w_spawn;	/* execconn.c: programs */
 };
 /* What a worker process serves, and where it counts. */
 struct worker_spec {
@@ -1091,7 +1106,11 @@ struct spawn_child {
 	struct evbuffer		*ch_errbuf;
 	struct timeval		 ch_started;
 };
-int	spawn_send(int, const struct spawn_msg *, int);
+void	spawn_chan_init(struct spawn_chan *);
+void	spawn_chan_open(struct spawn_chan *, struct event_base *, int,
+	    event_callback_fn, void *);
+int	spawn_chan_send(struct spawn_chan *, const struct spawn_msg *, int);
+void	spawn_chan_close(struct spawn_chan *);
 int	spawn_recv(int, struct spawn_msg *, int *);
 void	spawn_proc_open(struct wproc *, int);
 void	spawn_proc_close(struct wproc *);

@@ -162,20 +162,13 @@ execconn_read_cb(evutil_socket_t fd, short events, void *arg)
 void
 execconn_start(struct worker *w, int fd)
 {
-	w->w_spawnfd = fd;
-	event_assign(&w->w_spawnev, w->w_base, fd, EV_READ | EV_PERSIST,
-	    execconn_read_cb, w);
-	event_add(&w->w_spawnev, NULL);
+	spawn_chan_open(&w->w_spawn, w->w_base, fd, execconn_read_cb, w);
 }
 
 void
 execconn_free(struct worker *w)
 {
-	if (w->w_spawnfd == -1)
-		return;
-	event_del(&w->w_spawnev);
-	close(w->w_spawnfd);
-	w->w_spawnfd = -1;
+	spawn_chan_close(&w->w_spawn);
 }
 
 /* session_timeout: the program goes, and the connection with it. */
@@ -190,7 +183,7 @@ execconn_timeout(struct evi_conn *c)
 	memset(&m, 0, sizeof(m));
 	m.sm_type = SPAWN_KILL;
 	m.sm_conn = c->c_id;
-	(void)spawn_send(c->c_svc->s_worker->w_spawnfd, &m, -1);
+	(void)spawn_chan_send(&c->c_svc->s_worker->w_spawn, &m, -1);
 }
 
 /*
@@ -220,7 +213,7 @@ execconn_relay(struct evi_conn *c)
 	local = evi_conn_local(c, &len);
 	memcpy(&m.sm_local, local, len < sizeof(m.sm_local) ? len :
 	    sizeof(m.sm_local));
-	if (spawn_send(svc->s_worker->w_spawnfd, &m, sp[1]) != 0) {
+	if (spawn_chan_send(&svc->s_worker->w_spawn, &m, sp[1]) != 0) {
 		close(sp[0]);
 		close(sp[1]);
 		return (-1);
@@ -242,7 +235,7 @@ evi_conn_exec(struct evi_conn *c)
 	struct worker		*w = svc->s_worker;
 	struct spawn_msg	 m;
 
-	if (w == NULL || w->w_spawnfd == -1 ||
+	if (w == NULL || w->w_spawn.sp_fd == -1 ||
 	    svc->s_conf->sc_exec.ex_program == NULL ||
 	    svc->s_conf->sc_exec.ex_wait || c->c_relay != NULL ||
 	    (c->c_flags & (CONN_OUTBOUND | CONN_EXEC | CONN_CLOSE_PENDING |
@@ -257,7 +250,7 @@ evi_conn_exec(struct evi_conn *c)
 	m.sm_type = SPAWN_RUN;
 	m.sm_service = (uint32_t)svc->s_conf->sc_index;
 	m.sm_conn = c->c_id;
-	if (spawn_send(w->w_spawnfd, &m, c->c_fd) != 0)
+	if (spawn_chan_send(&w->w_spawn, &m, c->c_fd) != 0)
 		return (-1);
 	c->c_flags |= CONN_EXEC;
 	conn_event_read(c, 0);

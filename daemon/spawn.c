@@ -70,13 +70,9 @@ extern char	**environ;
 /* Written by a vfork child that could not exec, read by us after. */
 static volatile int	spawn_child_errno;
 
-/*
- * Sends one message (with a descriptor, unless passfd is -1); 0, or -1
- * if the channel is full or broken: the message is lost, since the peer
- * is going or does not read, and neither is ours to wait for.
- */
-int
-spawn_send(int fd, const struct spawn_msg *m, int passfd)
+/* Sends one message (with a descriptor, unless passfd is -1) now, or -1. */
+static int
+spawn_sendmsg(int fd, const struct spawn_msg *m, int passfd)
 {
 	struct msghdr	 msg;
 	struct iovec	 iov;
@@ -101,12 +97,110 @@ spawn_send(int fd, const struct spawn_msg *m, int passfd)
 		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(cmsg), &passfd, sizeof(int));
 	}
-	if (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1) {
-		if (errno != EPIPE)
-			log_warn("spawn channel: sendmsg");
+	return (sendmsg(fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == -1 ? -1 : 0);
+}
+
+void
+spawn_chan_init(struct spawn_chan *ch)
+{
+	memset(ch, 0, sizeof(*ch));
+	ch->sp_fd = -1;
+	TAILQ_INIT(&ch->sp_out);
+}
+
+static void
+spawn_out_free(struct spawn_chan *ch, struct spawn_out *so)
+{
+	TAILQ_REMOVE(&ch->sp_out, so, so_entry);
+	if (so->so_fd != -1)
+		close(so->so_fd);
+	free(so->so_msg);
+	free(so);
+}
+
+/* Room on the channel: what waited goes, in order. */
+static void
+spawn_chan_flush(evutil_socket_t fd, short events, void *arg)
+{
+	struct spawn_chan	*ch = arg;
+	struct spawn_out	*so;
+
+	(void)events;
+	while ((so = TAILQ_FIRST(&ch->sp_out)) != NULL) {
+		if (spawn_sendmsg(fd, so->so_msg, so->so_fd) == -1) {
+			if (errno == EAGAIN || errno == ENOBUFS)
+				return;
+			/* The peer is gone: its reader will say so. */
+			while ((so = TAILQ_FIRST(&ch->sp_out)) != NULL)
+				spawn_out_free(ch, so);
+			break;
+		}
+		spawn_out_free(ch, so);
+	}
+	event_del(&ch->sp_wev);
+}
+
+/* Starts a channel end on fd, which it now owns; readcb reads it. */
+void
+spawn_chan_open(struct spawn_chan *ch, struct event_base *base, int fd,
+    event_callback_fn readcb, void *arg)
+{
+	ch->sp_fd = fd;
+	event_assign(&ch->sp_rev, base, fd, EV_READ | EV_PERSIST, readcb, arg);
+	event_add(&ch->sp_rev, NULL);
+	event_assign(&ch->sp_wev, base, fd, EV_WRITE | EV_PERSIST,
+	    spawn_chan_flush, ch);
+}
+
+/*
+ * Sends a message (and passfd, unless -1), now or, when the channel is
+ * full, as soon as it has room: nothing is ever dropped while the peer
+ * lives.  0, or -1 if the channel is closed or broken.
+ */
+int
+spawn_chan_send(struct spawn_chan *ch, const struct spawn_msg *m, int passfd)
+{
+	struct spawn_out	*so;
+
+	if (ch->sp_fd == -1) {
+		errno = EPIPE;
 		return (-1);
 	}
+	if (TAILQ_EMPTY(&ch->sp_out)) {
+		if (spawn_sendmsg(ch->sp_fd, m, passfd) == 0)
+			return (0);
+		if (errno != EAGAIN && errno != ENOBUFS)
+			return (-1);
+	}
+	so = xcalloc(1, sizeof(*so));
+	so->so_msg = xmalloc(sizeof(*m));
+	memcpy(so->so_msg, m, sizeof(*m));
+	so->so_fd = -1;
+	if (passfd != -1 &&
+	    (so->so_fd = fcntl(passfd, F_DUPFD_CLOEXEC, 3)) == -1) {
+		free(so->so_msg);
+		free(so);
+		return (-1);
+	}
+	TAILQ_INSERT_TAIL(&ch->sp_out, so, so_entry);
+	event_add(&ch->sp_wev, NULL);
 	return (0);
+}
+
+/* Closes a channel end, and forgets what still waited. */
+void
+spawn_chan_close(struct spawn_chan *ch)
+{
+	struct spawn_out	*so;
+
+	if (ch->sp_fd == -1)
+		return;
+	event_del(&ch->sp_rev);
+	event_del(&ch->sp_wev);
+	while ((so = TAILQ_FIRST(&ch->sp_out)) != NULL)
+		spawn_out_free(ch, so);
+	close(ch->sp_fd);
+	ch->sp_fd = -1;
 }
 
 /*
@@ -625,7 +719,7 @@ spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
 		r.sm_pid = pid;
 	}
 	close(fd);
-	spawn_send(p->p_spawnfd, &r, -1);
+	(void)spawn_chan_send(&p->p_spawn, &r, -1);
 }
 
 /* session_timeout: the worker wants its connection's program gone. */
@@ -676,10 +770,8 @@ spawn_request_cb(evutil_socket_t fd, short events, void *arg)
 void
 spawn_proc_open(struct wproc *p, int fd)
 {
-	p->p_spawnfd = fd;
-	event_assign(&p->p_spawnev, p->p_gen->g_sup->s_base, fd,
-	    EV_READ | EV_PERSIST, spawn_request_cb, p);
-	event_add(&p->p_spawnev, NULL);
+	spawn_chan_open(&p->p_spawn, p->p_gen->g_sup->s_base, fd,
+	    spawn_request_cb, p);
 }
 
 /* The worker is gone: its programs run on, reported to nobody. */
@@ -688,11 +780,9 @@ spawn_proc_close(struct wproc *p)
 {
 	struct spawn_child	*ch;
 
-	if (p->p_spawnfd == -1)
+	if (p->p_spawn.sp_fd == -1)
 		return;
-	event_del(&p->p_spawnev);
-	close(p->p_spawnfd);
-	p->p_spawnfd = -1;
+	spawn_chan_close(&p->p_spawn);
 	TAILQ_FOREACH(ch, &p->p_gen->g_sup->s_children, ch_entry) {
 		if (ch->ch_proc == p)
 			ch->ch_proc = NULL;
@@ -703,8 +793,8 @@ spawn_proc_close(struct wproc *p)
 void
 spawn_proc_forget(struct wproc *p)
 {
-	if (p->p_spawnfd != -1)
-		close(p->p_spawnfd);
+	if (p->p_spawn.sp_fd != -1)
+		close(p->p_spawn.sp_fd);
 }
 
 /* A wait status, for the log: "status 1" or "signal 11 (Segmentation fault)". */
@@ -735,14 +825,14 @@ spawn_reaped(struct supervisor *sup, pid_t pid, int status)
 	}
 	if (ch == NULL)
 		return (0);
-	if (ch->ch_proc != NULL && ch->ch_proc->p_spawnfd != -1) {
+	if (ch->ch_proc != NULL && ch->ch_proc->p_spawn.sp_fd != -1) {
 		memset(&m, 0, sizeof(m));
 		m.sm_type = SPAWN_EXITED;
 		m.sm_service = ch->ch_index;
 		m.sm_conn = ch->ch_conn;
 		m.sm_pid = pid;
 		m.sm_status = status;
-		spawn_send(ch->ch_proc->p_spawnfd, &m, -1);
+		(void)spawn_chan_send(&ch->ch_proc->p_spawn, &m, -1);
 	} else if (ch->ch_wait)
 		waitsvc_exited(sup, ch, status);
 	else {

@@ -105,7 +105,7 @@ gen_add_proc(struct generation *g, const struct service_conf *group,
 	p->p_slot = g->g_nprocs++;
 	p->p_index = index;
 	p->p_readyfd = -1;
-	p->p_spawnfd = -1;
+	spawn_chan_init(&p->p_spawn);
 	evtimer_assign(&p->p_restart, g->g_sup->s_base, sup_restart_cb, p);
 	TAILQ_INSERT_TAIL(&g->g_procs, p, p_entry);
 }

@@ -75,7 +75,7 @@ worker_new(struct event_base *base, struct config *cf,
 	char			*why;
 
 	w = xcalloc(1, sizeof(*w));
-	w->w_spawnfd = -1;
+	spawn_chan_init(&w->w_spawn);
 	w->w_base = base;
 	w->w_config = cf;
 	w->w_global = ws->ws_global;

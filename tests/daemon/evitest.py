@@ -192,6 +192,7 @@ INFO_PATTERNS = [
     # stats.c: SIGUSR1 state dump and the connection log
     r'^state: ',
     r'^event=(close|outbound|datagram) service=\S+ proto=(tcp|udp) ',
+    r'^event=exit service=\S+ pid=\d+ (exit=\d+|signal=\w+)$',
 ]
 
 
