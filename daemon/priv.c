@@ -82,7 +82,22 @@ priv_check(struct config *cf)
 int
 priv_startup_check(struct config *cf, char **cause)
 {
-	if (!cf->c_switch || geteuid() == 0)
+	struct service_conf	*sc;
+	const struct exec_conf	*ex;
+
+	if (geteuid() == 0)
+		return (0);
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		ex = &sc->sc_exec;
+		if (ex->ex_program == NULL || (ex->ex_uid == geteuid() &&
+		    ex->ex_gid == getegid()))
+			continue;
+		xasprintf(cause, "service \"%s\": evinetd runs as uid %ld and "
+		    "can run programs as another user or group only when "
+		    "started as root", sc->sc_name, (long)geteuid());
+		return (-1);
+	}
+	if (!cf->c_switch)
 		return (0);
 	if (cf->c_uid == getuid() && cf->c_uid == geteuid())
 		return (0);

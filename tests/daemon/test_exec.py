@@ -589,6 +589,22 @@ class TestCheck(ExecCase):
         rc, out, err = evitest.run_check(text, path=path)
         return rc, err, path
 
+    @unittest.skipUnless(os.geteuid() == 0, "needs root to be nobody")
+    def test_another_user_needs_root(self):
+        t = self.pubdir()
+        path = t.write("evinetd.conf", service("x", "/bin/cat",
+                                               "user = daemon"))
+        os.chmod(path, 0o644)
+        p = subprocess.run(
+            [evitest.EVINETD, "-n", "-f", path, "-M", evitest.MODULE_DIR],
+            capture_output=True, text=True, timeout=30,
+            preexec_fn=lambda: (os.setgroups([]), os.setgid(NOGROUP.gr_gid),
+                                os.setuid(NOBODY.pw_uid)))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn('service "x": evinetd runs as uid %d and can run '
+                      'programs as another user or group only when started '
+                      'as root' % NOBODY.pw_uid, p.stderr)
+
     def test_program_missing(self):
         t = self.pubdir()
         rc, err, path = self.check(t, service("x", t.join("nope")))
