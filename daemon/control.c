@@ -86,8 +86,12 @@ control_word(const char *s, char *buf, size_t len)
 {
 	size_t	i;
 
-	for (i = 0; s[i] != '\0' && i < len - 1; i++)
-		buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	for (i = 0; i + 1 < len && s[i] != '\0'; i++) {
+		if (s[i] >= 0x20 && s[i] < 0x7f)
+			buf[i] = s[i];
+		else
+			buf[i] = '?';
+	}
 	buf[i] = '\0';
 	return (buf);
 }
