@@ -262,8 +262,10 @@ waitsvc_exited(struct supervisor *sup, struct spawn_child *ch, int status)
 void
 waitsvc_free(struct supervisor *sup)
 {
-	struct waitsvc	*ws;
+	struct waitsvc	*ws, *next;
 
-	while ((ws = TAILQ_FIRST(&sup->s_waitsvcs)) != NULL)
+	for (ws = TAILQ_FIRST(&sup->s_waitsvcs); ws != NULL; ws = next) {
+		next = TAILQ_NEXT(ws, ws_entry);
 		waitsvc_drop(sup, ws);
+	}
 }
