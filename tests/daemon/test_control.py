@@ -322,6 +322,10 @@ class TestCommands(evitest.TestCase):
     def test_services(self):
         d = self.daemon(ECHO)
         echo_once(d.port("echo"))
+        # The worker counts what it wrote after the write: the client may
+        # read the echo first.  The figures settle at once, bounded.
+        wait_until(lambda: ok(d.control("services"))[0]["bytes_out"] == 5,
+                   IO, "the echo's bytes to be counted")
         svcs = ok(d.control("services"))
         self.assertEqual([s["name"] for s in svcs], ["echo", "stats"])
         e = svcs[0]

@@ -18,7 +18,7 @@ import unittest
 import evitest
 from test_control import ECHO, REFUSED_DISABLED, EchoLoad, echo_once, \
     refused
-from test_supervisor import write_conf
+from test_supervisor import wait_until, write_conf
 
 EVINETDCTL = os.environ.get("EVINETDCTL")
 IO = evitest.IO_TIMEOUT * evitest.TIMEOUT_SCALE
@@ -67,6 +67,11 @@ class TestEveryCommand(evitest.TestCase):
     def test_services(self):
         d = self.daemon(ECHO)
         echo_once(d.port("echo"))
+        # The worker counts the echo after writing it, and closes after
+        # the client: both settle at once (bounded), before we look.
+        wait_until(lambda: [(s["active"], s["bytes_out"]) for s in
+                            ctl_json(d, "services")][0] == (0, 5),
+                   evitest.IO_TIMEOUT, "the echo to be counted and closed")
         rc, out, err = ctl(d, "services")
         self.assertEqual(rc, 0, err)
         self.assertRegex(out, r"\necho +echo +tcp +serving +0 +1 +0 +5 +5 +"
