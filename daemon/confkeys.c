@@ -205,7 +205,7 @@ const struct confkey confkeys[] = {
 	    "adm", "exec: its supplementary groups" },
 	{ "env", CK_SERVICE, CK_EXEC | CK_LIST, EVI_OPT_STRING, 0, 0,
 	    execconf_set_list, 0, NULL,
-	    "LANG=C", "exec: environment variables it gets" },
+	    "\"LANG=C\"", "exec: environment variables it gets" },
 	{ "passenv", CK_SERVICE, CK_EXEC | CK_LIST, EVI_OPT_STRING, 0, 0,
 	    execconf_set_list, 0, NULL,
 	    "TZ", "exec: the daemon's variables it gets too" },

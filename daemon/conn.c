@@ -134,6 +134,26 @@ conn_new(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	return (c);
 }
 
+/*
+ * Our end of a socketpair to a program (execconn.c's relay mode): a
+ * connection with no callbacks, no deadline and no counters of its own,
+ * relayed to the client's, which counts everything.
+ */
+struct evi_conn *
+conn_pair(struct evi_service *svc, int fd)
+{
+	static const struct evi_conn_ops	 none;
+	struct evi_conn				*c;
+	union sockunion				 su;
+
+	memset(&su, 0, sizeof(su));
+	su.sa.sa_family = AF_UNSPEC;
+	c = conn_new(svc, fd, &su.sa, sizeof(su));
+	c->c_ops = &none;
+	c->c_flags |= CONN_PAIR;
+	return (c);
+}
+
 /* Sets up a connection the listener accepted and tells the module. */
 void
 conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
@@ -163,6 +183,9 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
 
+	/* A program that session_timeout killed ended its connection. */
+	if ((c->c_flags & CONN_EXEC_KILLED) && reason == EVI_CLOSE_EOF)
+		reason = EVI_CLOSE_TIMEOUT;
 	/* Pending from here: a close asked for by the callbacks is a no-op. */
 	c->c_flags |= CONN_CLOSE_PENDING;
 	if (c->c_relay != NULL)
@@ -171,7 +194,9 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		c->c_flags |= CONN_IN_CALLBACK;
 		c->c_ops->conn_close(c, reason);
 	}
-	if (svc->s_conf->sc_log_connections)
+	if (c->c_flags & CONN_PAIR)
+		;	/* the client's line says it all */
+	else if (svc->s_conf->sc_log_connections)
 		stats_log_close(c, reason);
 	else if (log_getverbose() > 1)
 		log_debug("service \"%s\": %s%s closed (%s), %llu bytes in, "
@@ -182,7 +207,9 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 		    (unsigned long long)c->c_bytes_out);
 	if (c->c_flags & CONN_DIRTY)
 		TAILQ_REMOVE(&svc->s_worker->w_dirty, c, c_dirty);
-	if (c->c_flags & CONN_OUTBOUND) {
+	if (c->c_flags & CONN_PAIR)
+		;	/* the relayed client's connection counts it all */
+	else if (c->c_flags & CONN_OUTBOUND) {
 		svc->s_worker->w_noutbound--;
 		/* A connect given up (module, shutdown, admin): no fault. */
 		if ((c->c_flags & CONN_CONNECTING) &&
@@ -239,6 +266,8 @@ void
 conn_count_in(struct evi_conn *c, size_t n)
 {
 	c->c_bytes_in += n;
+	if (c->c_flags & CONN_PAIR)
+		return;
 	if (c->c_flags & CONN_OUTBOUND)
 		c->c_svc->s_stats->st_out_bytes_in += n;
 	else
@@ -250,6 +279,8 @@ void
 conn_count_out(struct evi_conn *c, size_t n)
 {
 	c->c_bytes_out += n;
+	if (c->c_flags & CONN_PAIR)
+		return;
 	if (c->c_flags & CONN_OUTBOUND)
 		c->c_svc->s_stats->st_out_bytes_out += n;
 	else
@@ -394,10 +425,13 @@ conn_settle(struct evi_conn *c)
 		return (-1);
 	}
 	/* A relay moves its bytes itself; a connect has nothing to move. */
-	if (c->c_flags & (CONN_CONNECTING | CONN_EXEC))
+	if (c->c_flags & CONN_CONNECTING)
 		return (0);
 	if (c->c_relay != NULL)
 		return (relay_settle(c));
+	/* Nor has a connection a program serves itself. */
+	if (c->c_flags & CONN_EXEC)
+		return (0);
 	/* Buffer lengths are asked for once and passed on: the hot path. */
 	for (round = 0;; round++) {
 		if (c->c_flags & CONN_CLOSE_PENDING) {
@@ -606,7 +640,7 @@ conn_timer_arm(struct evi_conn *c)
 	struct timeval			 tv;
 	uint64_t			 deadline = UINT64_MAX, t, now;
 
-	if (c->c_flags & CONN_LINGERING)
+	if (c->c_flags & (CONN_LINGERING | CONN_PAIR))
 		return;
 	/* A program's bytes do not pass here: only its session is timed. */
 	if (lim->lim_idle_ms > 0 && !(c->c_flags & CONN_EXEC))

@@ -367,8 +367,17 @@ run_single(struct config *cf, struct global_stats *gl, int readyfd)
 	struct worker_spec	 ws;
 	struct worker		*w;
 	char			*cause;
+	struct service_conf	*sc;
 	int			 rv;
 
+	/* Programs are the supervisor's to run, and -X has none. */
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		if (sc->sc_exec.ex_program != NULL) {
+			log_warnx("service \"%s\": exec services need the "
+			    "supervisor; run evinetd without -X", sc->sc_name);
+			return (EVINETD_EXIT_CONFIG);
+		}
+	}
 	if ((base = event_base_new()) == NULL)
 		fatalx("cannot create an event base");
 	log_info("evinetd %s starting (single process): libevent %s, %s "

@@ -842,6 +842,8 @@ int	deadline_pending(const struct deadline *);
 #define CONN_EXEC		0x10000	/* handed to a program */
 #define CONN_EXITED		0x20000	/* the program exited: c_exit */
 #define CONN_EXEC_KILLED	0x40000	/* session_timeout killed it */
+#define CONN_PAIR		0x80000	/* our end of a relayed program's
+					   socketpair: counted nowhere */
 
 struct evi_conn {
 	TAILQ_ENTRY(evi_conn)	 c_entry;
@@ -875,6 +877,7 @@ struct evi_conn {
 void	conn_accept(struct evi_service *, int, const struct sockaddr *,
 	    socklen_t, struct source *, struct proxy_info *);
 void	conn_close(struct evi_conn *, enum evi_close_reason);
+struct evi_conn *conn_pair(struct evi_service *, int);
 void	conn_flush_dirty(evutil_socket_t, short, void *);
 int	conn_settle(struct evi_conn *);
 void	conn_mark_dirty(struct evi_conn *);
@@ -1067,8 +1070,11 @@ struct spawn_msg {
 	int32_t		 sm_pid;
 	int32_t		 sm_status;	/* a wait status, or an errno */
 	int32_t		 sm_reason;
-	int32_t		 sm_pad;
+	uint32_t	 sm_flags;	/* SPAWN_F_* */
+	union sockunion	 sm_peer;	/* SPAWN_F_RELAY: the client */
+	union sockunion	 sm_local;
 };
+#define SPAWN_F_RELAY		0x1	/* the fd is a socketpair's end */
 /* A program the supervisor runs, until it is reaped. */
 struct spawn_child {
 	TAILQ_ENTRY(spawn_child) ch_entry;
@@ -1079,6 +1085,7 @@ struct spawn_child {
 	int			 ch_wait;	/* a wait service's */
 	struct wproc		*ch_proc;	/* whose connection, or NULL */
 	uint64_t		 ch_conn;
+	uint32_t		 ch_index;	/* the service's, in ch_proc's */
 	int			 ch_errfd;	/* stderr = log: its pipe, or -1 */
 	struct event		 ch_errev;
 	struct evbuffer		*ch_errbuf;

@@ -29,6 +29,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -55,6 +56,45 @@ execconn_find(struct worker *w, uint64_t id)
 	return (NULL);
 }
 
+static void
+execconn_count(struct svc_stats *st, int status)
+{
+	if (WIFSIGNALED(status))
+		st->st_exec_signaled++;
+	else if (WEXITSTATUS(status) == 0)
+		st->st_exec_exit_ok++;
+	else
+		st->st_exec_exit_error++;
+}
+
+/*
+ * A relayed program exited after its connection ended: counted, and its
+ * status gets a line of its own in the connection log.
+ */
+static void
+execconn_late(struct worker *w, const struct spawn_msg *m)
+{
+	struct evi_service	*svc;
+
+	TAILQ_FOREACH(svc, &w->w_services, s_entry) {
+		if (svc->s_conf->sc_index != m->sm_service)
+			continue;
+		execconn_count(svc->s_stats, m->sm_status);
+		if (!svc->s_conf->sc_log_connections)
+			return;
+		if (WIFSIGNALED(m->sm_status))
+			log_info("event=exit service=%s pid=%ld signal=%s",
+			    svc->s_conf->sc_name, (long)m->sm_pid,
+			    sigabbrev_np(WTERMSIG(m->sm_status)) != NULL ?
+			    sigabbrev_np(WTERMSIG(m->sm_status)) : "?");
+		else
+			log_info("event=exit service=%s pid=%ld exit=%d",
+			    svc->s_conf->sc_name, (long)m->sm_pid,
+			    WEXITSTATUS(m->sm_status));
+		return;
+	}
+}
+
 /* The program ended (or never started): so does its connection. */
 static void
 execconn_done(struct evi_conn *c, const struct spawn_msg *m)
@@ -77,14 +117,10 @@ execconn_done(struct evi_conn *c, const struct spawn_msg *m)
 	}
 	c->c_flags |= CONN_EXITED;
 	c->c_exit = m->sm_status;
-	if (WIFSIGNALED(m->sm_status))
-		st->st_exec_signaled++;
-	else if (WEXITSTATUS(m->sm_status) == 0)
-		st->st_exec_exit_ok++;
-	else
-		st->st_exec_exit_error++;
-	conn_close(c, (c->c_flags & CONN_EXEC_KILLED) ? EVI_CLOSE_TIMEOUT :
-	    EVI_CLOSE_EOF);
+	execconn_count(st, m->sm_status);
+	/* Relayed: what the program wrote last may still be on its way. */
+	if (c->c_relay == NULL)
+		conn_close(c, EVI_CLOSE_EOF);
 }
 
 /* The supervisor's news of our programs. */
@@ -103,8 +139,11 @@ execconn_read_cb(evutil_socket_t fd, short events, void *arg)
 			rv = -1;
 			break;
 		}
-		if ((c = execconn_find(w, m.sm_conn)) == NULL)
+		if ((c = execconn_find(w, m.sm_conn)) == NULL) {
+			if (m.sm_type == SPAWN_EXITED)
+				execconn_late(w, &m);
 			continue;
+		}
 		if (m.sm_type == SPAWN_STARTED) {
 			c->c_child = m.sm_pid;
 			c->c_svc->s_stats->st_exec_started++;
@@ -112,8 +151,11 @@ execconn_read_cb(evutil_socket_t fd, short events, void *arg)
 		    m.sm_type == SPAWN_FAILED)
 			execconn_done(c, &m);
 	}
+	/* The supervisor is gone (we follow it) or broke the channel. */
 	if (rv == -1)
-		fatalx("the supervisor's spawn channel is gone");
+		fatalx("bad message on the supervisor's spawn channel");
+	if (rv == -2)
+		execconn_free(w);
 }
 
 /* Starts listening to the supervisor on fd, which the worker now owns. */
@@ -151,6 +193,48 @@ execconn_timeout(struct evi_conn *c)
 	(void)spawn_send(c->c_svc->s_worker->w_spawnfd, &m, -1);
 }
 
+/*
+ * Relay mode: the program gets one end of a socketpair and we relay it to
+ * the client, so that it sees plain bytes (the PROXY header, and later
+ * TLS, stay ours) and, in its environment, the client the header named.
+ */
+static int
+execconn_relay(struct evi_conn *c)
+{
+	struct evi_service	*svc = c->c_svc;
+	struct evi_conn		*pc;
+	struct spawn_msg	 m;
+	const struct sockaddr	*local;
+	socklen_t		 len;
+	int			 sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sp) == -1)
+		return (-1);
+	memset(&m, 0, sizeof(m));
+	m.sm_type = SPAWN_RUN;
+	m.sm_flags = SPAWN_F_RELAY;
+	m.sm_service = (uint32_t)svc->s_conf->sc_index;
+	m.sm_conn = c->c_id;
+	m.sm_peer = c->c_peer;
+	local = evi_conn_local(c, &len);
+	memcpy(&m.sm_local, local, len < sizeof(m.sm_local) ? len :
+	    sizeof(m.sm_local));
+	if (spawn_send(svc->s_worker->w_spawnfd, &m, sp[1]) != 0) {
+		close(sp[0]);
+		close(sp[1]);
+		return (-1);
+	}
+	close(sp[1]);
+	pc = conn_pair(svc, sp[0]);
+	c->c_flags |= CONN_EXEC;
+	if (evi_relay(c, pc) != 0) {
+		conn_close(pc, EVI_CLOSE_ERROR);
+		return (-1);
+	}
+	return (0);
+}
+
 int
 evi_conn_exec(struct evi_conn *c)
 {
@@ -166,11 +250,9 @@ evi_conn_exec(struct evi_conn *c)
 		errno = EINVAL;
 		return (-1);
 	}
-	if (evbuffer_get_length(c->c_in) > 0 ||
-	    evbuffer_get_length(c->c_out) > 0) {
-		errno = EBUSY;
-		return (-1);
-	}
+	if (c->c_proxy != NULL || evbuffer_get_length(c->c_in) > 0 ||
+	    evbuffer_get_length(c->c_out) > 0)
+		return (execconn_relay(c));
 	memset(&m, 0, sizeof(m));
 	m.sm_type = SPAWN_RUN;
 	m.sm_service = (uint32_t)svc->s_conf->sc_index;

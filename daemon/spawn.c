@@ -111,8 +111,8 @@ spawn_send(int fd, const struct spawn_msg *m, int passfd)
 
 /*
  * Receives one message: 1 with it (and *passfd, the descriptor that came
- * with it, or -1), 0 if there is none now, -1 if the peer is gone or
- * sent something that is not one whole message.
+ * with it, or -1), 0 if there is none now, -2 if the peer is gone, -1 if
+ * it sent something that is not one whole message.
  */
 int
 spawn_recv(int fd, struct spawn_msg *m, int *passfd)
@@ -137,7 +137,9 @@ spawn_recv(int fd, struct spawn_msg *m, int *passfd)
 	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
 		return (0);
-	for (cmsg = CMSG_FIRSTHDR(&msg); n > 0 && cmsg != NULL;
+	if (n <= 0)
+		return (-2);
+	for (cmsg = CMSG_FIRSTHDR(&msg); cmsg != NULL;
 	    cmsg = CMSG_NXTHDR(&msg, cmsg)) {
 		if (cmsg->cmsg_level == SOL_SOCKET &&
 		    cmsg->cmsg_type == SCM_RIGHTS &&
@@ -241,18 +243,33 @@ static __attribute__((noreturn)) void
 spawn_child(const struct exec_conf *ex, int in, int out, int err,
     char *const argv[], char *const envp[])
 {
-	struct sigaction	 sa;
+	static const unsigned long spawn_sigdfl[8];
 	struct rlimit		 rl;
 	sigset_t		 none;
 	size_t			 i;
-	int			 sig;
+	int			 sig, fl;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
+	/*
+	 * An ignored signal stays ignored across execve.  glibc's sigaction
+	 * refuses the two it keeps for itself (32 and 33), which other
+	 * programs may use, so the kernel is asked directly: a zeroed
+	 * kernel sigaction is SIG_DFL, no flags, an empty mask, on every
+	 * architecture.
+	 */
 	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &sa, NULL);
+		(void)syscall(SYS_rt_sigaction, sig, spawn_sigdfl, NULL,
+		    (size_t)(NSIG - 1) / 8);
 	if (setsid() == -1 || dup2(in, 0) == -1 || dup2(out, 1) == -1 ||
 	    dup2(err, 2) == -1)
+		goto fail;
+	/*
+	 * Our sockets are non-blocking; programs written for inetd expect
+	 * blocking ones (cat reads EAGAIN as an error).  The flag belongs to
+	 * the open socket, which the worker or the supervisor shares, and
+	 * neither reads it while the program runs.
+	 */
+	if ((fl = fcntl(0, F_GETFL)) == -1 ||
+	    fcntl(0, F_SETFL, fl & ~O_NONBLOCK) == -1)
 		goto fail;
 	if (syscall(SYS_close_range, 3U, ~0U, 0U) == -1)
 		goto fail;
@@ -537,6 +554,36 @@ spawn_is_conn(const struct service_conf *sc, int fd, union sockunion *peer,
 	return (0);
 }
 
+/*
+ * Relay mode: fd must be a stream socketpair's end, for a service whose
+ * clients come through a balancer (proxy_protocol); the addresses are
+ * the worker's word, as it read them from the PROXY header it checked.
+ */
+static int
+spawn_is_pair(const struct service_conf *sc, const struct spawn_msg *m,
+    int fd, union sockunion *peer, union sockunion *local)
+{
+	socklen_t	len;
+	int		type = 0, domain = 0;
+
+	len = sizeof(type);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1 ||
+	    type != SOCK_STREAM)
+		return (0);
+	len = sizeof(domain);
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
+	    domain != AF_UNIX || sc->sc_limits.lim_proxy == 0)
+		return (0);
+	if ((m->sm_peer.sa.sa_family != AF_INET &&
+	    m->sm_peer.sa.sa_family != AF_INET6) ||
+	    (m->sm_local.sa.sa_family != AF_INET &&
+	    m->sm_local.sa.sa_family != AF_INET6))
+		return (0);
+	*peer = m->sm_peer;
+	*local = m->sm_local;
+	return (1);
+}
+
 /* A worker asks for its connection's program. */
 static void
 spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
@@ -553,7 +600,9 @@ spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
 	r.sm_conn = m->sm_conn;
 	r.sm_type = SPAWN_FAILED;
 	if ((sc = spawn_service(p, m->sm_service)) == NULL ||
-	    !spawn_is_conn(sc, fd, &peer, &local)) {
+	    ((m->sm_flags & SPAWN_F_RELAY) ?
+	    !spawn_is_pair(sc, m, fd, &peer, &local) :
+	    !spawn_is_conn(sc, fd, &peer, &local))) {
 		log_warnx("worker %ld asked for a program with something "
 		    "that is not a connection of an exec service; refused",
 		    (long)p->p_pid);
@@ -571,6 +620,7 @@ spawn_run(struct supervisor *sup, struct wproc *p, const struct spawn_msg *m,
 		ch = spawn_child_new(sup, sc, pid, errfd);
 		ch->ch_proc = p;
 		ch->ch_conn = m->sm_conn;
+		ch->ch_index = m->sm_service;
 		r.sm_type = SPAWN_STARTED;
 		r.sm_pid = pid;
 	}
@@ -615,12 +665,11 @@ spawn_request_cb(evutil_socket_t fd, short events, void *arg)
 			break;
 		}
 	}
-	if (rv == -1) {
-		if (p->p_pid > 0)
-			log_warnx("worker %ld broke its spawn channel; closing "
-			    "it", (long)p->p_pid);
+	if (rv == -1 && p->p_pid > 0)
+		log_warnx("worker %ld broke its spawn channel; closing it",
+		    (long)p->p_pid);
+	if (rv < 0)
 		spawn_proc_close(p);
-	}
 }
 
 /* Listens to the worker forked for p on fd, which we now own. */
@@ -689,6 +738,7 @@ spawn_reaped(struct supervisor *sup, pid_t pid, int status)
 	if (ch->ch_proc != NULL && ch->ch_proc->p_spawnfd != -1) {
 		memset(&m, 0, sizeof(m));
 		m.sm_type = SPAWN_EXITED;
+		m.sm_service = ch->ch_index;
 		m.sm_conn = ch->ch_conn;
 		m.sm_pid = pid;
 		m.sm_status = status;

@@ -81,7 +81,11 @@ waitsvc_ready_cb(evutil_socket_t fd, short events, void *arg)
 	ws->ws_busy = ch->ch_pid;
 }
 
-/* Watches the service's sockets again (on), or stops (off). */
+/*
+ * Watches the service's sockets again (on), or stops (off).  On makes
+ * them non-blocking again: a program was given one blocking (spawn.c),
+ * and the next config may hand it to a worker.
+ */
 static void
 waitsvc_watch(struct waitsvc *ws, int on)
 {
@@ -90,9 +94,11 @@ waitsvc_watch(struct waitsvc *ws, int on)
 	if (ws->ws_watching == on)
 		return;
 	for (i = 0; i < ws->ws_nevs; i++) {
-		if (on)
+		if (on) {
+			(void)evutil_make_socket_nonblocking(
+			    event_get_fd(&ws->ws_evs[i]));
 			event_add(&ws->ws_evs[i], NULL);
-		else
+		} else
 			event_del(&ws->ws_evs[i]);
 	}
 	ws->ws_watching = on;

@@ -138,6 +138,18 @@ static const struct metric service_metrics[] = {
 	{ "evinetd_proxy_header_errors_total", "counter",
 	    "Connections closed for a malformed or late PROXY header.",
 	    SVC_FIELD(proxy_errors) },
+	{ "evinetd_exec_started_total", "counter",
+	    "Programs run for connections (exec services).",
+	    SVC_FIELD(exec_started) },
+	{ "evinetd_exec_failed_total", "counter",
+	    "Programs that could not be run.", SVC_FIELD(exec_failed) },
+	{ "evinetd_exec_exit_ok_total", "counter",
+	    "Programs that exited with status 0.", SVC_FIELD(exec_exit_ok) },
+	{ "evinetd_exec_exit_error_total", "counter",
+	    "Programs that exited with another status.",
+	    SVC_FIELD(exec_exit_error) },
+	{ "evinetd_exec_signaled_total", "counter",
+	    "Programs killed by a signal.", SVC_FIELD(exec_signaled) },
 };
 #define NSERVICE_METRICS (sizeof(service_metrics) / sizeof(service_metrics[0]))
 
@@ -306,12 +318,15 @@ json_service(const struct evi_stats_service *s, void *arg)
 	    ", \"outbound_connects\": %" PRIu64 ", \"outbound_failed\": %"
 	    PRIu64 ", \"outbound_bytes_in\": %" PRIu64 ", "
 	    "\"outbound_bytes_out\": %" PRIu64 ", \"proxy_errors\": %"
-	    PRIu64 ", \"closed\": {",
+	    PRIu64 ", \"exec\": {\"started\": %" PRIu64 ", \"failed\": %"
+	    PRIu64 ", \"exit_ok\": %" PRIu64 ", \"exit_error\": %" PRIu64
+	    ", \"signaled\": %" PRIu64 "}, \"closed\": {",
 	    w->first ? "" : ",", s->name, s->module, s->protocol,
 	    s->accepted, s->active, s->bytes_in, s->bytes_out, s->dgrams_in,
 	    s->dgrams_out, s->module_errors, s->outbound_connects,
 	    s->outbound_failed, s->outbound_bytes_in, s->outbound_bytes_out,
-	    s->proxy_errors);
+	    s->proxy_errors, s->exec_started, s->exec_failed, s->exec_exit_ok,
+	    s->exec_exit_error, s->exec_signaled);
 	json_reasons(w->b, s, 1);
 	evbuffer_add_printf(w->b, "}, \"refused\": {");
 	json_reasons(w->b, s, 0);

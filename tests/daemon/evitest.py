@@ -186,6 +186,9 @@ INFO_PATTERNS = [
     r'^control: stop requested by uid \d+ \(pid \d+\)$',
     r'^service "[^"]+": closing connection \d+-\d+ as the operator '
     r'asked$',
+    # spawn.c
+    r'^service "[^"]+": pid \d+ exited with (status \d+|signal \d+ '
+    r'\([^)]*\)), after its worker$',
     # stats.c: SIGUSR1 state dump and the connection log
     r'^state: ',
     r'^event=(close|outbound|datagram) service=\S+ proto=(tcp|udp) ',
