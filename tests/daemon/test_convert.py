@@ -15,9 +15,10 @@ against the host; everything else is checked as written.
 """
 
 import glob
+import grp
 import os
+import pwd
 import re
-import shutil
 import subprocess
 import unittest
 
@@ -57,25 +58,20 @@ def host_names(conf):
         return m.group(1) + (m.group(2) if os.access(m.group(2), os.X_OK)
                              else "/bin/cat")
 
-    def user(m):
-        try:
-            import pwd
-            pwd.getpwnam(m.group(2))
-            return m.group(0)
-        except KeyError:
-            return m.group(1) + "nobody"
-
-    def group(m):
-        import grp
-        try:
-            grp.getgrnam(m.group(2))
-            return m.group(0)
-        except KeyError:
-            return m.group(1) + "nogroup"
+    def known(lookup, fallback):
+        def sub(m):
+            try:
+                lookup(m.group(2))
+                return m.group(0)
+            except KeyError:
+                return m.group(1) + fallback
+        return sub
 
     conf = re.sub(r"(?m)^(\tprogram = )(\S+)$", program, conf)
-    conf = re.sub(r"(?m)^(\tuser = )(\S+)$", user, conf)
-    conf = re.sub(r"(?m)^(\tgroup = )(\S+)$", group, conf)
+    conf = re.sub(r"(?m)^(\tuser = )(\S+)$",
+                  known(pwd.getpwnam, "nobody"), conf)
+    conf = re.sub(r"(?m)^(\tgroup = )(\S+)$",
+                  known(grp.getgrnam, "nogroup"), conf)
     return re.sub(r"(?m)^\tgroups = .*\n", "", conf)
 
 
@@ -410,9 +406,7 @@ class TestRun(ConvertCase):
             """)
         rc, conf, err = convert(src)
         self.assertEqual((rc, err), (0, ""))
-        # The spawner on this branch logs this at every stop (the lead's
-        # side; reported): allowed here, and nothing else.
-        d = self.daemon(conf, expect=[r"broke its spawn channel"])
+        d = self.daemon(conf)
         for name, send, want in (
                 ("echo", b"hello\n", b"hello\n"),
                 ("cat", b"x" * 100000, b"x" * 100000),
