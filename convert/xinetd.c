@@ -109,7 +109,7 @@ xinetd_attr(struct xinetd_read *xr, char *p)
 		    "or a comment");
 		return (-1);
 	}
-	op = p[n + strspn(p + n, " \t")];
+	op = (unsigned char)p[n + strspn(p + n, " \t")];
 	if (op == '+' || op == '-') {
 		if (p[n + strspn(p + n, " \t") + 1] != '=') {
 			cv_error(xr->file, xr->line, "attribute \"%.*s\": "

@@ -237,7 +237,8 @@ xmap_proto(struct xmap *xm)
 		rv = -1;
 	} else {
 		s->udp = strcmp(sock, "dgram") == 0;
-		if (proto != NULL && strcmp(proto, s->udp ? "udp" : "tcp")) {
+		if (proto != NULL &&
+		    strcmp(proto, s->udp ? "udp" : "tcp") != 0) {
 			cv_off(s, file, line, "socket_type \"%s\" with protocol "
 			    "\"%s\" is not supported", sock, proto);
 			rv = -1;
@@ -487,7 +488,8 @@ xmap_addr(const char *in, struct cv_words *out)
 		}
 	}
 	free(copy);
-	for (bits = 8 * n; bits > 0 && o[bits / 8 - 1] == 0; bits -= 8)
+	/* Trailing zero octets are the prefix's host part. */
+	for (bits = 8 * n; bits >= 8 && o[bits / 8 - 1] == 0; bits -= 8)
 		;
 	for (; n < 4; n++)
 		o[n] = 0;
