@@ -441,6 +441,8 @@ listener_steer(const struct service_conf *sc, int fd, size_t n)
 			return (-1);
 		return (0);
 	}
+	/* All of it: the padding after len goes to the kernel too. */
+	memset(&prog, 0, sizeof(prog));
 	prog.len = (unsigned short)listener_steer_code(code, n,
 	    (int)sc->sc_limits.lim_prefix6);
 	prog.filter = code;
