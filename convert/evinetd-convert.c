@@ -408,7 +408,7 @@ cv_write_file(const char *path, struct csvc_list *list, int argc,
 {
 	char	*tmp, *dir, *dcopy;
 	FILE	*f;
-	int	 fd;
+	int	 fd, bad, saved = 0;
 
 	dcopy = cv_xstrdup(path);
 	dir = dirname(dcopy);
@@ -426,10 +426,21 @@ cv_write_file(const char *path, struct csvc_list *list, int argc,
 		free(tmp);
 		return (-1);
 	}
-	if (emit_all(f, list, argc, argv) == -1 || fflush(f) == EOF ||
-	    fsync(fileno(f)) == -1 || fclose(f) == EOF ||
-	    rename(tmp, path) == -1) {
-		cv_error(path, 0, "%s", strerror(errno));
+	/* The file is closed whatever failed first: no descriptor leaks. */
+	bad = emit_all(f, list, argc, argv) == -1 || fflush(f) == EOF ||
+	    fsync(fileno(f)) == -1;
+	if (bad)
+		saved = errno;
+	if (fclose(f) == EOF && !bad) {
+		bad = 1;
+		saved = errno;
+	}
+	if (!bad && rename(tmp, path) == -1) {
+		bad = 1;
+		saved = errno;
+	}
+	if (bad) {
+		cv_error(path, 0, "%s", strerror(saved));
 		unlink(tmp);
 		free(tmp);
 		return (-1);
