@@ -483,9 +483,9 @@ echo_ctx(const char *cert, const char *key, int release, int ktls,
 	 * its body: two read(2)s per 16 KiB.  With it, as much as its buffer
 	 * holds, made 64 KiB here like our own reads.  OpenSSL 3.0 turns kTLS receive off under read-ahead, so
 	 * the ktls mode goes without it; and libevent 2.1's
-	 * bufferevent_openssl stalls with it (bytes that came with the
-	 * client's Finished wait in libssl for a socket event that never
-	 * comes), so bev does too.
+	 * bufferevent_openssl stalls with it (the first echo hangs,
+	 * apparently on bytes that came with the client's Finished and
+	 * wait in libssl for a socket event), so bev does too.
 	 */
 	if (ahead) {
 		SSL_CTX_set_read_ahead(ctx, 1);
