@@ -578,5 +578,13 @@ main(int argc, char *argv[])
 	printf("port=%d\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	event_base_dispatch(e.base);
+	event_free(sigterm);
+	event_free(sigint);
+	evconnlistener_free(l);
+	if (e.ctx != NULL)
+		SSL_CTX_free(e.ctx);
+	if (e.biometh != NULL)
+		BIO_meth_free(e.biometh);
+	event_base_free(e.base);
 	return (0);
 }

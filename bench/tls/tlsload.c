@@ -278,6 +278,7 @@ run_stream(int n, uint64_t total, size_t wsize, int sync)
 	t = now() - t0;
 	for (i = 0; i < n; i++)
 		lconn_close(&cs[i], 0);
+	free(cs);
 	printf("bytes=%llu seconds=%.3f mbps=%.1f verified=yes\n",
 	    (unsigned long long)(total / (uint64_t)n * (uint64_t)n), t,
 	    (double)(total / (uint64_t)n * (uint64_t)n) / t / 1e6);
@@ -322,6 +323,8 @@ run_handshake(int n, int sync)
 		total += counts[i];
 	}
 	t = now() - t0;
+	free(th);
+	free(counts);
 	printf("handshakes=%ld seconds=%.3f hps=%.0f verified=yes\n", total,
 	    t, (double)total / t);
 }
@@ -346,6 +349,7 @@ run_idle(int n, int sync)
 		;
 	for (i = 0; i < n; i++)
 		lconn_close(&cs[i], 1);
+	free(cs);
 }
 
 static SSL_CTX *
@@ -416,5 +420,7 @@ main(int argc, char *argv[])
 		run_idle(n, sync);
 	else
 		usage();
+	if (ctx != NULL)
+		SSL_CTX_free(ctx);
 	return (0);
 }
