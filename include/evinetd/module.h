@@ -59,6 +59,9 @@
  *				(refused_disabled, closed_admin).
  *	1.3	2026-12-04	Programs: evi_conn_exec, and the exec_*
  *				counters in evi_stats_service.
+ *	1.4	2026-12-05	TLS: evi_conn_tls and struct evi_tls_info,
+ *				enum evi_tls_failure, and the tls_*
+ *				counters in evi_stats_service.
  *
  * Rules: a new minor only appends members to struct evi_module (or to
  * the stats structs, which the daemon owns) or adds functions; a module
@@ -83,7 +86,7 @@ extern "C" {
 #endif
 
 #define EVI_ABI_MAJOR		1
-#define EVI_ABI_MINOR		3
+#define EVI_ABI_MINOR		4
 #define EVI_MODULE_MAGIC	0x45564d44U	/* "EVMD" */
 #define EVI_MODULE_SYMBOL	"evinetd_module"
 
@@ -471,6 +474,27 @@ int	evi_relay(struct evi_conn *a, struct evi_conn *b);
  */
 int	evi_conn_exec(struct evi_conn *);
 
+/*
+ * 1.4: what TLS negotiated, for a connection of a service with
+ * tls_certificate (evinetd.conf(5)); NULL for a plaintext or outbound
+ * connection.  The daemon does the handshake before conn_open, so the
+ * answer is complete from conn_open on, and stays valid until conn_close
+ * returns.  The module itself only ever sees plaintext.  A later minor
+ * may append members.
+ */
+struct evi_tls_info {
+	const char	*version;	/* "TLSv1.2", "TLSv1.3" */
+	const char	*cipher;	/* e.g. "TLS_AES_128_GCM_SHA256" */
+	const char	*sni;		/* the name the client asked for, or NULL */
+	const char	*alpn;		/* the protocol agreed, or NULL */
+	int		 resumed;	/* 1: a resumed session */
+	int		 client_cert;	/* 1: the client presented one */
+	int		 client_verified; /* 1: and it verified (tls_client_ca) */
+	const char	*client_subject; /* RFC 2253 form, or NULL */
+	const char	*client_sha256;	/* fingerprint: 64 hex digits, or NULL */
+};
+const struct evi_tls_info *evi_conn_tls(const struct evi_conn *);
+
 /* Datagrams: answer the datagram being handled (at most EVI_DGRAM_MAX). */
 int	evi_dgram_reply(struct evi_service *, const struct evi_dgram *,
 	    const void *, size_t);
@@ -520,6 +544,24 @@ enum evi_refuse_reason {
 /* A short lower-case word for a reason ("acl", "rate", ...). */
 const char	*evi_refuse_reason_string(enum evi_refuse_reason);
 
+/* 1.4: why a TLS handshake failed, for tls_handshake_failures[]. */
+enum evi_tls_failure {
+	EVI_TLS_FAIL_TIMEOUT,		/* not done within tls_handshake_timeout */
+	EVI_TLS_FAIL_EOF,		/* the client left (or reset) mid-way */
+	EVI_TLS_FAIL_NOT_TLS,		/* the bytes were not a TLS handshake */
+	EVI_TLS_FAIL_VERSION,		/* no protocol version in common */
+	EVI_TLS_FAIL_CIPHER,		/* no cipher or group in common */
+	EVI_TLS_FAIL_CLIENT_CERT,	/* client certificate absent or bad */
+	EVI_TLS_FAIL_ALPN,		/* no ALPN protocol in common */
+	EVI_TLS_FAIL_ALERT,		/* the client sent an alert (it does
+					   not trust our certificate, ...) */
+	EVI_TLS_FAIL_OTHER		/* any other protocol error */
+};
+#define EVI_TLS_FAIL_NREASONS	9
+
+/* A short lower-case word for a reason ("timeout", "not_tls", ...). */
+const char	*evi_tls_failure_string(enum evi_tls_failure);
+
 struct evi_stats_service {
 	const char	*name;
 	const char	*module;
@@ -549,6 +591,10 @@ struct evi_stats_service {
 	uint64_t	 exec_exit_ok;		/* exited with status 0 */
 	uint64_t	 exec_exit_error;	/* another status */
 	uint64_t	 exec_signaled;		/* killed by a signal */
+	/* 1.4: TLS (services with tls_certificate). */
+	uint64_t	 tls_handshakes;	/* completed, resumed ones too */
+	uint64_t	 tls_resumed;		/* of which resumed */
+	uint64_t	 tls_handshake_failures[EVI_TLS_FAIL_NREASONS];
 };
 
 struct evi_stats_global {
