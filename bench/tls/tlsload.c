@@ -18,9 +18,10 @@
  * tlsload: the TLS load generator of bench/tls/run, against 127.0.0.1:-p.
  * The client side of every TLS connection is TLS 1.3 with X25519 and
  * TLS_AES_128_GCM_SHA256 (the suite "openssl speed -evp aes-128-gcm"
- * measures, and the one kernels offload), no session reuse, and no
- * certificate check (the server's is made up for the run; checking it
- * would cost the client, not the server).  -P speaks plain TCP instead.
+ * measures, and the one kernels offload), no session reuse but in resume
+ * mode, and no certificate check (the server's is made up for the run;
+ * checking it would cost the client, not the server).  -P speaks plain
+ * TCP instead.
  *
  *	stream		-c connections, each writing its share of -b bytes in
  *			-s byte writes and reading the echo back, checked
@@ -28,6 +29,10 @@
  *	handshake	-c threads, each for -t seconds: connect, full
  *			handshake, 1 byte echoed, close with a reset (no
  *			TIME_WAIT); prints handshakes per second ("hps")
+ *	resume		the same, each thread offering again and again the
+ *			session (TLS 1.3 ticket) of one full handshake it did
+ *			before the start; prints handshakes per second
+ *			("hps") and how many the server resumed ("resumed")
  *	idle		-c connections, each after its handshake and a 1 byte
  *			echo, held until standard input closes
  *
@@ -94,9 +99,12 @@ now(void)
 	return ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
 }
 
-/* A blocking connection with its handshake done, or plain with -P. */
+/*
+ * A blocking connection with its handshake done, offering SESS if not NULL,
+ * or plain with -P.
+ */
 static void
-lconn_open(struct lconn *c)
+lconn_open(struct lconn *c, SSL_SESSION *sess)
 {
 	struct sockaddr_in	sin;
 	int			one = 1;
@@ -116,11 +124,17 @@ lconn_open(struct lconn *c)
 	if ((c->ssl = SSL_new(ctx)) == NULL ||
 	    SSL_set_fd(c->ssl, c->fd) != 1)
 		die("SSL_new");
+	if (sess != NULL && SSL_set_session(c->ssl, sess) != 1)
+		die("SSL_set_session");
 	if (SSL_connect(c->ssl) != 1)
 		die("SSL_connect");
 }
 
-/* Closes with a reset, so that a handshake loop leaves no TIME_WAIT. */
+/*
+ * Closes with a reset, so that a handshake loop leaves no TIME_WAIT.  The
+ * connection counts as shut down, so that libssl does not mark its session
+ * unresumable, which would end resume mode after one handshake.
+ */
 static void
 lconn_close(struct lconn *c, int reset)
 {
@@ -128,8 +142,10 @@ lconn_close(struct lconn *c, int reset)
 
 	if (reset)
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	if (c->ssl != NULL)
+	if (c->ssl != NULL) {
+		SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN);
 		SSL_free(c->ssl);
+	}
 	close(c->fd);
 	c->ssl = NULL;
 }
@@ -266,7 +282,7 @@ run_stream(int n, uint64_t total, size_t wsize, int sync)
 	if ((cs = calloc((size_t)n, sizeof(*cs))) == NULL)
 		die("calloc");
 	for (i = 0; i < n; i++) {
-		lconn_open(&cs[i]);
+		lconn_open(&cs[i], NULL);
 		lconn_ping(&cs[i]);
 		cs[i].want = total / (uint64_t)n;
 		if (fcntl(cs[i].fd, F_SETFL, O_NONBLOCK) == -1)
@@ -284,49 +300,82 @@ run_stream(int n, uint64_t total, size_t wsize, int sync)
 	    (double)(total / (uint64_t)n * (uint64_t)n) / t / 1e6);
 }
 
-/* One handshake thread: as many full handshakes as the time allows. */
+/* What one handshake thread offers, and what it counted. */
+struct hsthread {
+	pthread_t	 th;
+	SSL_SESSION	*sess;		/* NULL: full handshakes */
+	long		 count;
+	long		 resumed;
+};
+
+/*
+ * The session of one full handshake, with the ticket the server sent
+ * after it (TLS 1.3 sends it after the handshake: the echo reads it).
+ */
+static SSL_SESSION *
+resume_session(void)
+{
+	struct lconn	 c;
+	SSL_SESSION	*s;
+
+	lconn_open(&c, NULL);
+	lconn_ping(&c);
+	if ((s = SSL_get1_session(c.ssl)) == NULL ||
+	    !SSL_SESSION_is_resumable(s)) {
+		errno = 0;
+		die("resume: the server sent no session ticket");
+	}
+	lconn_close(&c, 1);
+	return (s);
+}
+
+/* One handshake thread: as many handshakes as the time allows. */
 static void *
 handshake_thread(void *arg)
 {
-	long		*count = arg;
+	struct hsthread	*h = arg;
 	struct lconn	 c;
 	double		 end = now() + seconds;
 
 	while (now() < end) {
-		lconn_open(&c);
+		lconn_open(&c, h->sess);
+		if (c.ssl != NULL && SSL_session_reused(c.ssl))
+			h->resumed++;
 		lconn_ping(&c);
 		lconn_close(&c, 1);
-		(*count)++;
+		h->count++;
 	}
 	return (NULL);
 }
 
 static void
-run_handshake(int n, int sync)
+run_handshake(int n, int resume, int sync)
 {
-	pthread_t	*th;
-	long		*counts, total = 0;
+	struct hsthread	*hs;
+	long		 total = 0, resumed = 0;
 	double		 t0, t;
 	int		 i;
 
-	if ((th = calloc((size_t)n, sizeof(*th))) == NULL ||
-	    (counts = calloc((size_t)n, sizeof(*counts))) == NULL)
+	if ((hs = calloc((size_t)n, sizeof(*hs))) == NULL)
 		die("calloc");
+	for (i = 0; resume && i < n; i++)
+		hs[i].sess = resume_session();
 	sync_wait(sync);
 	t0 = now();
 	for (i = 0; i < n; i++)
-		if (pthread_create(&th[i], NULL, handshake_thread,
-		    &counts[i]) != 0)
+		if (pthread_create(&hs[i].th, NULL, handshake_thread,
+		    &hs[i]) != 0)
 			die("pthread_create");
 	for (i = 0; i < n; i++) {
-		pthread_join(th[i], NULL);
-		total += counts[i];
+		pthread_join(hs[i].th, NULL);
+		total += hs[i].count;
+		resumed += hs[i].resumed;
+		SSL_SESSION_free(hs[i].sess);
 	}
 	t = now() - t0;
-	free(th);
-	free(counts);
-	printf("handshakes=%ld seconds=%.3f hps=%.0f verified=yes\n", total,
-	    t, (double)total / t);
+	free(hs);
+	printf("handshakes=%ld resumed=%ld seconds=%.3f hps=%.0f "
+	    "verified=yes\n", total, resumed, t, (double)total / t);
 }
 
 static void
@@ -340,7 +389,7 @@ run_idle(int n, int sync)
 		die("calloc");
 	sync_wait(sync);
 	for (i = 0; i < n; i++) {
-		lconn_open(&cs[i]);
+		lconn_open(&cs[i], NULL);
 		lconn_ping(&cs[i]);
 	}
 	printf("connections=%d verified=yes\n", n);
@@ -372,7 +421,7 @@ client_ctx(void)
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: tlsload stream|handshake|idle -p port "
+	fprintf(stderr, "usage: tlsload stream|handshake|resume|idle -p port "
 	    "[-P] [-S] [-c n] [-b bytes] [-s size] [-t seconds]\n");
 	exit(2);
 }
@@ -415,7 +464,9 @@ main(int argc, char *argv[])
 	if (strcmp(mode, "stream") == 0)
 		run_stream(n, total, wsize, sync);
 	else if (strcmp(mode, "handshake") == 0)
-		run_handshake(n, sync);
+		run_handshake(n, 0, sync);
+	else if (strcmp(mode, "resume") == 0 && ctx != NULL)
+		run_handshake(n, 1, sync);
 	else if (strcmp(mode, "idle") == 0)
 		run_idle(n, sync);
 	else
