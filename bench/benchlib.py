@@ -37,6 +37,8 @@
 Only processes started here are ever signalled, by their pid.
 """
 
+import importlib.machinery
+import importlib.util
 import os
 import re
 import resource
@@ -51,6 +53,7 @@ import time
 
 __all__ = [
     "BenchError", "Paths", "Baseline", "Evinetd", "run_loadgen",
+    "load_script",
     "raise_nofile", "cpu_seconds", "cpu_by_pid", "tree_cpu_seconds",
     "pipe_inodes", "worker_pids", "rss_kb",
     "unoptimised", "machine_facts", "parse_kv", "med", "fmt", "md_table",
@@ -559,6 +562,16 @@ def run_loadgen(paths, args, server=None, timeout=60.0, probe=None):
                 p.stdin.close()
             except OSError:
                 pass
+
+
+def load_script(name, path):
+    """The bench script at PATH as a module called NAME: the scripts
+    (bench/relay, bench/tls/run) have no .py name to import them by."""
+    loader = importlib.machinery.SourceFileLoader(name, path)
+    spec = importlib.util.spec_from_loader(name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
 
 
 def unoptimised(path):
