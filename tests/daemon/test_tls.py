@@ -25,6 +25,7 @@ import socket
 import ssl
 import subprocess
 import time
+import warnings
 
 import evitest
 import tlscerts
@@ -127,7 +128,10 @@ def client_ctx(cafile, version=None, alpn=None, cert=None,
             # Debian's OpenSSL allows neither in its defaults: ask for
             # them explicitly, so that only the server can refuse.
             ctx.set_ciphers("DEFAULT@SECLEVEL=0")
-        ctx.minimum_version = ctx.maximum_version = version
+        with warnings.catch_warnings():
+            # Python calls TLS 1.0 and 1.1 deprecated: that is the point.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = ctx.maximum_version = version
     if alpn is not None:
         ctx.set_alpn_protocols(alpn)
     if cert is not None:
@@ -471,7 +475,7 @@ class TestVersions(PKICase):
         self.assertEqual(d.stop(), 0)
 
 
-def s_client(port, *args, name="localhost", stdin=b""):
+def s_client(port, *args, name="localhost", stdin=""):
     """openssl s_client to 127.0.0.1:PORT with ARGS; returns the
     CompletedProcess (text)."""
     return subprocess.run(
