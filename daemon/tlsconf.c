@@ -292,6 +292,7 @@ tlsconf_check_dates(struct service_conf *sc, const char *file, int line,
  * handshake go on with the default, as clients expect.
  */
 static int
+/* NOLINTNEXTLINE(readability-non-const-parameter): OpenSSL's type */
 tlsconf_sni_cb(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_ctx	*tx = arg;
@@ -515,14 +516,20 @@ tlsconf_ctx_verify(struct config *cf, struct service_conf *sc,
 
 	if (tc->tc_verify == TLS_VERIFY_NO)
 		return (0);
+	if (tc->tc_client_ca == NULL)
+		return (-1);	/* tlsconf_check_keys said so */
 	tlsconf_where(cf, sc, "tls_client_ca", -1, &file, &line);
+	ERR_clear_error();
+	if (access(tc->tc_client_ca, R_OK) == -1) {
+		config_error(cf, file, line, "service \"%s\": tls_client_ca "
+		    "%s: %s", sc->sc_name, tc->tc_client_ca, strerror(errno));
+		return (-1);
+	}
 	if (SSL_CTX_load_verify_locations(ctx, tc->tc_client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(tc->tc_client_ca)) == NULL) {
 		config_error(cf, file, line, "service \"%s\": tls_client_ca "
-		    "%s: %s", sc->sc_name, tc->tc_client_ca,
-		    errno != 0 && access(tc->tc_client_ca, R_OK) == -1 ?
-		    strerror(errno) : tlsconf_ssl_error());
-		ERR_clear_error();
+		    "%s: no PEM certificates (%s)", sc->sc_name,
+		    tc->tc_client_ca, tlsconf_ssl_error());
 		return (-1);
 	}
 	SSL_CTX_set_client_CA_list(ctx, names);
@@ -547,6 +554,7 @@ tlsconf_load_pair(struct config *cf, struct service_conf *sc,
 	const char		*key = tc->tc_keys.tf_paths[i];
 	const char		*cfile, *kfile;
 	char			*cause;
+	unsigned long		 e;
 	int			 cline, kline, rv = 0;
 
 	tlsconf_where(cf, sc, "tls_certificate", i, &cfile, &cline);
@@ -569,17 +577,19 @@ tlsconf_load_pair(struct config *cf, struct service_conf *sc,
 		free(cause);
 		return (-1);
 	}
+	/* OpenSSL checks the key against the certificate as it loads it. */
 	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
-		config_error(cf, kfile, kline, "service \"%s\": tls_key %s: "
-		    "not a PEM private key (%s)", sc->sc_name, key,
-		    tlsconf_ssl_error());
-		return (-1);
-	}
-	if (rv == 0 && SSL_CTX_check_private_key(ctx) != 1) {
-		ERR_clear_error();
-		config_error(cf, kfile, kline, "service \"%s\": tls_key %s "
-		    "does not match tls_certificate %s", sc->sc_name, key,
-		    cert);
+		e = ERR_GET_REASON(ERR_peek_last_error());
+		if (rv == 0 && (e == X509_R_KEY_VALUES_MISMATCH ||
+		    e == X509_R_KEY_TYPE_MISMATCH)) {
+			ERR_clear_error();
+			config_error(cf, kfile, kline, "service \"%s\": "
+			    "tls_key %s does not match tls_certificate %s",
+			    sc->sc_name, key, cert);
+		} else
+			config_error(cf, kfile, kline, "service \"%s\": "
+			    "tls_key %s: not a PEM private key (%s)",
+			    sc->sc_name, key, tlsconf_ssl_error());
 		return (-1);
 	}
 	if (rv == 0)
@@ -619,7 +629,9 @@ tlsconf_check_keys(struct config *cf, struct service_conf *sc)
 
 	if (tc->tc_certs.tf_n != tc->tc_keys.tf_n) {
 		tlsconf_where(cf, sc, tc->tc_certs.tf_n > tc->tc_keys.tf_n ?
-		    "tls_certificate" : "tls_key", -1, &file, &line);
+		    "tls_certificate" : "tls_key", tc->tc_certs.tf_n <
+		    tc->tc_keys.tf_n ? tc->tc_certs.tf_n : tc->tc_keys.tf_n,
+		    &file, &line);
 		config_error(cf, file, line, "service \"%s\": %d "
 		    "tls_certificate but %d tls_key (they pair in order)",
 		    sc->sc_name, tc->tc_certs.tf_n, tc->tc_keys.tf_n);
@@ -661,13 +673,14 @@ tlsconf_check(struct config *cf, struct service_conf *sc)
 
 	if (tc->tc_certs.tf_n == 0 && tc->tc_keys.tf_n == 0)
 		return;
-	if (tlsconf_check_keys(cf, sc) != 0)
-		return;
+	/* The pairs there are are still loaded, to report all at once. */
+	bad = tlsconf_check_keys(cf, sc) != 0;
 	tls_init();
 	tx = xcalloc(1, sizeof(*tx));
-	tx->tx_n = tc->tc_certs.tf_n;
-	tx->tx_ctx = xcalloc((size_t)tx->tx_n, sizeof(*tx->tx_ctx));
-	tx->tx_leaf = xcalloc((size_t)tx->tx_n, sizeof(*tx->tx_leaf));
+	tx->tx_n = tc->tc_certs.tf_n < tc->tc_keys.tf_n ? tc->tc_certs.tf_n :
+	    tc->tc_keys.tf_n;
+	tx->tx_ctx = xcalloc((size_t)tx->tx_n, sizeof(SSL_CTX *));
+	tx->tx_leaf = xcalloc((size_t)tx->tx_n, sizeof(X509 *));
 	tx->tx_handshake_ms = tc->tc_handshake_ms;
 	tlsconf_alpn_wire(tx, tc->tc_alpn);
 	if (tc->tc_tickets)
@@ -676,12 +689,15 @@ tlsconf_check(struct config *cf, struct service_conf *sc)
 		if ((tx->tx_ctx[i] = SSL_CTX_new(TLS_server_method())) == NULL)
 			fatalx("SSL_CTX_new: %s", tlsconf_ssl_error());
 		/* Settings errors are the same for every pair: once. */
-		if (bad == 0 && (tlsconf_ctx_setup(cf, sc, tx,
+		if (i == 0 && (tlsconf_ctx_setup(cf, sc, tx,
 		    tx->tx_ctx[i]) != 0 || tlsconf_ctx_verify(cf, sc,
 		    tx->tx_ctx[i]) != 0))
-			bad = 2;
-		if (tlsconf_load_pair(cf, sc, tx->tx_ctx[i], i) != 0 &&
-		    bad == 0)
+			bad = 1;
+		else if (i > 0 && !bad) {
+			(void)tlsconf_ctx_setup(cf, sc, tx, tx->tx_ctx[i]);
+			(void)tlsconf_ctx_verify(cf, sc, tx->tx_ctx[i]);
+		}
+		if (tlsconf_load_pair(cf, sc, tx->tx_ctx[i], i) != 0)
 			bad = 1;
 		tx->tx_leaf[i] = SSL_CTX_get0_certificate(tx->tx_ctx[i]);
 	}

@@ -211,6 +211,14 @@ json_reasons(struct evbuffer *b, const struct evi_stats_service *s,
 	}
 }
 
+/* Stops the walk at the first service that speaks TLS. */
+static int
+is_tls(const struct evi_stats_service *s, void *arg)
+{
+	(void)arg;
+	return (s->tls != 0);
+}
+
 /* The TLS families' samples, for a service that speaks TLS. */
 static int
 prom_tls(const struct evi_stats_service *s, struct walk *w)
@@ -279,6 +287,26 @@ prom_header(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
+/* The TLS families, if a service speaks TLS: no family without samples. */
+static void
+prom_tls_families(struct evi_service *svc, struct walk *w)
+{
+	if (evi_stats_foreach(svc, is_tls, NULL) == 0)
+		return;
+	prom_header(w->b, "evinetd_tls_handshakes_total", "counter",
+	    "TLS handshakes completed, resumed ones included.");
+	w->metric = PASS_TLS;
+	evi_stats_foreach(svc, prom_service, w);
+	prom_header(w->b, "evinetd_tls_resumed_total", "counter",
+	    "TLS handshakes that resumed a session.");
+	w->metric = PASS_TLS_RESUMED;
+	evi_stats_foreach(svc, prom_service, w);
+	prom_header(w->b, "evinetd_tls_handshake_failures_total", "counter",
+	    "TLS handshakes that failed, by reason.");
+	w->metric = PASS_TLS_FAILED;
+	evi_stats_foreach(svc, prom_service, w);
+}
+
 /* The whole Prometheus exposition, grouped by metric family. */
 static void
 stats_prometheus(struct evi_service *svc, struct evbuffer *b)
@@ -300,19 +328,7 @@ stats_prometheus(struct evi_service *svc, struct evbuffer *b)
 	    "Connections or datagrams refused, by reason.");
 	w.metric = PASS_REFUSED;
 	evi_stats_foreach(svc, prom_service, &w);
-	prom_header(b, "evinetd_tls_handshakes_total", "counter",
-	    "TLS handshakes completed, resumed ones included.");
-	w.metric = PASS_TLS;
-	evi_stats_foreach(svc, prom_service, &w);
-	prom_header(b, "evinetd_tls_resumed_total", "counter",
-	    "TLS handshakes that resumed a session.");
-	w.metric = PASS_TLS_RESUMED;
-	evi_stats_foreach(svc, prom_service, &w);
-	prom_header(b, "evinetd_tls_handshake_failures_total", "counter",
-	    "TLS handshakes that failed, by reason.");
-	w.metric = PASS_TLS_FAILED;
-	evi_stats_foreach(svc, prom_service, &w);
-
+	prom_tls_families(svc, &w);
 	prom_header(b, "evinetd_build_info", "gauge",
 	    "Version of the daemon and of its module ABI.");
 	evbuffer_add_printf(b, "evinetd_build_info{version=\"");
