@@ -714,6 +714,18 @@ class TestSNI(PKICase):
                 self.assertEqual(info["sni"], name or "-")
         self.assertEqual(d.stop(), 0)
 
+    def test_a_chain_file_is_sent_whole_for_every_pair(self):
+        chained = self.pki.server("chain.test", chain=True)
+        d = self.tls_daemon(pairs=[self.alpha, chained])
+        for name, n in (("alpha.test", 1), ("chain.test", 2)):
+            with self.subTest(name=name):
+                out = s_client(d.port("tls"), "-showcerts", "-CAfile",
+                               self.pki.ca_cert, name=name)
+                self.assertEqual(len(re.findall(r"(?m)^ *\d+ s:", out.stdout)),
+                                 n, out.stdout)
+                self.assertIn("Verify return code: 0 (ok)", out.stdout)
+        self.assertEqual(d.stop(), 0)
+
     def test_openssl_s_client_sees_the_chosen_certificate(self):
         d = self.tls_daemon(pairs=[self.alpha, self.beta])
         out = s_client(d.port("tls"), "-CAfile", self.pki.ca_cert,
