@@ -894,6 +894,35 @@ def until_closed(port, data, timeout=IO):
         return answer, time.monotonic() - t0
 
 
+class TestControl(PKICase):
+
+    def test_evinetdctl_sees_tls_services_and_connections(self):
+        d = self.tls_daemon()
+        port = d.port("tls")
+        done = tls_connect(port, self.ctx(version=ssl.TLSVersion.TLSv1_3))
+        self.addCleanup(done.close)
+        read_line(done)
+        silent = evitest.connect(port)
+        self.addCleanup(silent.close)
+        got = {}
+
+        def both_listed():
+            answer = d.control("connections", "tls")
+            self.assertTrue(answer["ok"], answer)
+            got.update((c["peer"], c["tls"]) for c in answer["result"])
+            return len(got) == 2
+        wait_until(both_listed, IO, "both connections listed")
+        self.assertEqual(got, {
+            "%s:%d" % done.getsockname(): "TLSv1.3",
+            "%s:%d" % silent.getsockname(): "handshake"})
+        services = {s["name"]: s["tls"]
+                    for s in d.control("services")["result"]}
+        self.assertEqual(services, {"tls": True, "stats": False})
+        done.close()
+        silent.close()
+        self.assertEqual(d.stop(), 0)
+
+
 class TestHandshakeFailures(PKICase):
 
     def test_garbage_instead_of_a_client_hello_is_closed_and_counted(self):
