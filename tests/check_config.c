@@ -1761,6 +1761,7 @@ START_TEST(test_man_page_documents_exactly_the_keys_of_the_table)
 	man_keys(service, buf, "LIMITS");
 	man_keys(service, buf, "PROXY PROTOCOL");
 	man_keys(service, buf, "EXEC SERVICES");
+	man_keys(service, buf, "TLS");
 	gsection = strstr(buf, "\n.Sh GLOBAL KEYS\n");
 	for (i = 0; i < confkeys_count; i++) {
 		if (confkeys[i].ck_scope == CK_GLOBAL)
