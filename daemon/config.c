@@ -132,6 +132,7 @@ limits_conf_free(struct limits_conf *lim)
 	acl_free(&lim->lim_proxy_from);
 	free(lim->lim_banner);
 	lim->lim_banner = NULL;
+	tlsconf_free(&lim->lim_tls);
 }
 
 static void
@@ -192,6 +193,7 @@ config_free(struct config *cf)
 		free(f);
 	}
 	limits_conf_free(&cf->c_defaults);
+	tlsconf_tickets_free(cf->c_tls_tickets);
 	confkey_where_free(cf->c_set);
 	free(cf->c_user);
 	free(cf->c_group);
@@ -851,8 +853,10 @@ config_finish(struct config *cf)
 	if (TAILQ_EMPTY(&cf->c_services) && cf->c_nerrors == 0)
 		config_error(cf, cf->c_path, 0, "no services defined");
 	priv_check(cf);
-	TAILQ_FOREACH(sc, &cf->c_services, sc_entry)
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
 		execconf_check(cf, sc);
+		tlsconf_check(cf, sc);
+	}
 	return (cf->c_nerrors == before ? 0 : -1);
 }
 

@@ -60,6 +60,7 @@ static void	conn_timer_cb(void *);
 static void	conn_timer_arm(struct evi_conn *);
 static void	conn_connected(struct evi_conn *);
 static void	conn_paused_cb(struct evi_conn *);
+static void	conn_opened(struct evi_conn *);
 
 enum conn_cb { CB_OPEN, CB_READ, CB_DRAINED, CB_EOF };
 
@@ -170,6 +171,20 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	svc->s_stats->st_accepted++;
 	svc->s_stats->st_active++;
 
+	/* TLS: the module hears of it once the handshake is done. */
+	if (svc->s_conf->sc_limits.lim_tls.tc_ctx != NULL) {
+		tls_accept(c, svc->s_conf->sc_limits.lim_tls.tc_ctx);
+		conn_event_read(c, 1);
+		conn_timer_arm(c);
+		return;
+	}
+	conn_opened(c);
+}
+
+/* The module's conn_open, and the connection's first settling. */
+static void
+conn_opened(struct evi_conn *c)
+{
 	/* Only an open that succeeded gets a conn_close (the header's word). */
 	if (conn_call(c, CB_OPEN) == 0)
 		c->c_flags |= CONN_OPENED;
@@ -229,6 +244,7 @@ conn_close(struct evi_conn *c, enum evi_close_reason reason)
 	evbuffer_free(c->c_out);
 	close(c->c_fd);
 	TAILQ_REMOVE(&svc->s_conns, c, c_entry);
+	tls_free(c);
 	free(c->c_proxy);
 	free(c);
 	worker_conn_gone(svc->s_worker);
@@ -298,6 +314,9 @@ conn_event_read(struct evi_conn *c, int on)
 		event_del(&c->c_rev);
 		c->c_flags &= ~CONN_READING;
 	}
+	/* Records TLS already has: no socket event will say so. */
+	if (on && c->c_tls != NULL && tls_pending(c))
+		event_active(&c->c_rev, EV_READ, 0);
 }
 
 /* The same for the write event and CONN_WRITING. */
@@ -321,8 +340,18 @@ conn_event_write(struct evi_conn *c, int on)
 static ssize_t
 conn_flush(struct evi_conn *c, size_t len)
 {
+	ssize_t	left;
 	int	n;
 
+	if (c->c_tls != NULL) {
+		if ((left = tls_flush(c)) == -1) {
+			conn_close(c, conn_errno_reason(errno));
+			return (-1);
+		}
+		conn_event_write(c, left > 0 ||
+		    (c->c_flags & CONN_DRAINED_PENDING));
+		return (left);
+	}
 	if (len > 0) {
 		n = evbuffer_write(c->c_out, c->c_fd);
 		if (n > 0) {
@@ -335,6 +364,17 @@ conn_flush(struct evi_conn *c, size_t len)
 	}
 	conn_event_write(c, len > 0 || (c->c_flags & CONN_DRAINED_PENDING));
 	return ((ssize_t)len);
+}
+
+/* Output not sent yet: the module's, and TLS records for a TLS one. */
+static size_t
+conn_out_length(const struct evi_conn *c)
+{
+	size_t	len = evbuffer_get_length(c->c_out);
+
+	if (c->c_tls != NULL)
+		len += tls_out_length(c);
+	return (len);
 }
 
 /* Starts or stops reading according to the backpressure rules. */
@@ -432,13 +472,20 @@ conn_settle(struct evi_conn *c)
 	/* Nor has a connection a program serves itself. */
 	if (c->c_flags & CONN_EXEC)
 		return (0);
+	/* A TLS handshake only sends its records and reads the answer. */
+	if (c->c_flags & CONN_HANDSHAKE) {
+		if (conn_flush(c, 0) == -1)
+			return (-1);
+		conn_event_read(c, 1);
+		return (0);
+	}
 	/* Buffer lengths are asked for once and passed on: the hot path. */
 	for (round = 0;; round++) {
 		if (c->c_flags & CONN_CLOSE_PENDING) {
 			conn_close(c, c->c_reason);
 			return (-1);
 		}
-		before = evbuffer_get_length(c->c_out);
+		before = conn_out_length(c);
 		if ((left = conn_flush(c, before)) == -1)
 			return (-1);
 		if (before == 0 || left > 0 || (c->c_flags & CONN_FINISHING) ||
@@ -498,34 +545,35 @@ conn_linger_read(struct evi_conn *c)
 }
 
 /*
- * Reads what the socket has, at most max_input ahead of the module and
- * READ_PER_EVENT at a time, so other connections get their turn.  The
- * read size adapts: small for request-reply traffic, so the buffer is a
- * small allocation malloc serves from its cache; doubling while reads
- * fill it, up to 64 KiB for streams.  Returns the bytes read, *eof set at
- * the peer's end, or -1 if a read error closed the connection.
+ * Reads what the socket has into buf (the input, or TLS's records), until
+ * it holds max_in and at most READ_PER_EVENT at a time, so other
+ * connections get their turn.  The read size adapts: small for
+ * request-reply traffic, so the buffer is a small allocation malloc
+ * serves from its cache; doubling while reads fill it, up to 64 KiB for
+ * streams.  Returns the bytes read, *eof set at the peer's end, or -1
+ * with errno.
  */
-static ssize_t
-conn_read_some(struct evi_conn *c, int fd, int *eof)
+ssize_t
+conn_read_into(struct evi_conn *c, struct evbuffer *buf, size_t max_in,
+    int *eof)
 {
 	struct evbuffer_iovec	 vec;
 	size_t			 inlen, room, want, got = 0;
-	size_t			 max_in = (size_t)c->c_svc->s_conf->sc_max_input;
 	ssize_t			 n;
 
-	inlen = evbuffer_get_length(c->c_in);
+	inlen = evbuffer_get_length(buf);
 	while (got < READ_PER_EVENT && inlen < max_in) {
 		room = max_in - inlen;
 		want = room < c->c_readsz ? room : c->c_readsz;
-		if (evbuffer_reserve_space(c->c_in, (ev_ssize_t)want, &vec,
+		if (evbuffer_reserve_space(buf, (ev_ssize_t)want, &vec,
 		    1) != 1)
 			fatalx("evbuffer_reserve_space failed");
 		if (vec.iov_len > want)
 			vec.iov_len = want;
-		n = read(fd, vec.iov_base, vec.iov_len);
+		n = read(c->c_fd, vec.iov_base, vec.iov_len);
 		if (n > 0) {
 			vec.iov_len = (size_t)n;
-			evbuffer_commit_space(c->c_in, &vec, 1);
+			evbuffer_commit_space(buf, &vec, 1);
 			got += (size_t)n;
 			inlen += (size_t)n;
 			if ((size_t)n == want && c->c_readsz < READ_MAX) {
@@ -540,7 +588,7 @@ conn_read_some(struct evi_conn *c, int fd, int *eof)
 			}
 			continue;
 		}
-		evbuffer_commit_space(c->c_in, &vec, 0);
+		evbuffer_commit_space(buf, &vec, 0);
 		if (n == 0) {
 			*eof = 1;
 			break;
@@ -549,11 +597,52 @@ conn_read_some(struct evi_conn *c, int fd, int *eof)
 			continue;
 		if (errno == EAGAIN)
 			break;
+		return (-1);
+	}
+	return ((ssize_t)got);
+}
+
+/*
+ * Reads the module's input: plaintext from the socket, or out of TLS
+ * records (after the handshake, which opens the connection for the
+ * module).  Returns the bytes, *eof set at the peer's end, or -1 if the
+ * connection was closed.
+ */
+static ssize_t
+conn_read_some(struct evi_conn *c, int *eof)
+{
+	size_t	inlen = evbuffer_get_length(c->c_in);
+	size_t	max_in = (size_t)c->c_svc->s_conf->sc_max_input;
+	ssize_t	n;
+	enum evi_tls_failure why;
+
+	if (c->c_tls == NULL)
+		n = conn_read_into(c, c->c_in, max_in, eof);
+	else if (c->c_flags & CONN_HANDSHAKE) {
+		switch (tls_handshake(c)) {
+		case -1:
+			conn_close(c, tls_failed(c, &why) &&
+			    why == EVI_TLS_FAIL_TIMEOUT ? EVI_CLOSE_TIMEOUT :
+			    EVI_CLOSE_ERROR);
+			return (-1);
+		case 1:
+			c->c_flags &= ~CONN_HANDSHAKE;
+			c->c_active = timerq_now();
+			if (conn_call(c, CB_OPEN) == 0)
+				c->c_flags |= CONN_OPENED;
+			conn_timer_arm(c);
+			break;
+		}
+		return (0);
+	} else
+		n = tls_decrypt(c, c->c_in, inlen < max_in ? (max_in - inlen <
+		    READ_PER_EVENT ? max_in - inlen : READ_PER_EVENT) : 0, eof);
+	if (n == -1) {
 		conn_close(c, conn_errno_reason(errno));
 		return (-1);
 	}
-	conn_count_in(c, got);
-	return ((ssize_t)got);
+	conn_count_in(c, (size_t)n);
+	return (n);
 }
 
 /* The socket is readable: read a few chunks, then let the module look. */
@@ -564,6 +653,7 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 	ssize_t		 got;
 	int		 eof = 0;
 
+	(void)fd;
 	(void)events;
 	if (c->c_relay != NULL) {
 		relay_readable(c);
@@ -577,7 +667,7 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		conn_paused_cb(c);
 		return;
 	}
-	if ((got = conn_read_some(c, fd, &eof)) == -1)
+	if ((got = conn_read_some(c, &eof)) == -1)
 		return;
 	if (got > 0) {
 		c->c_active = timerq_now();
@@ -613,9 +703,13 @@ conn_write_cb(evutil_socket_t fd, short events, void *arg)
 		relay_writable(c);
 		return;
 	}
+	if (c->c_flags & CONN_HANDSHAKE) {
+		conn_settle(c);
+		return;
+	}
 	/* Activity for the idle timeout: reads stamp it, and so do these. */
 	c->c_active = timerq_now();
-	before = evbuffer_get_length(c->c_out);
+	before = conn_out_length(c);
 	if (conn_flush(c, before) != 0)
 		return;		/* closed (-1), or still more to write */
 	if ((before > 0 || (c->c_flags & CONN_DRAINED_PENDING)) &&
@@ -642,8 +736,11 @@ conn_timer_arm(struct evi_conn *c)
 
 	if (c->c_flags & (CONN_LINGERING | CONN_PAIR))
 		return;
+	/* A TLS handshake has its own timeout instead of the idle one. */
+	if (c->c_flags & CONN_HANDSHAKE)
+		deadline = c->c_start + (uint64_t)lim->lim_tls.tc_handshake_ms;
 	/* A program's bytes do not pass here: only its session is timed. */
-	if (lim->lim_idle_ms > 0 && !(c->c_flags & CONN_EXEC))
+	else if (lim->lim_idle_ms > 0 && !(c->c_flags & CONN_EXEC))
 		deadline = c->c_active + (uint64_t)lim->lim_idle_ms;
 	if (lim->lim_session_ms > 0) {
 		t = c->c_start + (uint64_t)lim->lim_session_ms;
@@ -669,6 +766,9 @@ conn_expired(struct evi_conn *c)
 	if (lim->lim_session_ms > 0 &&
 	    now - c->c_start >= (uint64_t)lim->lim_session_ms)
 		return (1);
+	if (c->c_flags & CONN_HANDSHAKE)
+		return (now - c->c_start >=
+		    (uint64_t)lim->lim_tls.tc_handshake_ms);
 	if (lim->lim_idle_ms > 0 && !(c->c_flags & CONN_EXEC) &&
 	    now - c->c_active >= (uint64_t)lim->lim_idle_ms)
 		return (1);
@@ -687,7 +787,10 @@ conn_timer_cb(void *arg)
 		conn_close(c, EVI_CLOSE_CONNECT_TIMEOUT);
 	else if ((c->c_flags & CONN_EXEC) && conn_expired(c))
 		execconn_timeout(c);	/* closed when the program is gone */
-	else if (conn_expired(c))
+	else if ((c->c_flags & CONN_HANDSHAKE) && conn_expired(c)) {
+		tls_fail(c, EVI_TLS_FAIL_TIMEOUT, "tls_handshake_timeout");
+		conn_close(c, EVI_CLOSE_TIMEOUT);
+	} else if (conn_expired(c))
 		conn_close(c, EVI_CLOSE_TIMEOUT);
 	else
 		conn_timer_arm(c);

@@ -151,6 +151,40 @@ struct rate_conf {
 };
 
 /* Limits of a service, or the global defaults services inherit. */
+/*
+ * A service's TLS keys (tlsconf.c).  Inheritable, so they live with the
+ * limits; tc_ctx is built from them by tlsconf_check, as root.
+ */
+struct tls_files {
+	char		**tf_paths;
+	int		  tf_n;
+};
+/* Mozilla's "intermediate" profile (docs/security.md). */
+#define TLSCONF_CIPHERS	"ECDHE-ECDSA-AES128-GCM-SHA256:" \
+	"ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:" \
+	"ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:" \
+	"ECDHE-RSA-CHACHA20-POLY1305:DHE-RSA-AES128-GCM-SHA256:" \
+	"DHE-RSA-AES256-GCM-SHA384:DHE-RSA-CHACHA20-POLY1305"
+#define TLSCONF_CIPHERSUITES "TLS_AES_128_GCM_SHA256:" \
+	"TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256"
+#define TLSCONF_GROUPS		"X25519:P-256:P-384"
+#define TLS_VERIFY_NO		0
+#define TLS_VERIFY_OPTIONAL	1
+#define TLS_VERIFY_REQUIRE	2
+struct tls_conf {
+	struct tls_files tc_certs;	/* tls_certificate, in order */
+	struct tls_files tc_keys;	/* tls_key, paired with them */
+	char		*tc_client_ca;
+	long long	 tc_verify;	/* TLS_VERIFY_* */
+	long long	 tc_protocols;	/* bit n: TLSv1.n (TLSv1 is bit 0) */
+	char		*tc_ciphers;
+	char		*tc_ciphersuites;
+	char		*tc_alpn;	/* as written, space-separated */
+	int		 tc_tickets;
+	long long	 tc_handshake_ms;
+	struct tls_ctx	*tc_ctx;	/* NULL: plaintext */
+};
+
 struct limits_conf {
 	struct acl	 lim_only;
 	struct acl	 lim_deny;
@@ -166,6 +200,7 @@ struct limits_conf {
 	long long	 lim_proxy;	/* PROXY_V1 | PROXY_V2; 0: no */
 	struct acl	 lim_proxy_from;	/* balancers */
 	long long	 lim_proxy_ms;	/* proxy_timeout */
+	struct tls_conf	 lim_tls;
 };
 
 /* config.c */
@@ -359,6 +394,7 @@ struct config {
 	size_t			 c_nservices;
 	struct limits_conf	 c_defaults;
 	struct conf_where	*c_set;		/* by confkeys[] index */
+	struct tls_tickets	*c_tls_tickets;	/* the generation's */
 	struct service_confs	 c_services;
 	struct dgram_guard	*c_guard;	/* after listener_bind_all */
 	TAILQ_HEAD(modules, module) c_modules;
@@ -453,6 +489,61 @@ int	execconf_set_rlimit(struct parse_state *, const struct confkey *,
 	    struct conf_token *, int, void *);
 void	execconf_check(struct config *, struct service_conf *);
 void	execconf_free(struct exec_conf *);
+
+/* tlsconf.c */
+int	tlsconf_set_file(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+int	tlsconf_set_protocols(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+int	tlsconf_set_verify(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+int	tlsconf_set_alpn(struct parse_state *, const struct confkey *,
+	    struct conf_token *, int, void *);
+void	tlsconf_check(struct config *, struct service_conf *);
+void	tlsconf_free(struct tls_conf *);
+void	tlsconf_ctx_free(struct tls_ctx *);
+void	tlsconf_tickets_advance(struct tls_tickets *);
+void	tlsconf_tickets_free(struct tls_tickets *);
+
+/* tls.c */
+#define TLS_TICKET_SECRET	32
+#define TLS_TICKET_KEYS		3	/* the hour's, and two before it */
+struct tls_ticket_key {
+	unsigned char	 tk_name[16];
+	unsigned char	 tk_aes[32];
+	unsigned char	 tk_hmac[32];
+	int		 tk_valid;
+};
+/* A generation's ticket keys: a one-way ratchet, a step an hour. */
+struct tls_tickets {
+	time_t		 tt_start;	/* CLOCK_MONOTONIC seconds */
+	uint64_t	 tt_epoch;	/* hours since, of tt_secret */
+	unsigned char	 tt_secret[TLS_TICKET_SECRET];
+	struct tls_ticket_key tt_keys[TLS_TICKET_KEYS];	/* newest first */
+};
+/* A TLS service's contexts: one per certificate, the first the default. */
+struct tls_ctx {
+	struct ssl_ctx_st **tx_ctx;
+	struct x509_st	**tx_leaf;	/* each one's certificate, for SNI */
+	int		 tx_n;
+	unsigned char	*tx_alpn;	/* wire format, or NULL */
+	unsigned int	 tx_alpn_len;
+	long long	 tx_handshake_ms;
+	struct tls_tickets *tx_tickets;	/* NULL: tls_session_tickets no */
+};
+extern int	tls_ctx_index;
+void	tls_init(void);
+void	tls_accept(struct evi_conn *, struct tls_ctx *);
+int	tls_handshake(struct evi_conn *);
+ssize_t	tls_decrypt(struct evi_conn *, struct evbuffer *, size_t, int *);
+ssize_t	tls_flush(struct evi_conn *);
+int	tls_pending(const struct evi_conn *);
+size_t	tls_out_length(const struct evi_conn *);
+void	tls_close_notify(struct evi_conn *);
+void	tls_fail(struct evi_conn *, enum evi_tls_failure, const char *);
+int	tls_failed(const struct evi_conn *, enum evi_tls_failure *);
+void	tls_free(struct evi_conn *);
+void	tls_log_fields(const struct evi_conn *, char *, size_t);
 
 /* modopt.c */
 int	 modopt_check_table(const char *, const struct evi_module *, char **);
@@ -577,6 +668,8 @@ void	limits_refused(struct evi_service *, enum evi_refuse_reason,
 	    const char *);
 void	limits_log(struct evi_service *, int);
 void	limits_unread(struct evi_service *, const char *, size_t);
+void	limits_tls_failed(struct evi_service *, struct source *,
+	    const char *, const char *);
 void	limits_worker_init(struct worker *);
 void	limits_publish(struct worker *);
 void	limits_service_free(struct evi_service *);
@@ -775,6 +868,9 @@ struct svc_stats {
 	uint64_t	 st_exec_exit_ok;	/* that exited 0 */
 	uint64_t	 st_exec_exit_error;	/* exited with another status */
 	uint64_t	 st_exec_signaled;	/* killed by a signal */
+	uint64_t	 st_tls_handshakes;	/* completed */
+	uint64_t	 st_tls_resumed;	/* of which resumed */
+	uint64_t	 st_tls_failed[EVI_TLS_FAIL_NREASONS];
 };
 
 struct evi_service {
@@ -802,6 +898,7 @@ struct evi_service {
 	struct bucket		 s_bucket;	/* the service's rate */
 	struct refusal_log	 s_refusals[EVI_REFUSE_NREASONS_ALL];
 	struct refusal_log	 s_unread;	/* closes for max_input */
+	struct refusal_log	 s_tls_failed;	/* TLS handshakes */
 	struct refusal_log	 s_proxy_log;	/* bad PROXY headers */
 	TAILQ_HEAD(, proxy_wait) s_proxy_waits;	/* headers to come */
 	int			 s_disabled;	/* by the operator: refuse */
@@ -858,6 +955,7 @@ int	deadline_pending(const struct deadline *);
 #define CONN_EXEC		0x10000	/* handed to a program */
 #define CONN_EXITED		0x20000	/* the program exited: c_exit */
 #define CONN_EXEC_KILLED	0x40000	/* session_timeout killed it */
+#define CONN_HANDSHAKE		0x100000 /* TLS: not open yet (c_tls) */
 #define CONN_PAIR		0x80000	/* our end of a relayed program's
 					   socketpair: counted nowhere */
 
@@ -882,6 +980,7 @@ struct evi_conn {
 	uint64_t		 c_active;	/* last byte either way */
 	struct source		*c_source;	/* per-source accounting */
 	struct proxy_info	*c_proxy;	/* PROXY header, or NULL */
+	struct tls_conn		*c_tls;		/* TLS service: tls.c's */
 	uint64_t		 c_bytes_in;
 	uint64_t		 c_bytes_out;
 	uint32_t		 c_readsz;	/* adapts to the traffic */
@@ -897,6 +996,7 @@ struct evi_conn *conn_pair(struct evi_service *, int);
 void	conn_flush_dirty(evutil_socket_t, short, void *);
 int	conn_settle(struct evi_conn *);
 void	conn_mark_dirty(struct evi_conn *);
+ssize_t	conn_read_into(struct evi_conn *, struct evbuffer *, size_t, int *);
 void	conn_count_in(struct evi_conn *, size_t);
 void	conn_count_out(struct evi_conn *, size_t);
 void	conn_event_read(struct evi_conn *, int);

@@ -243,7 +243,8 @@ evi_conn_exec(struct evi_conn *c)
 		errno = EINVAL;
 		return (-1);
 	}
-	if (c->c_proxy != NULL || evbuffer_get_length(c->c_in) > 0 ||
+	if (c->c_proxy != NULL || c->c_tls != NULL ||
+	    evbuffer_get_length(c->c_in) > 0 ||
 	    evbuffer_get_length(c->c_out) > 0)
 		return (execconn_relay(c));
 	memset(&m, 0, sizeof(m));

@@ -477,6 +477,35 @@ limits_unread(struct evi_service *svc, const char *peer, size_t len)
 	limits_arm_tick(svc->s_worker);
 }
 
+/*
+ * A TLS handshake failed: charged to the client's per_source_rate as one
+ * more connection (its bucket may go below zero, and then refuses it for
+ * longer), and logged like refusals, the first of a second at once.
+ */
+void
+limits_tls_failed(struct evi_service *svc, struct source *src,
+    const char *peer, const char *what)
+{
+	const struct limits_conf	*lim = &svc->s_conf->sc_limits;
+	struct refusal_log		*rl = &svc->s_tls_failed;
+	time_t				 now = (time_t)(timerq_now() / 1000);
+
+	if (src != NULL && lim->lim_src_rate.rc_per_sec > 0) {
+		bucket_refill(&src->src_bucket, &lim->lim_src_rate,
+		    timerq_now());
+		src->src_bucket.b_tokens -= 1.0;
+	}
+	if (now != rl->rl_logged && rl->rl_pending == 0) {
+		log_info("service \"%s\": TLS handshake with %s failed: %s",
+		    svc->s_conf->sc_name, peer, what);
+		rl->rl_logged = now;
+		return;
+	}
+	(void)snprintf(rl->rl_peer, sizeof(rl->rl_peer), "%s", peer);
+	rl->rl_pending++;
+	limits_arm_tick(svc->s_worker);
+}
+
 /* The summary of the unread-input closes that were not logged yet. */
 static void
 limits_log_unread(struct evi_service *svc)
@@ -560,6 +589,16 @@ limits_tick(void *arg)
 		if (svc->s_unread.rl_pending > 0) {
 			limits_log_unread(svc);
 			svc->s_unread.rl_logged = now;
+			again = 1;
+		}
+		if (svc->s_tls_failed.rl_pending > 0) {
+			log_info("service \"%s\": %llu more TLS handshake "
+			    "failures in the last second, last with %s",
+			    svc->s_conf->sc_name, (unsigned long long)
+			    svc->s_tls_failed.rl_pending,
+			    svc->s_tls_failed.rl_peer);
+			svc->s_tls_failed.rl_pending = 0;
+			svc->s_tls_failed.rl_logged = now;
 			again = 1;
 		}
 		if (svc->s_evicted > 0) {

@@ -102,13 +102,35 @@ relay_fail(struct evi_conn *c, enum evi_close_reason reason)
 	conn_mark_dirty(c);
 }
 
+/* Bytes staged for the destination: a chunk, a pipe, TLS records. */
+static size_t
+relay_staged(const struct relay_dir *d)
+{
+	size_t	len = d->rd_piped + evbuffer_get_length(d->rd_dst->c_out);
+
+	if (d->rd_dst->c_tls != NULL)
+		len += tls_out_length(d->rd_dst);
+	return (len);
+}
+
 /* Sends what is staged for the destination; -1 on a write error. */
 static int
 relay_send(struct relay_dir *d)
 {
 	struct evi_conn	*dst = d->rd_dst;
+	size_t		 before;
 	ssize_t		 n;
 
+	/* A TLS destination encrypts the chunk; tls_flush counts it. */
+	if (dst->c_tls != NULL) {
+		if ((before = relay_staged(d)) == 0)
+			return (0);
+		if (tls_flush(dst) == -1)
+			return (-1);
+		if (relay_staged(d) < before)
+			dst->c_active = d->rd_src->c_active = timerq_now();
+		return (0);
+	}
 	if (evbuffer_get_length(dst->c_out) > 0)
 		n = evbuffer_write(dst->c_out, dst->c_fd);
 	else if (d->rd_piped > 0) {
@@ -157,12 +179,22 @@ relay_recv(struct relay_dir *d)
 {
 	struct evbuffer_iovec	vec;
 	ssize_t			n;
+	int			eof;
 
 	if (d->rd_pipe[0] != -1) {
 		n = splice(d->rd_src->c_fd, NULL, d->rd_pipe[1], NULL,
 		    RELAY_CHUNK, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n > 0)
 			d->rd_piped = (size_t)n;
+	} else if (d->rd_src->c_tls != NULL) {
+		/* Out of TLS records; nothing yet is EAGAIN, as for read. */
+		eof = 0;
+		n = tls_decrypt(d->rd_src, d->rd_dst->c_out, RELAY_CHUNK,
+		    &eof);
+		if (n == 0 && !eof) {
+			n = -1;
+			errno = EAGAIN;
+		}
 	} else {
 		if (evbuffer_reserve_space(d->rd_dst->c_out, RELAY_CHUNK, &vec,
 		    1) != 1)
@@ -191,6 +223,11 @@ relay_carry_eof(struct relay *r, struct relay_dir *d)
 		return;
 	d->rd_done = 1;
 	d->rd_dst->c_flags |= CONN_WR_SHUT;
+	/* TLS says the end itself first; the stage is empty, so it fits. */
+	if (d->rd_dst->c_tls != NULL) {
+		tls_close_notify(d->rd_dst);
+		(void)tls_flush(d->rd_dst);
+	}
 	if (shutdown(d->rd_dst->c_fd, SHUT_WR) == -1) {
 		relay_fail(d->rd_dst, EVI_CLOSE_RESET);
 		return;
@@ -221,7 +258,7 @@ relay_pump(struct relay *r, struct relay_dir *d)
 			    EVI_CLOSE_RESET : EVI_CLOSE_ERROR);
 			return;
 		}
-		if (d->rd_piped > 0 || evbuffer_get_length(dst->c_out) > 0) {
+		if (relay_staged(d) > 0) {
 			conn_event_write(dst, 1);
 			conn_event_read(src, 0);
 			break;
@@ -245,7 +282,8 @@ relay_pump(struct relay *r, struct relay_dir *d)
 			 * send, then let the read event say when there is
 			 * more.
 			 */
-			if (n < RELAY_CHUNK)
+			if (n < RELAY_CHUNK && (src->c_tls == NULL ||
+			    !tls_pending(src)))
 				d->rd_short = 1;
 			continue;
 		}
@@ -404,8 +442,10 @@ relay_dir_init(struct relay_dir *d, struct evi_conn *src,
 	d->rd_src = src;
 	d->rd_dst = dst;
 	d->rd_pipe[0] = d->rd_pipe[1] = -1;
+	/* TLS bytes must pass through OpenSSL: copies only. */
 	d->rd_may_splice = src->c_svc->s_conf->sc_relay_splice &&
-	    dst->c_svc->s_conf->sc_relay_splice;
+	    dst->c_svc->s_conf->sc_relay_splice && src->c_tls == NULL &&
+	    dst->c_tls == NULL;
 	/* What the source had read goes first, ahead of any chunk. */
 	evbuffer_add_buffer(dst->c_out, src->c_in);
 	d->rd_eof = (src->c_flags & CONN_PEER_EOF) != 0;

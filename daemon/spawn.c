@@ -668,8 +668,9 @@ spawn_is_conn(const struct service_conf *sc, int fd, union sockunion *peer,
 
 /*
  * Relay mode: fd must be a stream socketpair's end, for a service whose
- * clients come through a balancer (proxy_protocol); the addresses are
- * the worker's word, as it read them from the PROXY header it checked.
+ * clients come through a balancer (proxy_protocol) or speak TLS; the
+ * addresses are the worker's word, as it read them from the PROXY header
+ * it checked or from the socket it keeps.
  */
 static int
 spawn_is_pair(const struct service_conf *sc, const struct spawn_msg *m,
@@ -684,7 +685,8 @@ spawn_is_pair(const struct service_conf *sc, const struct spawn_msg *m,
 		return (0);
 	len = sizeof(domain);
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
-	    domain != AF_UNIX || sc->sc_limits.lim_proxy == 0)
+	    domain != AF_UNIX || (sc->sc_limits.lim_proxy == 0 &&
+	    sc->sc_limits.lim_tls.tc_ctx == NULL))
 		return (0);
 	if ((m->sm_peer.sa.sa_family != AF_INET &&
 	    m->sm_peer.sa.sa_family != AF_INET6) ||

@@ -180,6 +180,10 @@ stats_sum(struct svc_stats *to, const struct svc_stats *from)
 	to->st_exec_exit_ok += from->st_exec_exit_ok;
 	to->st_exec_exit_error += from->st_exec_exit_error;
 	to->st_exec_signaled += from->st_exec_signaled;
+	to->st_tls_handshakes += from->st_tls_handshakes;
+	to->st_tls_resumed += from->st_tls_resumed;
+	for (i = 0; i < EVI_TLS_FAIL_NREASONS; i++)
+		to->st_tls_failed[i] += from->st_tls_failed[i];
 }
 
 /* Adds up one service's slots in all processes of a generation. */
@@ -505,6 +509,11 @@ stats_export(const struct svc_stats *st, const struct service_conf *sc,
 	out->exec_exit_ok = st->st_exec_exit_ok;
 	out->exec_exit_error = st->st_exec_exit_error;
 	out->exec_signaled = st->st_exec_signaled;
+	out->tls = sc->sc_limits.lim_tls.tc_certs.tf_n > 0;
+	out->tls_handshakes = st->st_tls_handshakes;
+	out->tls_resumed = st->st_tls_resumed;
+	for (i = 0; i < EVI_TLS_FAIL_NREASONS; i++)
+		out->tls_handshake_failures[i] = st->st_tls_failed[i];
 	out->name = sc->sc_name;
 	out->module = sc->sc_module_label != NULL ? sc->sc_module_label :
 	    sc->sc_module_name;
@@ -819,9 +828,10 @@ stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 {
 	struct evi_service	*svc = c->c_svc;
 	char			 peer[ADDR_STRLEN], via[ADDR_STRLEN + 5];
-	char			 exited[32];
+	char			 exited[32], tls[384];
 
 	addr_string(&c->c_peer.sa, peer, sizeof(peer));
+	tls_log_fields(c, tls, sizeof(tls));
 	exited[0] = '\0';
 	if ((c->c_flags & CONN_EXITED) && WIFSIGNALED(c->c_exit))
 		(void)snprintf(exited, sizeof(exited), " signal=%s",
@@ -836,14 +846,14 @@ stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 	}
 	/* An outbound connection's line says so, to keep client lines apart. */
 	log_info("event=%s service=%s proto=tcp peer=%s%s local_port=%u "
-	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s%s",
+	    "duration_ms=%lld bytes_in=%llu bytes_out=%llu reason=%s%s%s",
 	    (c->c_flags & CONN_OUTBOUND) ? "outbound" : "close",
 	    svc->s_conf->sc_name, peer, via,
 	    stats_port(evi_conn_local(c, NULL)),
 	    (long long)(timerq_now() - c->c_start),
 	    (unsigned long long)c->c_bytes_in,
 	    (unsigned long long)c->c_bytes_out,
-	    evi_close_reason_string(reason), exited);
+	    evi_close_reason_string(reason), exited, tls);
 }
 
 /* A signal's name without "SIG" (SEGV, KILL), or its number. */

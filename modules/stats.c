@@ -161,6 +161,9 @@ struct walk {
 
 #define PASS_CLOSED	100
 #define PASS_REFUSED	101
+#define PASS_TLS	102	/* handshakes, resumed: TLS services only */
+#define PASS_TLS_RESUMED 103
+#define PASS_TLS_FAILED	104
 
 /*
  * The reasons a report lists by family: the 1.0 ones in the frozen
@@ -208,6 +211,41 @@ json_reasons(struct evbuffer *b, const struct evi_stats_service *s,
 	}
 }
 
+/* Stops the walk at the first service that speaks TLS. */
+static int
+is_tls(const struct evi_stats_service *s, void *arg)
+{
+	(void)arg;
+	return (s->tls != 0);
+}
+
+/* The TLS families' samples, for a service that speaks TLS. */
+static int
+prom_tls(const struct evi_stats_service *s, struct walk *w)
+{
+	unsigned int	i;
+
+	if (!s->tls)
+		return (0);
+	if (w->metric == PASS_TLS_FAILED) {
+		for (i = 0; i < EVI_TLS_FAIL_NREASONS; i++) {
+			evbuffer_add_printf(w->b,
+			    "evinetd_tls_handshake_failures_total{service=\"");
+			prom_label(w->b, s->name);
+			evbuffer_add_printf(w->b, "\",reason=\"%s\"} %" PRIu64
+			    "\n", evi_tls_failure_string(i),
+			    s->tls_handshake_failures[i]);
+		}
+		return (0);
+	}
+	evbuffer_add_printf(w->b, "%s{service=\"", w->metric == PASS_TLS ?
+	    "evinetd_tls_handshakes_total" : "evinetd_tls_resumed_total");
+	prom_label(w->b, s->name);
+	evbuffer_add_printf(w->b, "\"} %" PRIu64 "\n", w->metric == PASS_TLS ?
+	    s->tls_handshakes : s->tls_resumed);
+	return (0);
+}
+
 /* Writes one metric's (or one labelled family's) samples for a service. */
 static int
 prom_service(const struct evi_stats_service *s, void *arg)
@@ -218,6 +256,8 @@ prom_service(const struct evi_stats_service *s, void *arg)
 	unsigned int	 i;
 	int		 closed = w->metric == PASS_CLOSED;
 
+	if (w->metric >= PASS_TLS)
+		return (prom_tls(s, w));
 	if (closed || w->metric == PASS_REFUSED) {
 		for (i = 0; i < (closed ? NCLOSED : NREFUSED); i++) {
 			word = reason_count(s, closed, i, &v);
@@ -247,6 +287,26 @@ prom_header(struct evbuffer *b, const char *name, const char *type,
 	    name, type);
 }
 
+/* The TLS families, if a service speaks TLS: no family without samples. */
+static void
+prom_tls_families(struct evi_service *svc, struct walk *w)
+{
+	if (evi_stats_foreach(svc, is_tls, NULL) == 0)
+		return;
+	prom_header(w->b, "evinetd_tls_handshakes_total", "counter",
+	    "TLS handshakes completed, resumed ones included.");
+	w->metric = PASS_TLS;
+	evi_stats_foreach(svc, prom_service, w);
+	prom_header(w->b, "evinetd_tls_resumed_total", "counter",
+	    "TLS handshakes that resumed a session.");
+	w->metric = PASS_TLS_RESUMED;
+	evi_stats_foreach(svc, prom_service, w);
+	prom_header(w->b, "evinetd_tls_handshake_failures_total", "counter",
+	    "TLS handshakes that failed, by reason.");
+	w->metric = PASS_TLS_FAILED;
+	evi_stats_foreach(svc, prom_service, w);
+}
+
 /* The whole Prometheus exposition, grouped by metric family. */
 static void
 stats_prometheus(struct evi_service *svc, struct evbuffer *b)
@@ -268,7 +328,7 @@ stats_prometheus(struct evi_service *svc, struct evbuffer *b)
 	    "Connections or datagrams refused, by reason.");
 	w.metric = PASS_REFUSED;
 	evi_stats_foreach(svc, prom_service, &w);
-
+	prom_tls_families(svc, &w);
 	prom_header(b, "evinetd_build_info", "gauge",
 	    "Version of the daemon and of its module ABI.");
 	evbuffer_add_printf(b, "evinetd_build_info{version=\"");
@@ -304,6 +364,21 @@ stats_prometheus(struct evi_service *svc, struct evbuffer *b)
 	evbuffer_add_printf(b, "evinetd_open_fds %" PRIu64 "\n", g->open_fds);
 }
 
+/* A TLS service's handshake counters, as more members of its object. */
+static void
+json_tls(struct evbuffer *b, const struct evi_stats_service *s)
+{
+	unsigned int	i;
+
+	evbuffer_add_printf(b, ", \"tls_handshakes\": %" PRIu64 ", "
+	    "\"tls_resumed\": %" PRIu64 ", \"tls_handshake_failures\": {",
+	    s->tls_handshakes, s->tls_resumed);
+	for (i = 0; i < EVI_TLS_FAIL_NREASONS; i++)
+		evbuffer_add_printf(b, "%s\"%s\": %" PRIu64, i ? ", " : "",
+		    evi_tls_failure_string(i), s->tls_handshake_failures[i]);
+	evbuffer_add_printf(b, "}");
+}
+
 /* One service as a JSON object (names are [A-Za-z0-9._-], no escaping). */
 static int
 json_service(const struct evi_stats_service *s, void *arg)
@@ -330,7 +405,10 @@ json_service(const struct evi_stats_service *s, void *arg)
 	json_reasons(w->b, s, 1);
 	evbuffer_add_printf(w->b, "}, \"refused\": {");
 	json_reasons(w->b, s, 0);
-	evbuffer_add_printf(w->b, "}}");
+	evbuffer_add_printf(w->b, "}");
+	if (s->tls)
+		json_tls(w->b, s);
+	evbuffer_add_printf(w->b, "}");
 	w->first = 0;
 	return (0);
 }

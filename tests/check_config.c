@@ -1504,6 +1504,14 @@ static const char *const other_values[][2] = {
 	{ "proxy_protocol", "v1" },
 	{ "proxy_from", "192.0.2.7" },
 	{ "proxy_timeout", "9s" },
+	{ "tls_client_ca", "/etc/ssl/other.pem" },
+	{ "tls_verify_client", "optional" },
+	{ "tls_protocols", "TLSv1.2" },
+	{ "tls_ciphers", "ECDHE-RSA-AES128-GCM-SHA256" },
+	{ "tls_ciphersuites", "TLS_CHACHA20_POLY1305_SHA256" },
+	{ "tls_alpn", "foo" },
+	{ "tls_session_tickets", "yes" },
+	{ "tls_handshake_timeout", "7s" },
 };
 
 static const char *
@@ -1529,9 +1537,15 @@ same_limit(const struct confkey *ck, const char *a, const char *b)
 
 	a += ck->ck_offset;
 	b += ck->ck_offset;
-	if (ck->ck_set == NULL && ck->ck_type != EVI_OPT_STRING)
+	if (ck->ck_offset == offsetof(struct limits_conf, lim_tls.tc_tickets))
+		return (*(const int *)a == *(const int *)b);
+	if (ck->ck_set == NULL && ck->ck_type != EVI_OPT_STRING &&
+	    ck->ck_type != EVI_OPT_PATH)
 		return (*(const long long *)a == *(const long long *)b);
-	if (ck->ck_offset == offsetof(struct limits_conf, lim_proxy))
+	if (ck->ck_offset == offsetof(struct limits_conf, lim_proxy) ||
+	    ck->ck_offset == offsetof(struct limits_conf, lim_tls.tc_verify) ||
+	    ck->ck_offset == offsetof(struct limits_conf,
+	    lim_tls.tc_protocols))
 		return (*(const long long *)a == *(const long long *)b);
 	if (ck->ck_offset == offsetof(struct limits_conf, lim_only) ||
 	    ck->ck_offset == offsetof(struct limits_conf, lim_deny) ||
@@ -1542,7 +1556,7 @@ same_limit(const struct confkey *ck, const char *a, const char *b)
 	if (ck->ck_offset == offsetof(struct limits_conf, lim_rate) ||
 	    ck->ck_offset == offsetof(struct limits_conf, lim_src_rate))
 		return (memcmp(a, b, sizeof(struct rate_conf)) == 0);
-	if (ck->ck_type == EVI_OPT_STRING)
+	if (ck->ck_type == EVI_OPT_STRING || ck->ck_type == EVI_OPT_PATH)
 		return (*(char *const *)a != NULL && *(char *const *)b !=
 		    NULL && strcmp(*(char *const *)a, *(char *const *)b) == 0);
 	ck_abort_msg("no comparison for the key \"%s\"", ck->ck_name);
@@ -1558,7 +1572,9 @@ START_TEST(test_services_inherit_each_global_default_they_do_not_set)
 
 	for (i = 0; i < confkeys_count; i++) {
 		ck = &confkeys[i];
-		if (ck->ck_scope != CK_INHERIT)
+		/* Certificates need files: test_tls.py inherits them. */
+		if (ck->ck_scope != CK_INHERIT ||
+		    ck->ck_set == tlsconf_set_file)
 			continue;
 		check_str_free();
 		/* proxy_protocol needs a proxy_from, which has no default. */

@@ -592,6 +592,7 @@ struct evi_stats_service {
 	uint64_t	 exec_exit_error;	/* another status */
 	uint64_t	 exec_signaled;		/* killed by a signal */
 	/* 1.4: TLS (services with tls_certificate). */
+	uint64_t	 tls;			/* 1: the service speaks TLS */
 	uint64_t	 tls_handshakes;	/* completed, resumed ones too */
 	uint64_t	 tls_resumed;		/* of which resumed */
 	uint64_t	 tls_handshake_failures[EVI_TLS_FAIL_NREASONS];

@@ -186,6 +186,10 @@ INFO_PATTERNS = [
     r'^control: stop requested by uid \d+ \(pid \d+\)$',
     r'^service "[^"]+": closing connection \d+-\d+ as the operator '
     r'asked$',
+    # limits.c: TLS handshake failures, at most one line a second
+    r'^service "[^"]+": TLS handshake with \S+ failed: [a-z_]+ \(',
+    r'^service "[^"]+": \d+ more TLS handshake failures in the last '
+    r'second, last with \S+$',
     # spawn.c
     r'^service "[^"]+": pid \d+ exited with (status \d+|signal \d+ '
     r'\([^)]*\)), after its worker$',
