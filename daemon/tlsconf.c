@@ -292,6 +292,7 @@ tlsconf_check_dates(struct service_conf *sc, const char *file, int line,
  * handshake go on with the default, as clients expect.
  */
 static int
+/* NOLINTNEXTLINE(readability-non-const-parameter): OpenSSL's type */
 tlsconf_sni_cb(SSL *ssl, int *alert, void *arg)
 {
 	struct tls_ctx	*tx = arg;
@@ -678,8 +679,8 @@ tlsconf_check(struct config *cf, struct service_conf *sc)
 	tx = xcalloc(1, sizeof(*tx));
 	tx->tx_n = tc->tc_certs.tf_n < tc->tc_keys.tf_n ? tc->tc_certs.tf_n :
 	    tc->tc_keys.tf_n;
-	tx->tx_ctx = xcalloc((size_t)tx->tx_n, sizeof(*tx->tx_ctx));
-	tx->tx_leaf = xcalloc((size_t)tx->tx_n, sizeof(*tx->tx_leaf));
+	tx->tx_ctx = xcalloc((size_t)tx->tx_n, sizeof(SSL_CTX *));
+	tx->tx_leaf = xcalloc((size_t)tx->tx_n, sizeof(X509 *));
 	tx->tx_handshake_ms = tc->tc_handshake_ms;
 	tlsconf_alpn_wire(tx, tc->tc_alpn);
 	if (tc->tc_tickets)
