@@ -36,13 +36,11 @@ IO = evitest.IO_TIMEOUT
 SCALE = evitest.TIMEOUT_SCALE
 MiB = 1 << 20
 
-# The daemon's info lines about failed handshakes (contract: "Observability"),
-# which are not in evitest.INFO_PATTERNS yet.
-EXPECT_TLS = [
-    r'^service "[^"]+": TLS handshake with \S+ failed: ',
-    r'^service "[^"]+": \d+ more TLS handshake failures? in the last '
-    r'second$',
-]
+# The lines of a failed handshake and of the ones that the rate limit
+# folded into one (their formats are in evitest.INFO_PATTERNS).
+FAILED_RE = r'^service "%s": TLS handshake with \S+ failed: %s \('
+MORE_RE = r'^service "%s": (\d+) more TLS handshake failures in the last ' \
+    r'second'
 
 # The contract's defaults: Mozilla "intermediate".
 DEFAULT_CIPHERS = (
@@ -52,6 +50,9 @@ DEFAULT_CIPHERS = (
     "DHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:"
     "DHE-RSA-CHACHA20-POLY1305:TLS_AES_128_GCM_SHA256:"
     "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256").split(":")
+
+# What the daemon serves by default.
+MODERN = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
 
 FAILURES = "evinetd_tls_handshake_failures_total"
 HANDSHAKES = "evinetd_tls_handshakes_total"
@@ -107,7 +108,7 @@ class PKICase(evitest.TestCase):
                    if k in kw}
         return self.daemon(tls_conf(pairs or [(self.cert, self.key)], *keys,
                                     **conf_kw),
-                           expect=EXPECT_TLS + list(expect), **kw)
+                           expect=expect, **kw)
 
     def ctx(self, version=None, alpn=None, cert=None, check_hostname=True):
         return client_ctx(self.pki.ca_cert, version, alpn, cert,
@@ -215,6 +216,17 @@ def refusal(port, ctx, name="localhost"):
         return EOFError("closed after %r" % line)
 
 
+def client_hello(ctx):
+    """The bytes of the ClientHello a client with CTX sends first."""
+    out = ssl.MemoryBIO()
+    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname="localhost")
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 def metric(d, name, **labels):
     return scrape(d.port("stats")).count(name, **labels)
 
@@ -246,6 +258,7 @@ class BioClient:
         self.tx = bytearray()
         self.tcp_eof = False            # the server closed TCP
         self.close_notify = False       # the server's close_notify came
+        self.echoed_at_close_notify = None  # bytes echoed when ours left
         self.sel = selectors.DefaultSelector()
         self.sel.register(self.sock, selectors.EVENT_READ)
 
@@ -348,6 +361,7 @@ class BioClient:
                 self.tx += self.out.read()
             if not more and close_notify and not notified:
                 self.send_close_notify()
+                self.echoed_at_close_notify = n_got
                 notified = True
             if close_notify and self.close_notify:
                 break
@@ -406,6 +420,8 @@ class TestEcho(PKICase):
                                                   close_notify=True)
             self.assertTrue(c.close_notify)
             self.assertEqual(c.wait_tcp_eof(), 0)
+            # Most of the echo was still to come when we half-closed.
+            self.assertLess(c.echoed_at_close_notify, total // 2)
         self.assertEqual((n_sent, n_got), (total, total))
         self.assertEqual(h_got, h_sent)
         # The conn log counts plaintext, and names the protocol.
@@ -438,19 +454,20 @@ class TestVersions(PKICase):
         out = s_client(d.port("tls"), "-tls1_1", "-cipher",
                        "DEFAULT@SECLEVEL=0")
         self.assertNotEqual(out.returncode, 0, out.stdout)
-        self.assertNotRegex(out.stdout, r"Protocol\s*: TLSv1\.1")
+        self.assertRegex(out.stdout, r"alert protocol version")
+        self.assertNotRegex(out.stdout, S_CLIENT_TLS11)
         self.assertEqual(d.stop(), 0)
 
     def test_a_site_that_asks_for_tls11_gets_it(self):
         # The control for the two above: these clients can speak TLS 1.1.
         d = self.tls_daemon("tls_protocols = TLSv1.1 TLSv1.2 TLSv1.3",
-                            "tls_ciphers = DEFAULT@SECLEVEL=0")
+                            'tls_ciphers = "DEFAULT@SECLEVEL=0"')
         info = info_of(d.port("tls"),
                        self.ctx(version=ssl.TLSVersion.TLSv1_1))[0]
         self.assertEqual(info["version"], "TLSv1.1")
         out = s_client(d.port("tls"), "-tls1_1", "-cipher",
                        "DEFAULT@SECLEVEL=0")
-        self.assertRegex(out.stdout, r"Protocol\s*: TLSv1\.1")
+        self.assertRegex(out.stdout, S_CLIENT_TLS11)
         self.assertEqual(d.stop(), 0)
 
     def test_tls12_and_tls13_are_both_served(self):
@@ -465,6 +482,53 @@ class TestVersions(PKICase):
         wait_metric(d, HANDSHAKES, 2, service="tls")
         self.assertEqual(d.stop(), 0)
 
+    def test_only_x25519_p256_and_p384_are_offered(self):
+        d = self.tls_daemon()
+        for group, ok in (("X25519", True), ("P-256", True), ("P-384", True),
+                          ("P-521", False), ("X448", False),
+                          ("ffdhe2048", False)):
+            with self.subTest(group=group):
+                out = s_client(d.port("tls"), "-tls1_3", "-groups", group,
+                               "-CAfile", self.pki.ca_cert)
+                self.assertEqual(out.returncode == 0, ok, out.stdout)
+        wait_metric(d, FAILURES, 3, service="tls", reason="cipher")
+        self.assertEqual(d.stop(), 0)
+
+    def test_renegotiation_is_refused(self):
+        d = self.tls_daemon("log_connections = yes", module="echo")
+        with S_Client(d.port("tls"), "-tls1_2", "-CAfile",
+                      self.pki.ca_cert) as c:
+            c.send("hello\n")
+            c.wait_for(r"^hello$")
+            c.send("R\n")
+            c.wait_for(r"^RENEGOTIATING$")
+            self.assertRegex(c.finish(), r"no renegotiation")
+        self.assertEqual(d.stop(), 0)
+
+    def test_global_keys_are_defaults_for_every_service(self):
+        d = self.daemon("""
+            tls_certificate = %s
+            tls_key = %s
+            tls_protocols = TLSv1.3
+            service strict {
+                listen = 127.0.0.1:0
+                module = %s
+            }
+            service lax {
+                listen = 127.0.0.1:0
+                module = %s
+                tls_protocols = TLSv1.2 TLSv1.3
+            }""" % (self.cert, self.key, testmod("tlsinfo"),
+                    testmod("tlsinfo")))
+        tls12 = self.ctx(version=ssl.TLSVersion.TLSv1_2)
+        self.assertIsInstance(refusal(d.port("strict"), tls12),
+                              ssl.SSLError)
+        self.assertEqual(info_of(d.port("lax"), tls12)[0]["version"],
+                         "TLSv1.2")
+        self.assertEqual(info_of(d.port("strict"), self.ctx())[0]["version"],
+                         "TLSv1.3")
+        self.assertEqual(d.stop(), 0)
+
     def test_tls13_only_refuses_tls12(self):
         d = self.tls_daemon("tls_protocols = TLSv1.3")
         e = refusal(d.port("tls"), self.ctx(version=ssl.TLSVersion.TLSv1_2))
@@ -475,6 +539,12 @@ class TestVersions(PKICase):
         self.assertEqual(d.stop(), 0)
 
 
+# What s_client shows of tlsinfo's line over TLS 1.1 (its own "New,
+# TLSvX" line names the cipher's version, and "Protocol" is there even
+# when the handshake failed).
+S_CLIENT_TLS11 = r"(?m)^version=TLSv1\.1 "
+
+
 def s_client(port, *args, name="localhost", stdin=""):
     """openssl s_client to 127.0.0.1:PORT with ARGS; returns the
     CompletedProcess (text)."""
@@ -483,6 +553,72 @@ def s_client(port, *args, name="localhost", stdin=""):
          "-servername", name] + list(args),
         input=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         timeout=IO * SCALE, check=False, encoding="utf-8", errors="replace")
+
+
+class S_Client:
+    """openssl s_client as a live process: lines in, its output watched
+    line by line, every wait bounded."""
+
+    def __init__(self, port, *args):
+        self.proc = subprocess.Popen(
+            ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port] +
+            list(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        self.out = []
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+        self.buf = b""
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+    def _read(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("s_client: out of time; output:\n%s" %
+                                 "\n".join(self.out))
+        if not self.sel.select(min(left, 1.0)):
+            return True
+        chunk = os.read(self.proc.stdout.fileno(), 65536)
+        self.buf += chunk
+        *lines, self.buf = self.buf.split(b"\n")
+        self.out += [l.decode(errors="replace") for l in lines]
+        return bool(chunk)
+
+    def wait_for(self, regex, timeout=IO):
+        deadline = time.monotonic() + timeout * SCALE
+        seen = 0
+        while True:
+            for line in self.out[seen:]:
+                if re.search(regex, line):
+                    return line
+            seen = len(self.out)
+            if not self._read(deadline):
+                raise EOFError("s_client ended before %r:\n%s" % (
+                    regex, "\n".join(self.out)))
+
+    def finish(self, timeout=IO):
+        """Waits for s_client to end on its own; returns all it said."""
+        deadline = time.monotonic() + timeout * SCALE
+        while self._read(deadline):
+            pass
+        self.proc.wait(max(0.1, deadline - time.monotonic()))
+        return "\n".join(self.out + [self.buf.decode(errors="replace")])
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.sel.close()
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class TestClientCertificates(PKICase):
@@ -500,7 +636,7 @@ class TestClientCertificates(PKICase):
 
     def test_require_refuses_no_certificate_and_another_ca(self):
         d = self.verify_daemon("require")
-        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        for v in MODERN:
             with self.subTest(version=v):
                 self.assertIsInstance(
                     refusal(d.port("tls"), self.ctx(version=v)),
@@ -515,7 +651,7 @@ class TestClientCertificates(PKICase):
 
     def test_require_serves_a_good_certificate_and_the_module_sees_it(self):
         d = self.verify_daemon("require")
-        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        for v in MODERN:
             with self.subTest(version=v):
                 info = info_of(d.port("tls"),
                                self.ctx(version=v, cert=self.alice))[0]
@@ -619,33 +755,36 @@ class TestResumption(PKICase):
     def resume_until_another_worker(self, port, ctx, tries=40):
         """A full handshake, then reconnections with the latest session
         until one lands on another worker; returns the infos of the
-        first and that last connection."""
+        first and that last connection, and how many were resumed."""
         first, session, reused, _ = info_of(port, ctx)
         self.assertFalse(reused)
         self.assertEqual(first["resumed"], "0")
-        for _ in range(tries):
+        for n in range(1, tries + 1):
             info, new, reused, _ = info_of(port, ctx, session=session)
             self.assertTrue(reused, "not resumed: %r" % info)
             self.assertEqual(info["resumed"], "1")
             if info["pid"] != first["pid"]:
-                return first, info
+                return first, info, n
             session = new
         self.fail("%d connections all landed on worker %d" % (
             tries, first["pid"]))
 
     def test_a_session_resumes_on_the_same_and_on_another_worker(self):
         d = self.resuming_daemon()
-        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        resumed = 0
+        for v in MODERN:
             with self.subTest(version=v):
-                first, last = self.resume_until_another_worker(
+                first, last, n = self.resume_until_another_worker(
                     d.port("tls"), self.ctx(version=v))
                 self.assertNotEqual(first["pid"], last["pid"])
-        self.assertGreaterEqual(metric(d, RESUMED, service="tls"), 2)
+                resumed += n
+        wait_metric(d, RESUMED, resumed, service="tls")
+        wait_metric(d, HANDSHAKES, resumed + 2, service="tls")
         self.assertEqual(d.stop(), 0)
 
     def test_no_tickets_means_no_resumption(self):
         d = self.resuming_daemon("tls_session_tickets = no")
-        for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+        for v in MODERN:
             with self.subTest(version=v):
                 ctx = self.ctx(version=v)
                 _, session, _, _ = info_of(d.port("tls"), ctx)
@@ -662,13 +801,12 @@ class TestResumption(PKICase):
         d, port = start_pinned(self, tls_conf(
             [(self.cert, self.key)], "reuseport = yes", top=self.TOP,
             listen="127.0.0.1:$tls"), ["tls", "stats"])
-        _, session, _, _ = info_of(port["tls"], self.ctx())
-        info, _, reused, _ = info_of(port["tls"], self.ctx(),
-                                     session=session)
+        ctx = self.ctx()
+        _, session, _, _ = info_of(port["tls"], ctx)
+        info, _, reused, _ = info_of(port["tls"], ctx, session=session)
         self.assertTrue(reused)
         reload(d)
-        info, _, reused, _ = info_of(port["tls"], self.ctx(),
-                                     session=session)
+        info, _, reused, _ = info_of(port["tls"], ctx, session=session)
         self.assertFalse(reused)
         self.assertEqual(info["resumed"], "0")
         self.assertEqual(d.stop(), 0)
@@ -682,8 +820,7 @@ def start_pinned(test, conf, names):
     template = conf.replace("listen = 127.0.0.1:0",
                             "listen = 127.0.0.1:$stats") \
         if "stats" in names else conf
-    d = test.daemon(template.replace("$tls", "0").replace("$stats", "0"),
-                    expect=EXPECT_TLS)
+    d = test.daemon(template.replace("$tls", "0").replace("$stats", "0"))
     ports = {n: d.port(n) for n in names}
     write_conf(d, template, **ports)
     reload(d)
@@ -747,8 +884,7 @@ class TestHandshakeFailures(PKICase):
         self.assertNotIn(b"version=", answer)
         self.assertLess(elapsed, 2 * SCALE)
         wait_metric(d, FAILURES, 1, service="tls", reason="not_tls")
-        d.wait_log(r'^service "tls": TLS handshake with 127\.0\.0\.1:\d+ '
-                   r'failed: not_tls', since=mark)
+        d.wait_log(FAILED_RE % ("tls", "not_tls"), since=mark)
         d.wait_log(r"^event=close service=tls proto=tcp .* reason=error "
                    r"tls_error=not_tls$", since=mark)
         # It still serves.
@@ -775,12 +911,65 @@ class TestHandshakeFailures(PKICase):
                    r"tls_error=timeout$", since=mark)
         self.assertEqual(d.stop(), 0)
 
+    def test_each_failure_is_counted_under_its_reason(self):
+        d = self.tls_daemon("tls_handshake_timeout = 5s")
+        port = d.port("tls")
+        # eof: half a ClientHello, then the client leaves.
+        hello = client_hello(self.ctx())
+        with evitest.connect(port) as s:
+            s.sendall(hello[:len(hello) // 2])
+        wait_metric(d, FAILURES, 1, service="tls", reason="eof")
+        # cipher: TLS 1.2 with only a CBC suite, not in the defaults.
+        ctx = self.ctx(version=ssl.TLSVersion.TLSv1_2)
+        ctx.set_ciphers("ECDHE-ECDSA-AES256-SHA")
+        self.assertIsInstance(refusal(port, ctx), ssl.SSLError)
+        wait_metric(d, FAILURES, 1, service="tls", reason="cipher")
+        # alert: the client does not trust our CA, and says so.
+        other = tlscerts.PKI(self.tempdir().path, name="stranger")
+        for v in MODERN:
+            with self.subTest(version=v):
+                e = refusal(port, client_ctx(other.ca_cert, v))
+                self.assertIsInstance(e, ssl.SSLCertVerificationError)
+        wait_metric(d, FAILURES, 2, service="tls", reason="alert")
+        for r in ("timeout", "not_tls", "version", "client_cert", "alpn",
+                  "other"):
+            self.assertEqual(metric(d, FAILURES, service="tls", reason=r),
+                             0, r)
+        self.assertEqual(metric(d, HANDSHAKES, service="tls"), 0)
+        self.assertEqual(d.stop(), 0)
+
+    def test_the_failure_log_is_one_line_then_a_count_per_second(self):
+        d = self.tls_daemon("tls_handshake_timeout = 5s")
+        mark = d.mark()
+        n = 6
+        for _ in range(n):
+            with evitest.connect(d.port("tls")) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                try:
+                    evitest.recv_until_eof(s)
+                except ConnectionResetError:
+                    pass
+        wait_metric(d, FAILURES, n, service="tls", reason="not_tls")
+
+        def logged():
+            lines = d.log_lines(mark)
+            full = sum(1 for l in lines
+                       if re.search(FAILED_RE % ("tls", "not_tls"), l))
+            more = sum(int(m.group(1)) for m in (
+                re.search(MORE_RE % "tls", l) for l in lines) if m)
+            return (full, more) if full + more == n else None
+        full, more = wait_until(logged, 3, "%d failures in the log" % n)
+        # All within a second or two: at most one full line per second.
+        self.assertLessEqual(full, 3)
+        self.assertGreaterEqual(more, n - 3)
+        self.assertEqual(d.stop(), 0)
+
     def test_every_reason_has_a_sample_for_a_tls_service_only(self):
         d = self.daemon(tls_conf([(self.cert, self.key)]) + """
             service plain {
                 listen = 127.0.0.1:0
                 module = echo
-            }""", expect=EXPECT_TLS)
+            }""")
         exp = scrape(d.port("stats"))
         for r in ("timeout", "eof", "not_tls", "version", "cipher",
                   "client_cert", "alpn", "alert", "other"):
@@ -807,13 +996,16 @@ class TestConfigErrors(PKICase):
         shutil.copyfile(good_key, open_key)
         os.chmod(open_key, 0o600)
         missing = tmp.join("missing.crt")
+        not_pem = tmp.write("notpem.crt", "this is not a certificate\n")
         # service: [(key line, value, is the line to report)], what the
         # message must name.
         services = [
             ("missing", [("tls_certificate", missing, True),
                          ("tls_key", good_key, False)], missing),
             ("mismatch", [("tls_certificate", good_cert, True),
-                          ("tls_key", other_key, True)], None),
+                          ("tls_key", other_key, True)], "match"),
+            ("notpem", [("tls_certificate", not_pem, True),
+                        ("tls_key", good_key, False)], not_pem),
             ("loose", [("tls_certificate", good_cert, False),
                        ("tls_key", loose_key, True)], loose_key),
             ("opendir", [("tls_certificate", good_cert, False),
@@ -830,11 +1022,30 @@ class TestConfigErrors(PKICase):
             ("noca", [("tls_certificate", good_cert, False),
                       ("tls_key", good_key, False),
                       ("tls_verify_client", "require", True)], None),
+            ("badca", [("tls_certificate", good_cert, False),
+                       ("tls_key", good_key, False),
+                       ("tls_client_ca", missing, True),
+                       ("tls_verify_client", "require", False)], missing),
+            ("gap", [("tls_certificate", good_cert, False),
+                     ("tls_key", good_key, False),
+                     ("tls_protocols", "TLSv1 TLSv1.2", True)], None),
+            ("suites", [("tls_certificate", good_cert, False),
+                        ("tls_key", good_key, False),
+                        ("tls_ciphersuites", "NOPE", True)], None),
+            ("udp", [("protocol", "udp", False),
+                     ("tls_certificate", good_cert, True),
+                     ("tls_key", good_key, True)], None),
+            ("wait", [("module", "exec", False),
+                      ("program", "/bin/cat", False),
+                      ("wait", "yes", False),
+                      ("tls_certificate", good_cert, True),
+                      ("tls_key", good_key, True)], None),
         ]
         lines, where = [], {}
         for name, keys, _ in services:
-            lines += ["service %s {" % name, "    listen = 127.0.0.1:0",
-                      "    module = echo"]
+            lines += ["service %s {" % name, "    listen = 127.0.0.1:0"]
+            if name != "wait":
+                lines.append("    module = echo")
             for k, v, report in keys:
                 lines.append("    %s = %s" % (k, v))
                 if report:
@@ -851,11 +1062,23 @@ class TestConfigErrors(PKICase):
                 self.assertIn(int(m[0][0]), where[name], err)
                 if names:
                     self.assertIn(names, m[0][1])
+                # A key that is PEM but not the certificate's is not
+                # "not a PEM private key".
+                if name == "mismatch":
+                    self.assertNotIn("not a PEM", m[0][1])
         self.assertNotIn("fatal", err)
 
     def test_an_expired_certificate_is_a_warning(self):
+        self.validity_warning(self.pki.server("old.test", expired=True),
+                              "expired on")
+
+    def test_a_certificate_not_valid_yet_is_a_warning(self):
+        self.validity_warning(self.pki.server("new.test", future=True),
+                              "is not valid before")
+
+    def validity_warning(self, pair, says):
         tmp = self.tempdir()
-        cert, key = self.pki.server("old.test", expired=True)
+        cert, key = pair
         path = tmp.join("evinetd.conf")
         conf = tls_conf([(cert, key)], stats=False)
         line = conf.lstrip("\n").split("\n").index(
@@ -863,8 +1086,8 @@ class TestConfigErrors(PKICase):
         rc, out, err = evitest.run_check(conf, path=path)
         self.assertEqual(rc, 0, err)
         self.assertRegex(err, r'(?m)^%s:%d: warning: service "tls": '
-                         r'certificate %s expired on \S' % (
-                             re.escape(path), line, re.escape(cert)))
+                         r'certificate %s %s \S' % (
+                             re.escape(path), line, re.escape(cert), says))
 
 
 if __name__ == "__main__":

@@ -140,7 +140,7 @@ class PKI:
             f.write(textwrap.dedent(text))
         return path
 
-    def _sign(self, stem, cn, key, ext, days, expired, serial):
+    def _sign(self, stem, cn, key, ext, days, when, serial):
         """Issues STEM.crt for CN with a fresh key; returns (cert, key)."""
         key_path = self._key(self._path(stem + ".key.gen"), key)
         csr = self._path(stem + ".csr")
@@ -152,9 +152,12 @@ class PKI:
         digits = "%X" % serial
         with open(self._path("serial"), "w") as f:
             f.write("0" * (len(digits) % 2) + digits + "\n")
-        if expired:
+        if when == "expired":
             dates = ["-startdate", "20200101000000Z",
                      "-enddate", "20200201000000Z"]
+        elif when == "future":
+            dates = ["-startdate", "20990101000000Z",
+                     "-enddate", "20990201000000Z"]
         else:
             dates = ["-days", str(days)]
         cert_tmp = self._path(stem + ".crt.gen")
@@ -166,7 +169,7 @@ class PKI:
         return cert, key_final
 
     def server(self, name, sans=None, key="ec", days=30, expired=False,
-               serial=None, stem=None, chain=False):
+               serial=None, stem=None, chain=False, future=False):
         """A server certificate for NAME (CN) with SANS (default [NAME];
         addresses become IP: entries), signed by this CA.  Returns
         (cert_path, key_path); the cert file holds the leaf, followed by
@@ -176,7 +179,9 @@ class PKI:
         the PKI's directory, replacing them if they exist (each by a
         rename, so a reader never sees half a file): that is how a test
         renews a certificate at the same path.  SERIAL sets the serial
-        number; by default each certificate gets the next one."""
+        number; by default each certificate gets the next one.  EXPIRED
+        makes one valid in January 2020 only, FUTURE one not valid before
+        2099."""
         stem = stem or self._free_stem(name)
         alt = ",".join(_san(n) for n in (sans if sans is not None
                                          else [name]))
@@ -187,7 +192,8 @@ class PKI:
             subjectKeyIdentifier = hash
             authorityKeyIdentifier = keyid
             """ + ("subjectAltName = %s\n" % alt if alt else ""))
-        cert, key_path = self._sign(stem, name, key, ext, days, expired,
+        when = "expired" if expired else "future" if future else None
+        cert, key_path = self._sign(stem, name, key, ext, days, when,
                                     serial)
         if chain:
             with open(self.ca_cert) as ca, open(cert, "a") as f:
@@ -205,7 +211,7 @@ class PKI:
             subjectKeyIdentifier = hash
             authorityKeyIdentifier = keyid
             """)
-        return self._sign(stem, cn, key, ext, days, False, None)
+        return self._sign(stem, cn, key, ext, days, None, None)
 
     @staticmethod
     def serial(cert_path):
