@@ -63,16 +63,15 @@ HELLO_START = bytes.fromhex("160301020001000200")
 # A request that is not TLS at all.
 GARBAGE = b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
+# What the relayed programs and backends say first.
+GREETING = b"hi\n"
+
 STATS = """
     service stats {
         listen = 127.0.0.1:0
         module = stats
     }
     """
-
-
-def tls_keys(cert, key):
-    return "tls_certificate = %s\n        tls_key = %s" % (cert, key)
 
 
 def client_ctx(ca=None, sni=True, tls12=False, alpn=None):
@@ -286,14 +285,23 @@ def drive(streams, timeout=IO):
         sel.close()
 
 
-def tls_round_trip(ctx, port, data, **kw):
-    """DATA through a TLS echo-like service and back, with a half-close
-    (close_notify) after it; returns (what came back, the closed stream)."""
-    s = TLSStream(ctx, port, **kw)
+def tls_once(ctx, port, stream=None, **plan):
+    """One connection to PORT that does PLAN (see TLSStream.plan) and is
+    closed; STREAM is a dict of TLSStream arguments.  Returns the
+    stream."""
+    s = TLSStream(ctx, port, **(stream or {}))
     try:
-        s.plan(send=data, notify=True, end="eof").run()
+        s.plan(**plan).run()
     finally:
         s.close()
+    return s
+
+
+def tls_round_trip(ctx, port, data, **kw):
+    """DATA through a TLS echo-like service and back, with a half-close
+    (close_notify) after it; returns (what came back, the closed stream).
+    KW go to TLSStream."""
+    s = tls_once(ctx, port, stream=kw, send=data, notify=True, end="eof")
     return bytes(s.got), s
 
 
@@ -399,8 +407,32 @@ class TLSCase(evitest.TestCase):
     def tearDownClass(cls):
         cls.tmp.close()
 
-    def keys(self):
-        return tls_keys(self.cert, self.key)
+    def service(self, name, module, *keys, listen="127.0.0.1:0"):
+        """A service block NAME running MODULE behind TLS (our
+        certificate), with more KEYS lines."""
+        lines = ["service %s {" % name, "listen = " + listen,
+                 "module = " + module, "tls_certificate = " + self.cert,
+                 "tls_key = " + self.key] + list(keys)
+        return "\n    ".join(lines) + "\n}\n"
+
+    def assert_close_notify_ends_input(self, port, sizes=(4, 20000)):
+        """For each of SIZES, a client that has had the service's
+        greeting (so the relay runs) sends that many bytes and its
+        close_notify in one flight, keeping TCP open: the program or
+        backend behind PORT must see the end of its input, echo all and
+        end too.  (A relay that decrypts the last bytes and the
+        close_notify in one read, then waits for the socket to say more,
+        never hears the end.)"""
+        for size in sizes:
+            data = os.urandom(size)
+            s = TLSStream(self.ctx, port)
+            try:
+                s.plan(expect=len(GREETING)).run()
+                s.plan(send=data, notify=True, end="eof").run()
+            finally:
+                s.close()
+            self.assertTrue(bytes(s.got) == GREETING + data,
+                            "%d bytes: %d back" % (size, len(s.got)))
 
 
 # 1000 at once.
@@ -413,15 +445,8 @@ class TestConcurrent(TLSCase):
         if evitest.raise_nofile(self.NCONN + 200) < self.NCONN + 200:
             self.skipTest("RLIMIT_NOFILE too low for %d connections" %
                           self.NCONN)
-        d = self.daemon("""
-            max_connections = 2000
-            service echo {
-                listen = 127.0.0.1:0
-                module = echo
-                max_connections = 2000
-                %s
-            }
-            """ % self.keys() + STATS)
+        d = self.daemon("max_connections = 2000\n" + self.service(
+            "echo", "echo", "max_connections = 2000") + STATS)
         streams = []
         self.addCleanup(lambda: [s.close() for s in streams])
         payloads = [b"%04d:" % i + os.urandom(64 + i % 200)
@@ -461,17 +486,12 @@ class TestMetricsOverTLS(TLSCase):
     def test_curl_gets_metrics_over_https(self):
         if shutil.which("curl") is None:
             self.skipTest("curl is not installed")
-        d = self.daemon("""
-            service stats {
-                listen = 127.0.0.1:0
-                module = stats
-                %s
-            }
+        d = self.daemon(self.service("stats", "stats") + """
             service plain {
                 listen = 127.0.0.1:0
                 module = echo
             }
-            """ % self.keys())
+            """)
         port = d.port("stats")
         p = subprocess.run(
             ["curl", "-sS", "--max-time", str(5 * SCALE), "--cacert",
@@ -506,17 +526,6 @@ class TestMetricsOverTLS(TLSCase):
 
 class TestCounters(TLSCase):
 
-    CONF = """
-        service tls {
-            listen = 127.0.0.1:0
-            module = echo
-            log_connections = yes
-            tls_protocols = TLSv1.3
-            tls_alpn = echo/1
-            tls_handshake_timeout = 500ms
-            %s
-        }
-        """ + STATS
 
     def good(self, d, n, session=None, sni=SNI):
         """N echo round trips; returns the last session."""
@@ -543,7 +552,10 @@ class TestCounters(TLSCase):
         return s
 
     def test_counters_and_the_connection_log_are_exact(self):
-        d = self.daemon(self.CONF % self.keys(), expect=EXPECT_FAILS)
+        d = self.daemon(self.service(
+            "tls", "echo", "log_connections = yes", "tls_protocols = TLSv1.3",
+            "tls_alpn = echo/1", "tls_handshake_timeout = 500ms") + STATS,
+            expect=EXPECT_FAILS)
         port = d.port("tls")
         session = self.good(d, 4)
         self.good(d, 1, sni=None)
@@ -605,13 +617,8 @@ class TestFailureLog(TLSCase):
 
     def test_a_flood_of_failures_logs_a_few_lines_that_add_up(self):
         n = 50
-        d = self.daemon("""
-            service flood {
-                listen = 127.0.0.1:0
-                module = echo
-                %s
-            }
-            """ % self.keys() + STATS, expect=EXPECT_FAILS)
+        d = self.daemon(self.service("flood", "echo") + STATS,
+                        expect=EXPECT_FAILS)
         mark = d.mark()
         start = time.monotonic()
         for i in range(n):
@@ -654,15 +661,8 @@ class TestPerSourceRate(TLSCase):
 
     def test_failed_handshakes_drain_the_bucket_faster(self):
         # 6 tokens a source, and one back a minute: none within the test.
-        d = self.daemon("""
-            service tls {
-                listen = 127.0.0.1:0
-                module = echo
-                per_source_rate = 1/m 6
-                %s
-            }
-            """ % self.keys() + STATS,
-            expect=EXPECT_FAILS + EXPECT_REFUSALS)
+        d = self.daemon(self.service("tls", "echo", "per_source_rate = 1/m 6")
+                        + STATS, expect=EXPECT_FAILS + EXPECT_REFUSALS)
         port = d.port("tls")
         # 127.0.0.3: four good handshakes take four tokens; all served.
         for i in range(4):
@@ -697,15 +697,8 @@ class TestPerSourceRate(TLSCase):
 class TestForward(TLSCase):
 
     def fwd(self, backend):
-        return self.daemon("""
-            service fwd {
-                listen = 127.0.0.1:0
-                module = forward
-                to = %s
-                log_connections = yes
-                %s
-            }
-            """ % (backend.addr, self.keys()))
+        return self.daemon(self.service("fwd", "forward", "to = " +
+                                        backend.addr, "log_connections = yes"))
 
     def test_16_mib_each_way_and_the_client_half_close(self):
         backend = Backend(self, echo_handler)
@@ -724,6 +717,15 @@ class TestForward(TLSCase):
                          (str(len(data)), str(len(data)), "eof", "TLSv1.3"))
         print("forward over TLS: 16 MiB each way in %.2f s" % took,
               flush=True)
+        self.assertEqual(d.stop(), 0)
+
+    def test_a_close_notify_after_the_last_bytes_reaches_the_backend(self):
+        def handler(b, s):
+            s.sendall(GREETING)
+            echo_handler(b, s)
+
+        d = self.fwd(Backend(self, handler))
+        self.assert_close_notify_ends_input(d.port("fwd"))
         self.assertEqual(d.stop(), 0)
 
     def test_the_backend_half_close_reaches_the_client(self):
@@ -753,16 +755,8 @@ EXEC_SH = 'args = sh -c "echo $TCPREMOTEIP $TCPREMOTEPORT; exec cat"'
 class TestExec(TLSCase):
 
     def test_the_program_sees_plaintext_and_the_client(self):
-        d = self.daemon("""
-            service sh {
-                listen = 127.0.0.1:0
-                module = exec
-                program = /bin/sh
-                %s
-                log_connections = yes
-                %s
-            }
-            """ % (EXEC_SH, self.keys()))
+        d = self.daemon(self.service("sh", "exec", "program = /bin/sh",
+                                     EXEC_SH))
         data = b"plain text to cat\n" * 1000
         got, s = tls_round_trip(self.ctx, d.port("sh"), data)
         ip, port = s.peer().rsplit(":", 1)
@@ -771,30 +765,23 @@ class TestExec(TLSCase):
         self.assertEqual(d.stop(), 0)
 
 
+    def test_a_close_notify_after_the_last_bytes_ends_the_input(self):
+        d = self.daemon(self.service("cat", "exec", "program = /bin/sh",
+                                     'args = sh -c "echo hi; exec cat"'))
+        self.assert_close_notify_ends_input(d.port("cat"))
+        self.assertEqual(d.stop(), 0)
+
+
 # proxy_protocol and TLS: the PROXY header in clear, then the handshake.
 
 class TestProxy(TLSCase):
 
     def test_the_header_names_the_client_behind_tls(self):
-        d = self.daemon("""
-            service echo {
-                listen = 127.0.0.1:0
-                module = echo
-                proxy_protocol = v1
-                proxy_from = 127.0.0.1
-                log_connections = yes
-                %(keys)s
-            }
-            service sh {
-                listen = 127.0.0.1:0
-                module = exec
-                program = /bin/sh
-                %(sh)s
-                proxy_protocol = v1
-                proxy_from = 127.0.0.1
-                %(keys)s
-            }
-            """ % {"keys": self.keys(), "sh": EXEC_SH})
+        proxy = ("proxy_protocol = v1", "proxy_from = 127.0.0.1")
+        d = self.daemon(self.service("echo", "echo", "log_connections = yes",
+                                     *proxy) +
+                        self.service("sh", "exec", "program = /bin/sh",
+                                     EXEC_SH, *proxy))
         head = b"PROXY TCP4 192.0.2.7 192.0.2.1 4711 443\r\n"
         mark = d.mark()
         got, s = tls_round_trip(self.ctx, d.port("echo"), b"behind",
@@ -811,50 +798,29 @@ class TestProxy(TLSCase):
 
 # The classic services that write first.
 
+ISO = "%Y-%m-%d %H:%M:%S"
+
+
 class TestClassic(TLSCase):
 
     def test_daytime_qotd_and_chargen_over_tls(self):
         tmp = self.tempdir()
         quotes = tmp.write("quotes.txt", "The only quote.\n")
-        d = self.daemon("""
-            service daytime {
-                listen = 127.0.0.1:0
-                module = daytime
-                format = "%%Y-%%m-%%d %%H:%%M:%%S"
-                timezone = utc
-                %(keys)s
-            }
-            service qotd {
-                listen = 127.0.0.1:0
-                module = qotd
-                file = %(quotes)s
-                %(keys)s
-            }
-            service chargen {
-                listen = 127.0.0.1:0
-                module = chargen
-                %(keys)s
-            }
-            """ % {"keys": self.keys(), "quotes": quotes})
+        d = self.daemon(
+            self.service("daytime", "daytime", 'format = "%s"' % ISO,
+                         "timezone = utc") +
+            self.service("qotd", "qotd", "file = " + quotes) +
+            self.service("chargen", "chargen"))
         for svc in ("daytime", "qotd"):
-            s = TLSStream(self.ctx, d.port(svc))
-            try:
-                s.plan(end="eof").run()
-            finally:
-                s.close()
+            s = tls_once(self.ctx, d.port(svc), end="eof")
             self.assertEqual(s.obj.version(), "TLSv1.3")
             line = one_crlf_line(self, bytes(s.got), svc)
             if svc == "qotd":
                 self.assertEqual(bytes(s.got), crlf("The only quote.\n"))
             else:
-                when = calendar.timegm(time.strptime(line,
-                                                     "%Y-%m-%d %H:%M:%S"))
+                when = calendar.timegm(time.strptime(line, ISO))
                 self.assertLessEqual(abs(when - time.time()), 2, line)
-        s = TLSStream(self.ctx, d.port("chargen"))
-        try:
-            s.plan(expect=MiB).run()
-        finally:
-            s.close()
+        s = tls_once(self.ctx, d.port("chargen"), expect=MiB)
         self.assertTrue(bytes(s.got[:MiB]) == chargen_stream(0, MiB),
                         "the chargen stream departs from the pattern")
         self.assertEqual(d.stop(), 0)
@@ -866,14 +832,8 @@ class TestClassic(TLSCase):
 class TestIPv6(TLSCase):
 
     def test_echo_over_tls_on_ipv6_loopback(self):
-        d = self.daemon("""
-            service echo {
-                listen = [::1]:0
-                module = echo
-                log_connections = yes
-                %s
-            }
-            """ % self.keys())
+        d = self.daemon(self.service("echo", "echo", "log_connections = yes",
+                                     listen="[::1]:0"))
         mark = d.mark()
         got, s = tls_round_trip(self.ctx, d.port("echo"), b"six",
                                 host="::1")
