@@ -660,6 +660,28 @@ tlsconf_check_keys(struct config *cf, struct service_conf *sc)
 }
 
 /*
+ * A TLS key written in a plaintext service's block is a mistake (a
+ * forgotten certificate, most likely): an error, not silence.  Keys it
+ * inherits from global defaults are fine: they are for TLS services.
+ */
+static void
+tlsconf_check_unused(struct config *cf, struct service_conf *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < confkeys_count; i++) {
+		if (strncmp(confkeys[i].ck_name, "tls_", 4) != 0 ||
+		    confkeys[i].ck_scope != CK_INHERIT ||
+		    sc->sc_set[i].cw_line == 0)
+			continue;
+		config_error(cf, sc->sc_set[i].cw_file, sc->sc_set[i].cw_line,
+		    "service \"%s\": %s has no effect without "
+		    "tls_certificate and tls_key", sc->sc_name,
+		    confkeys[i].ck_name);
+	}
+}
+
+/*
  * Builds a service's TLS contexts if it has certificates, reporting
  * every problem as a config error; the service stays plaintext (and the
  * config fails) if anything is wrong.
@@ -671,8 +693,10 @@ tlsconf_check(struct config *cf, struct service_conf *sc)
 	struct tls_ctx	*tx;
 	int		 i, bad = 0;
 
-	if (tc->tc_certs.tf_n == 0 && tc->tc_keys.tf_n == 0)
+	if (tc->tc_certs.tf_n == 0 && tc->tc_keys.tf_n == 0) {
+		tlsconf_check_unused(cf, sc);
 		return;
+	}
 	/* The pairs there are are still loaded, to report all at once. */
 	bad = tlsconf_check_keys(cf, sc) != 0;
 	tls_init();

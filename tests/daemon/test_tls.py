@@ -714,6 +714,18 @@ class TestSNI(PKICase):
                 self.assertEqual(info["sni"], name or "-")
         self.assertEqual(d.stop(), 0)
 
+    def test_a_chain_file_is_sent_whole_for_every_pair(self):
+        chained = self.pki.server("chain.test", chain=True)
+        d = self.tls_daemon(pairs=[self.alpha, chained])
+        for name, n in (("alpha.test", 1), ("chain.test", 2)):
+            with self.subTest(name=name):
+                out = s_client(d.port("tls"), "-showcerts", "-CAfile",
+                               self.pki.ca_cert, name=name)
+                self.assertEqual(len(re.findall(r"(?m)^ *\d+ s:", out.stdout)),
+                                 n, out.stdout)
+                self.assertIn("Verify return code: 0 (ok)", out.stdout)
+        self.assertEqual(d.stop(), 0)
+
     def test_openssl_s_client_sees_the_chosen_certificate(self):
         d = self.tls_daemon(pairs=[self.alpha, self.beta])
         out = s_client(d.port("tls"), "-CAfile", self.pki.ca_cert,
@@ -866,20 +878,58 @@ class TestReload(PKICase):
         self.assertEqual(d.stop(), 0)
 
 
+GARBAGE = b"GET / HTTP/1.0\r\n\r\n"
+
+
+def until_closed(port, data, timeout=IO):
+    """Connects, sends DATA, reads until the server closes (a reset is a
+    close); returns (what came, seconds from the send to the close)."""
+    with evitest.connect(port) as s:
+        t0 = time.monotonic()
+        s.sendall(data)
+        try:
+            answer = evitest.recv_until_eof(s, timeout=timeout)
+        except ConnectionResetError:
+            answer = b""
+        return answer, time.monotonic() - t0
+
+
+class TestControl(PKICase):
+
+    def test_evinetdctl_sees_tls_services_and_connections(self):
+        d = self.tls_daemon()
+        port = d.port("tls")
+        done = tls_connect(port, self.ctx(version=ssl.TLSVersion.TLSv1_3))
+        self.addCleanup(done.close)
+        read_line(done)
+        silent = evitest.connect(port)
+        self.addCleanup(silent.close)
+        got = {}
+
+        def both_listed():
+            answer = d.control("connections", "tls")
+            self.assertTrue(answer["ok"], answer)
+            got.update((c["peer"], c["tls"]) for c in answer["result"])
+            return len(got) == 2
+        wait_until(both_listed, IO, "both connections listed")
+        self.assertEqual(got, {
+            "%s:%d" % done.getsockname(): "TLSv1.3",
+            "%s:%d" % silent.getsockname(): "handshake"})
+        services = {s["name"]: s["tls"]
+                    for s in d.control("services")["result"]}
+        self.assertEqual(services, {"tls": True, "stats": False})
+        done.close()
+        silent.close()
+        self.assertEqual(d.stop(), 0)
+
+
 class TestHandshakeFailures(PKICase):
 
     def test_garbage_instead_of_a_client_hello_is_closed_and_counted(self):
         d = self.tls_daemon("tls_handshake_timeout = 5s",
                             "log_connections = yes")
         mark = d.mark()
-        with evitest.connect(d.port("tls")) as s:
-            t0 = time.monotonic()
-            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-            try:
-                answer = evitest.recv_until_eof(s, timeout=2)
-            except ConnectionResetError:
-                answer = b""
-            elapsed = time.monotonic() - t0
+        answer, elapsed = until_closed(d.port("tls"), GARBAGE, 2)
         self.assertNotIn(b"GET", answer)
         self.assertNotIn(b"version=", answer)
         self.assertLess(elapsed, 2 * SCALE)
@@ -896,13 +946,7 @@ class TestHandshakeFailures(PKICase):
         d = self.tls_daemon("tls_handshake_timeout = 1s",
                             "log_connections = yes")
         mark = d.mark()
-        with evitest.connect(d.port("tls")) as s:
-            t0 = time.monotonic()
-            try:
-                answer = evitest.recv_until_eof(s, timeout=5)
-            except ConnectionResetError:
-                answer = b""
-            elapsed = time.monotonic() - t0
+        answer, elapsed = until_closed(d.port("tls"), b"", 5)
         self.assertEqual(answer, b"")
         self.assertGreaterEqual(elapsed, 0.9)
         self.assertLess(elapsed, 3 * SCALE)
@@ -943,12 +987,7 @@ class TestHandshakeFailures(PKICase):
         mark = d.mark()
         n = 6
         for _ in range(n):
-            with evitest.connect(d.port("tls")) as s:
-                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                try:
-                    evitest.recv_until_eof(s)
-                except ConnectionResetError:
-                    pass
+            until_closed(d.port("tls"), GARBAGE)
         wait_metric(d, FAILURES, n, service="tls", reason="not_tls")
 
         def logged():
