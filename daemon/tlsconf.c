@@ -229,6 +229,7 @@ tlsconf_ssl_error(void)
 
 /* OpenSSL asks for an encrypted key's pass phrase: there is none. */
 static int
+/* NOLINTNEXTLINE(readability-non-const-parameter): OpenSSL's type */
 tlsconf_no_passphrase(char *buf, int size, int rwflag, void *arg)
 {
 	(void)buf;
