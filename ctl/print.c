@@ -361,30 +361,33 @@ any_has(json_t *arr, const char *key)
 	return (0);
 }
 
-/* connections: one line per connection; VIA and CHILD only when used. */
+/* connections: one line per connection; VIA, CHILD, TLS only when used. */
 void
 ctl_print_connections(json_t *r)
 {
 	static const char *const head[] = { "ID", "SERVICE", "PEER", "AGE",
-	    "IDLE", "IN", "OUT", "WORKER", "VIA", "CHILD" };
-	static const char	 align[] = "lllrrrrrlr";
+	    "IDLE", "IN", "OUT", "WORKER" };
+	static const char *const opt[] = { "via", "child", "tls" };
+	static const char *const opthead[] = { "VIA", "CHILD", "TLS" };
+	static const char	 optalign[] = "lrl";
 	struct table		*t;
 	json_t			*c;
-	size_t			 i, ncols = 8;
-	int			 via, child;
-	char			 al[sizeof align];
+	size_t			 i, j, ncols = 8;
+	int			 on[3];
+	char			 al[8 + 3 + 1] = "lllrrrrr";
 
-	via = any_has(r, "via");
-	child = any_has(r, "child");
-	memcpy(al, align, ncols);
-	if (via)
-		al[ncols++] = 'l';
-	if (child)
-		al[ncols++] = 'r';
+	for (j = 0; j < 3; j++) {
+		if ((on[j] = any_has(r, opt[j])))
+			al[ncols++] = optalign[j];
+	}
 	al[ncols] = '\0';
 	t = table_new(al);
-	for (i = 0; i < ncols; i++)
-		table_add(t, "%s", head[i < 8 || via ? i : i + 1]);
+	for (i = 0; i < 8; i++)
+		table_add(t, "%s", head[i]);
+	for (j = 0; j < 3; j++) {
+		if (on[j])
+			table_add(t, "%s", opthead[j]);
+	}
 	json_array_foreach(r, i, c) {
 		table_add(t, "%s", jstr(c, "id"));
 		table_add(t, "%s", jstr(c, "service"));
@@ -394,10 +397,12 @@ ctl_print_connections(json_t *r)
 		table_bytes(t, c, "bytes_in");
 		table_bytes(t, c, "bytes_out");
 		table_int(t, c, "worker");
-		if (via)
-			table_add(t, "%s", jstr(c, "via"));
-		if (child)
-			table_int(t, c, "child");
+		for (j = 0; j < 3; j++) {
+			if (on[j] && j == 1)
+				table_int(t, c, opt[j]);
+			else if (on[j])
+				table_add(t, "%s", jstr(c, opt[j]));
+		}
 	}
 	table_print(t);
 }

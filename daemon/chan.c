@@ -94,6 +94,7 @@ chan_take(struct evbuffer *in, size_t max, struct chan_hdr *hdr,
 static json_t *
 chan_conn_json(const struct evi_conn *c, uint64_t now)
 {
+	const struct evi_tls_info *ti = evi_conn_tls(c);
 	char	 peer[ADDR_STRLEN], local[ADDR_STRLEN], via[ADDR_STRLEN];
 	char	 id[48];
 
@@ -104,7 +105,8 @@ chan_conn_json(const struct evi_conn *c, uint64_t now)
 	if (c->c_proxy != NULL)
 		addr_string(&c->c_proxy->pi_via.sa, via, sizeof(via));
 	return (json_pack("{s:s, s:s, s:s, s:s?, s:s, s:b, s:I, s:I, s:I, "
-	    "s:I, s:I, s:o}", "id", id, "service", c->c_svc->s_conf->sc_name,
+	    "s:I, s:I, s:o, s:s?}", "id", id,
+	    "service", c->c_svc->s_conf->sc_name,
 	    "peer", peer, "via", c->c_proxy != NULL ? via : NULL,
 	    "local", local, "outbound", (c->c_flags & CONN_OUTBOUND) != 0,
 	    "age_ms", (json_int_t)(now - c->c_start),
@@ -112,7 +114,9 @@ chan_conn_json(const struct evi_conn *c, uint64_t now)
 	    "bytes_in", (json_int_t)c->c_bytes_in,
 	    "bytes_out", (json_int_t)c->c_bytes_out,
 	    "worker", (json_int_t)getpid(), "child", c->c_child > 0 ?
-	    json_integer(c->c_child) : json_null()));
+	    json_integer(c->c_child) : json_null(),
+	    "tls", ti != NULL ? ti->version : (c->c_flags & CONN_HANDSHAKE) ?
+	    "handshake" : NULL));
 }
 
 /* The connections of the services named name (all if it is empty). */

@@ -553,8 +553,8 @@ conn_linger_read(struct evi_conn *c)
  * streams.  Returns the bytes read, *eof set at the peer's end, or -1
  * with errno.
  */
-ssize_t
-conn_read_into(struct evi_conn *c, struct evbuffer *buf, size_t max_in,
+static inline ssize_t
+conn_read_buf(struct evi_conn *c, struct evbuffer *buf, size_t max_in,
     int *eof)
 {
 	struct evbuffer_iovec	 vec;
@@ -602,23 +602,46 @@ conn_read_into(struct evi_conn *c, struct evbuffer *buf, size_t max_in,
 	return ((ssize_t)got);
 }
 
+/* The module's input, from the socket; -1 if an error closed it. */
+static inline ssize_t
+conn_read_plain(struct evi_conn *c, int *eof)
+{
+	ssize_t	n;
+
+	n = conn_read_buf(c, c->c_in, (size_t)c->c_svc->s_conf->sc_max_input,
+	    eof);
+	if (n == -1) {
+		conn_close(c, conn_errno_reason(errno));
+		return (-1);
+	}
+	conn_count_in(c, (size_t)n);
+	return (n);
+}
+
+/* The same for tls.c, which reads TLS records into a buffer of its own. */
+ssize_t
+conn_read_into(struct evi_conn *c, struct evbuffer *buf, size_t max_in,
+    int *eof)
+{
+	return (conn_read_buf(c, buf, max_in, eof));
+}
+
 /*
- * Reads the module's input: plaintext from the socket, or out of TLS
- * records (after the handshake, which opens the connection for the
- * module).  Returns the bytes, *eof set at the peer's end, or -1 if the
- * connection was closed.
+ * A TLS connection's input: the handshake, which then opens the
+ * connection for the module, or plaintext out of the records.  Returns
+ * the bytes, *eof set at the peer's end, or -1 if the connection was
+ * closed.
  */
 static ssize_t
-conn_read_some(struct evi_conn *c, int *eof)
+conn_read_tls(struct evi_conn *c, int *eof)
 {
-	size_t	inlen = evbuffer_get_length(c->c_in);
-	size_t	max_in = (size_t)c->c_svc->s_conf->sc_max_input;
-	ssize_t	n;
-	enum evi_tls_failure why;
+	size_t			inlen = evbuffer_get_length(c->c_in);
+	size_t			max_in = (size_t)c->c_svc->s_conf->sc_max_input;
+	size_t			room = 0;
+	ssize_t			n;
+	enum evi_tls_failure	why;
 
-	if (c->c_tls == NULL)
-		n = conn_read_into(c, c->c_in, max_in, eof);
-	else if (c->c_flags & CONN_HANDSHAKE) {
+	if (c->c_flags & CONN_HANDSHAKE) {
 		switch (tls_handshake(c)) {
 		case -1:
 			conn_close(c, tls_failed(c, &why) &&
@@ -634,10 +657,11 @@ conn_read_some(struct evi_conn *c, int *eof)
 			break;
 		}
 		return (0);
-	} else
-		n = tls_decrypt(c, c->c_in, inlen < max_in ? (max_in - inlen <
-		    READ_PER_EVENT ? max_in - inlen : READ_PER_EVENT) : 0, eof);
-	if (n == -1) {
+	}
+	if (inlen < max_in)
+		room = max_in - inlen < READ_PER_EVENT ? max_in - inlen :
+		    READ_PER_EVENT;
+	if ((n = tls_decrypt(c, c->c_in, room, eof)) == -1) {
 		conn_close(c, conn_errno_reason(errno));
 		return (-1);
 	}
@@ -667,7 +691,9 @@ conn_read_cb(evutil_socket_t fd, short events, void *arg)
 		conn_paused_cb(c);
 		return;
 	}
-	if ((got = conn_read_some(c, &eof)) == -1)
+	got = c->c_tls != NULL ? conn_read_tls(c, &eof) :
+	    conn_read_plain(c, &eof);
+	if (got == -1)
 		return;
 	if (got > 0) {
 		c->c_active = timerq_now();

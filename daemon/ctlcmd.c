@@ -543,7 +543,7 @@ ctlcmd_services(struct ctl_client *cc)
 		    "s:b, s:s, s:I, s:I, s:o, s:I, s:I}", "name", sc->sc_name,
 		    "module", sc->sc_module_name,
 		    "protocol", sc->sc_protocol == EVI_PROTO_UDP ? "udp" :
-		    "tcp", "listeners", ls, "tls", 0,
+		    "tcp", "listeners", ls, "tls", (int)st.tls,
 		    "state", control_service_state(sup, sc->sc_name),
 		    "active", (json_int_t)st.active,
 		    "accepted", (json_int_t)st.accepted, "refused", refused,

@@ -182,7 +182,9 @@ struct tls_conf {
 	char		*tc_alpn;	/* as written, space-separated */
 	int		 tc_tickets;
 	long long	 tc_handshake_ms;
-	struct tls_ctx	*tc_ctx;	/* NULL: plaintext */
+	int		 tc_on;		/* the service speaks TLS */
+	struct tls_ctx	*tc_ctx;	/* its contexts; NULL: plaintext, or
+					   a worker that does not serve it */
 };
 
 struct limits_conf {
@@ -504,6 +506,8 @@ void	tlsconf_free(struct tls_conf *);
 void	tlsconf_ctx_free(struct tls_ctx *);
 void	tlsconf_tickets_advance(struct tls_tickets *);
 void	tlsconf_tickets_free(struct tls_tickets *);
+void	tlsconf_forget(struct config *, int (*)(const struct service_conf *,
+	    void *), void *);
 
 /* tls.c */
 #define TLS_TICKET_SECRET	32

@@ -194,6 +194,10 @@ relay_recv(struct relay_dir *d)
 		if (n == 0 && !eof) {
 			n = -1;
 			errno = EAGAIN;
+		} else if (n > 0 && eof) {
+			/* The close_notify came with the last bytes. */
+			d->rd_eof = 1;
+			d->rd_src->c_flags |= CONN_PEER_EOF;
 		}
 	} else {
 		if (evbuffer_reserve_space(d->rd_dst->c_out, RELAY_CHUNK, &vec,

@@ -509,7 +509,7 @@ stats_export(const struct svc_stats *st, const struct service_conf *sc,
 	out->exec_exit_ok = st->st_exec_exit_ok;
 	out->exec_exit_error = st->st_exec_exit_error;
 	out->exec_signaled = st->st_exec_signaled;
-	out->tls = sc->sc_limits.lim_tls.tc_certs.tf_n > 0;
+	out->tls = sc->sc_limits.lim_tls.tc_on;
 	out->tls_handshakes = st->st_tls_handshakes;
 	out->tls_resumed = st->st_tls_resumed;
 	for (i = 0; i < EVI_TLS_FAIL_NREASONS; i++)

@@ -76,6 +76,7 @@ static void	sup_reload_next(struct supervisor *);
 static void	sup_gen_failed(struct supervisor *, struct generation *, int,
 		    const char *);
 static void	sup_start_timeout(evutil_socket_t, short, void *);
+static int	sup_worker_keeps(const struct service_conf *, void *);
 
 static const char *
 gen_group_name(const struct wproc *p)
@@ -296,7 +297,17 @@ sup_worker_close(struct wproc *p)
 				l->l_fd = -1;
 			}
 		}
+		tlsconf_forget(og->g_cf, sup_worker_keeps, og == g ? p : NULL);
 	}
+}
+
+/* Whose TLS keys a new worker keeps: its own generation's, that it serves. */
+static int
+sup_worker_keeps(const struct service_conf *sc, void *arg)
+{
+	struct wproc	*p = arg;
+
+	return (p != NULL && worker_serves(sc, p->p_group, 0));
 }
 
 /*

@@ -37,7 +37,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -46,6 +46,7 @@
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -226,39 +227,62 @@ tlsconf_ssl_error(void)
 	return (buf);
 }
 
-/*
- * A private key others can read, or in a directory others can write (and
- * so replace it), is refused when running as root, as module files are:
- * whoever can read the key can impersonate the service.
- */
+/* OpenSSL asks for an encrypted key's pass phrase: there is none. */
 static int
-tlsconf_key_safe(const char *path, char **cause)
+/* NOLINTNEXTLINE(readability-non-const-parameter): OpenSSL's type */
+tlsconf_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	*(int *)arg = 1;
+	return (-1);
+}
+
+/*
+ * Reads a private key the way module files are opened (trust.c): as
+ * root, every directory and link on its way and the file itself must be
+ * root's and writable by nobody else, or someone else could swap it; and
+ * the file must not be readable by others, who could then impersonate
+ * the service.  What is read is the descriptor that was checked.  An
+ * encrypted key is refused at once, never prompted for.
+ */
+static EVP_PKEY *
+tlsconf_read_key(const char *path, char **cause)
 {
 	struct stat	 st;
-	char		*copy, *dir;
+	BIO		*b;
+	EVP_PKEY	*pkey = NULL;
+	char		*why = NULL;
+	FILE		*fp;
+	int		 fd, asked = 0;
 
-	if (stat(path, &st) == -1) {
-		xasprintf(cause, "%s: %s", path, strerror(errno));
-		return (-1);
+	if ((fd = trust_open(path, &why)) == -1) {
+		xasprintf(cause, "%s: %s", path, why);
+		free(why);
+		return (NULL);
 	}
-	if (geteuid() != 0)
-		return (0);
-	if (st.st_mode & S_IROTH) {
-		xasprintf(cause, "%s is readable by others (mode %04o); "
-		    "chmod o-r it", path, (unsigned int)(st.st_mode & 07777));
-		return (-1);
+	if (fstat(fd, &st) == 0 && geteuid() == 0 && (st.st_mode & S_IROTH)) {
+		xasprintf(cause, "%s is readable by others (mode %04o); chmod "
+		    "o-r it", path, (unsigned int)(st.st_mode & 07777));
+		close(fd);
+		return (NULL);
 	}
-	copy = xstrdup(path);
-	dir = dirname(copy);
-	if (stat(dir, &st) == 0 && (st.st_mode & S_IWOTH) &&
-	    !(st.st_mode & S_ISVTX)) {
-		xasprintf(cause, "%s is in %s, which others can write", path,
-		    dir);
-		free(copy);
-		return (-1);
-	}
-	free(copy);
-	return (0);
+	if ((fp = fdopen(fd, "r")) == NULL)
+		fatal("fdopen");
+	if ((b = BIO_new_fp(fp, BIO_CLOSE)) == NULL)
+		fatalx("BIO_new_fp failed");
+	ERR_clear_error();
+	pkey = PEM_read_bio_PrivateKey(b, NULL, tlsconf_no_passphrase, &asked);
+	BIO_free(b);
+	if (pkey == NULL && asked)
+		xasprintf(cause, "%s is encrypted; give evinetd the key "
+		    "unencrypted, readable by root only", path);
+	else if (pkey == NULL)
+		xasprintf(cause, "%s: not a PEM private key (%s)", path,
+		    tlsconf_ssl_error());
+	ERR_clear_error();
+	return (pkey);
 }
 
 /* An expired or not yet valid certificate is a warning: it still serves. */
@@ -512,7 +536,8 @@ tlsconf_ctx_verify(struct config *cf, struct service_conf *sc,
 	const struct tls_conf	*tc = &sc->sc_limits.lim_tls;
 	STACK_OF(X509_NAME)	*names;
 	const char		*file;
-	int			 line, mode;
+	char			*cause;
+	int			 line, mode, fd;
 
 	if (tc->tc_verify == TLS_VERIFY_NO)
 		return (0);
@@ -520,11 +545,14 @@ tlsconf_ctx_verify(struct config *cf, struct service_conf *sc,
 		return (-1);	/* tlsconf_check_keys said so */
 	tlsconf_where(cf, sc, "tls_client_ca", -1, &file, &line);
 	ERR_clear_error();
-	if (access(tc->tc_client_ca, R_OK) == -1) {
+	/* Who can change the CAs can let anyone in: checked like a key. */
+	if ((fd = trust_open(tc->tc_client_ca, &cause)) == -1) {
 		config_error(cf, file, line, "service \"%s\": tls_client_ca "
-		    "%s: %s", sc->sc_name, tc->tc_client_ca, strerror(errno));
+		    "%s: %s", sc->sc_name, tc->tc_client_ca, cause);
+		free(cause);
 		return (-1);
 	}
+	close(fd);
 	if (SSL_CTX_load_verify_locations(ctx, tc->tc_client_ca, NULL) != 1 ||
 	    (names = SSL_load_client_CA_file(tc->tc_client_ca)) == NULL) {
 		config_error(cf, file, line, "service \"%s\": tls_client_ca "
@@ -553,6 +581,7 @@ tlsconf_load_pair(struct config *cf, struct service_conf *sc,
 	const char		*cert = tc->tc_certs.tf_paths[i];
 	const char		*key = tc->tc_keys.tf_paths[i];
 	const char		*cfile, *kfile;
+	EVP_PKEY		*pkey;
 	char			*cause;
 	unsigned long		 e;
 	int			 cline, kline, rv = 0;
@@ -571,27 +600,28 @@ tlsconf_load_pair(struct config *cf, struct service_conf *sc,
 		    sc->sc_name, cert, tlsconf_ssl_error());
 		rv = -1;
 	}
-	if (tlsconf_key_safe(key, &cause) != 0) {
+	if ((pkey = tlsconf_read_key(key, &cause)) == NULL) {
 		config_error(cf, kfile, kline, "service \"%s\": tls_key %s",
 		    sc->sc_name, cause);
 		free(cause);
 		return (-1);
 	}
-	/* OpenSSL checks the key against the certificate as it loads it. */
-	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+	/* OpenSSL checks the key against the certificate as it takes it. */
+	if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1) {
 		e = ERR_GET_REASON(ERR_peek_last_error());
+		ERR_clear_error();
 		if (rv == 0 && (e == X509_R_KEY_VALUES_MISMATCH ||
-		    e == X509_R_KEY_TYPE_MISMATCH)) {
-			ERR_clear_error();
+		    e == X509_R_KEY_TYPE_MISMATCH))
 			config_error(cf, kfile, kline, "service \"%s\": "
 			    "tls_key %s does not match tls_certificate %s",
 			    sc->sc_name, key, cert);
-		} else
+		else if (rv == 0)
 			config_error(cf, kfile, kline, "service \"%s\": "
-			    "tls_key %s: not a PEM private key (%s)",
-			    sc->sc_name, key, tlsconf_ssl_error());
+			    "tls_key %s: OpenSSL refused it", sc->sc_name, key);
+		EVP_PKEY_free(pkey);
 		return (-1);
 	}
+	EVP_PKEY_free(pkey);
 	if (rv == 0)
 		tlsconf_check_dates(sc, cfile, cline, cert,
 		    SSL_CTX_get0_certificate(ctx));
@@ -660,6 +690,28 @@ tlsconf_check_keys(struct config *cf, struct service_conf *sc)
 }
 
 /*
+ * A TLS key written in a plaintext service's block is a mistake (a
+ * forgotten certificate, most likely): an error, not silence.  Keys it
+ * inherits from global defaults are fine: they are for TLS services.
+ */
+static void
+tlsconf_check_unused(struct config *cf, struct service_conf *sc)
+{
+	size_t	i;
+
+	for (i = 0; i < confkeys_count; i++) {
+		if (strncmp(confkeys[i].ck_name, "tls_", 4) != 0 ||
+		    confkeys[i].ck_scope != CK_INHERIT ||
+		    sc->sc_set[i].cw_line == 0)
+			continue;
+		config_error(cf, sc->sc_set[i].cw_file, sc->sc_set[i].cw_line,
+		    "service \"%s\": %s has no effect without "
+		    "tls_certificate and tls_key", sc->sc_name,
+		    confkeys[i].ck_name);
+	}
+}
+
+/*
  * Builds a service's TLS contexts if it has certificates, reporting
  * every problem as a config error; the service stays plaintext (and the
  * config fails) if anything is wrong.
@@ -671,7 +723,14 @@ tlsconf_check(struct config *cf, struct service_conf *sc)
 	struct tls_ctx	*tx;
 	int		 i, bad = 0;
 
-	if (tc->tc_certs.tf_n == 0 && tc->tc_keys.tf_n == 0)
+	if (tc->tc_certs.tf_n == 0 && tc->tc_keys.tf_n == 0) {
+		tlsconf_check_unused(cf, sc);
+		return;
+	}
+	/* Global certificates are for the services TLS can apply to. */
+	if ((sc->sc_protocol == EVI_PROTO_UDP || sc->sc_exec.ex_wait) &&
+	    sc->sc_set[tlsconf_key_index("tls_certificate")].cw_line == 0 &&
+	    sc->sc_set[tlsconf_key_index("tls_key")].cw_line == 0)
 		return;
 	/* The pairs there are are still loaded, to report all at once. */
 	bad = tlsconf_check_keys(cf, sc) != 0;
@@ -702,9 +761,41 @@ tlsconf_check(struct config *cf, struct service_conf *sc)
 		tx->tx_leaf[i] = SSL_CTX_get0_certificate(tx->tx_ctx[i]);
 	}
 	tc->tc_ctx = tx;
+	tc->tc_on = !bad;
 	if (bad) {
 		tlsconf_ctx_free(tx);
 		tc->tc_ctx = NULL;
+	}
+}
+
+/*
+ * A new worker forgets the keys of the services it does not serve (an
+ * isolated service's, another generation's), and the ticket secret if
+ * none of its own needs it: freeing a context wipes its private key, so
+ * a module in one process cannot read keys it was never meant to hold.
+ */
+void
+tlsconf_forget(struct config *cf, int (*keep)(const struct service_conf *,
+    void *), void *arg)
+{
+	struct service_conf	*sc;
+	struct tls_conf		*tc;
+	int			 tickets = 0;
+
+	TAILQ_FOREACH(sc, &cf->c_services, sc_entry) {
+		tc = &sc->sc_limits.lim_tls;
+		if (tc->tc_ctx == NULL)
+			continue;
+		if (keep(sc, arg)) {
+			tickets |= tc->tc_ctx->tx_tickets != NULL;
+			continue;
+		}
+		tlsconf_ctx_free(tc->tc_ctx);
+		tc->tc_ctx = NULL;
+	}
+	if (!tickets) {
+		tlsconf_tickets_free(cf->c_tls_tickets);
+		cf->c_tls_tickets = NULL;
 	}
 }
 

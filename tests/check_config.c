@@ -1504,14 +1504,6 @@ static const char *const other_values[][2] = {
 	{ "proxy_protocol", "v1" },
 	{ "proxy_from", "192.0.2.7" },
 	{ "proxy_timeout", "9s" },
-	{ "tls_client_ca", "/etc/ssl/other.pem" },
-	{ "tls_verify_client", "optional" },
-	{ "tls_protocols", "TLSv1.2" },
-	{ "tls_ciphers", "ECDHE-RSA-AES128-GCM-SHA256" },
-	{ "tls_ciphersuites", "TLS_CHACHA20_POLY1305_SHA256" },
-	{ "tls_alpn", "foo" },
-	{ "tls_session_tickets", "yes" },
-	{ "tls_handshake_timeout", "7s" },
 };
 
 static const char *
@@ -1537,15 +1529,9 @@ same_limit(const struct confkey *ck, const char *a, const char *b)
 
 	a += ck->ck_offset;
 	b += ck->ck_offset;
-	if (ck->ck_offset == offsetof(struct limits_conf, lim_tls.tc_tickets))
-		return (*(const int *)a == *(const int *)b);
-	if (ck->ck_set == NULL && ck->ck_type != EVI_OPT_STRING &&
-	    ck->ck_type != EVI_OPT_PATH)
+	if (ck->ck_set == NULL && ck->ck_type != EVI_OPT_STRING)
 		return (*(const long long *)a == *(const long long *)b);
-	if (ck->ck_offset == offsetof(struct limits_conf, lim_proxy) ||
-	    ck->ck_offset == offsetof(struct limits_conf, lim_tls.tc_verify) ||
-	    ck->ck_offset == offsetof(struct limits_conf,
-	    lim_tls.tc_protocols))
+	if (ck->ck_offset == offsetof(struct limits_conf, lim_proxy))
 		return (*(const long long *)a == *(const long long *)b);
 	if (ck->ck_offset == offsetof(struct limits_conf, lim_only) ||
 	    ck->ck_offset == offsetof(struct limits_conf, lim_deny) ||
@@ -1556,7 +1542,7 @@ same_limit(const struct confkey *ck, const char *a, const char *b)
 	if (ck->ck_offset == offsetof(struct limits_conf, lim_rate) ||
 	    ck->ck_offset == offsetof(struct limits_conf, lim_src_rate))
 		return (memcmp(a, b, sizeof(struct rate_conf)) == 0);
-	if (ck->ck_type == EVI_OPT_STRING || ck->ck_type == EVI_OPT_PATH)
+	if (ck->ck_type == EVI_OPT_STRING)
 		return (*(char *const *)a != NULL && *(char *const *)b !=
 		    NULL && strcmp(*(char *const *)a, *(char *const *)b) == 0);
 	ck_abort_msg("no comparison for the key \"%s\"", ck->ck_name);
@@ -1572,9 +1558,12 @@ START_TEST(test_services_inherit_each_global_default_they_do_not_set)
 
 	for (i = 0; i < confkeys_count; i++) {
 		ck = &confkeys[i];
-		/* Certificates need files: test_tls.py inherits them. */
+		/*
+		 * TLS keys need certificates, which need files: test_tls.py
+		 * (test_global_keys_are_defaults_for_every_service) has them.
+		 */
 		if (ck->ck_scope != CK_INHERIT ||
-		    ck->ck_set == tlsconf_set_file)
+		    strncmp(ck->ck_name, "tls_", 4) == 0)
 			continue;
 		check_str_free();
 		/* proxy_protocol needs a proxy_from, which has no default. */
@@ -1617,6 +1606,40 @@ START_TEST(test_inheriting_a_default_does_not_count_as_setting_it)
 	    CK_SERVICE) - confkeys].cw_line, 0);
 	ck_assert_int_eq(cf->c_max_conns, 0);
 	ck_assert_int_eq(service("a")->sc_limits.lim_max_conns, 0);
+}
+END_TEST
+
+START_TEST(test_tls_keys_are_checked_before_any_file_is_read)
+{
+	ck_assert_int_eq(parse(
+	    "tls_protocols = TLSv1.2 SSLv3\n"
+	    "service s {\n"
+	    "	listen = 7\n"
+	    "	module = echo\n"
+	    "	tls_protocols = TLSv1 TLSv1.3\n"
+	    "	tls_verify_client = maybe\n"
+	    "	tls_certificate = cert.pem\n"
+	    "	tls_alpn = \"h2 x\"\n"
+	    "}\n"
+	    "service p {\n"
+	    "	listen = 8\n"
+	    "	module = echo\n"
+	    "	tls_session_tickets = no\n"
+	    "}\n"), -1);
+	ck_assert_int_eq(config_finish(cf), -1);
+	ASSERT_ERRORS(
+	    "test.conf:1: tls_protocols: unknown protocol \"SSLv3\" (known: "
+	    "TLSv1, TLSv1.1, TLSv1.2, TLSv1.3)",
+	    "test.conf:5: service \"s\": tls_protocols must be one version "
+	    "or a range without gaps, like \"TLSv1.2 TLSv1.3\"",
+	    "test.conf:6: service \"s\": invalid tls_verify_client \"maybe\" "
+	    "(expected no, optional or require)",
+	    "test.conf:7: service \"s\": tls_certificate \"cert.pem\" must be "
+	    "an absolute path",
+	    "test.conf:8: service \"s\": tls_alpn: \"h2 x\" is not a "
+	    "protocol name (1 to 255 characters, no spaces)",
+	    "test.conf:13: service \"p\": tls_session_tickets has no effect "
+	    "without tls_certificate and tls_key");
 }
 END_TEST
 
@@ -1738,6 +1761,7 @@ START_TEST(test_man_page_documents_exactly_the_keys_of_the_table)
 	man_keys(service, buf, "LIMITS");
 	man_keys(service, buf, "PROXY PROTOCOL");
 	man_keys(service, buf, "EXEC SERVICES");
+	man_keys(service, buf, "TLS");
 	gsection = strstr(buf, "\n.Sh GLOBAL KEYS\n");
 	for (i = 0; i < confkeys_count; i++) {
 		if (confkeys[i].ck_scope == CK_GLOBAL)
@@ -1932,6 +1956,7 @@ keys_tcase(void)
 	tcase_add_test(tc,
 	    test_inheriting_a_default_does_not_count_as_setting_it);
 	tcase_add_test(tc, test_errors_in_a_service_block_name_the_service);
+	tcase_add_test(tc, test_tls_keys_are_checked_before_any_file_is_read);
 	tcase_add_test(tc,
 	    test_man_page_documents_exactly_the_keys_of_the_table);
 	return (tc);

@@ -355,8 +355,8 @@ class TestCommands(evitest.TestCase):
         self.assertEqual(set(peers), {pa, pb})
         ca = peers[pa]
         self.assertEqual((ca["service"], ca["bytes_in"], ca["bytes_out"],
-                          ca["outbound"], ca["via"], ca["child"]),
-                         ("echo", 2, 2, False, None, None))
+                          ca["outbound"], ca["via"], ca["child"], ca["tls"]),
+                         ("echo", 2, 2, False, None, None, None))
         self.assertEqual(ca["local"], "127.0.0.1:%d" % port)
         self.assertIn(ca["worker"], d.pids())
         self.assertRegex(ca["id"], r"^%d-\d+$" % ca["worker"])

@@ -360,6 +360,20 @@ class TestText(CtlTestCase):
         self.assertEqual(self.ctl(d, "connections"), (0, (
             "ID  SERVICE  PEER  AGE  IDLE  IN  OUT  WORKER\n"), ""))
 
+    def test_connections_prints_tls_only_when_any_has_it(self):
+        tls = dict(CONNECTION, id="124-8", tls="TLSv1.3")
+        hs = dict(CONNECTION, id="124-9", tls="handshake", child=77)
+        d = self.fake(ok([CONNECTION, tls, hs]))
+        self.assertEqual(self.ctl(d, "connections"), (0, (
+            "ID     SERVICE  PEER              AGE   IDLE  IN   OUT  "
+            "WORKER  CHILD  TLS\n"
+            "124-7  echo     127.0.0.1:40000  1.2s  300ms  10  2.0K  "
+            "   124      -  -\n"
+            "124-8  echo     127.0.0.1:40000  1.2s  300ms  10  2.0K  "
+            "   124      -  TLSv1.3\n"
+            "124-9  echo     127.0.0.1:40000  1.2s  300ms  10  2.0K  "
+            "   124     77  handshake\n"), ""))
+
     def test_the_one_line_commands(self):
         cases = [
             (["disable", "echo"], {"service": "echo", "state": "disabled"},
