@@ -235,6 +235,18 @@ chan_worker_request(struct worker *w, const struct chan_hdr *hdr,
 	free(s);
 }
 
+/*
+ * Tells the supervisor this worker accepts no more (a reload's drain):
+ * the reload is reported done only when every old worker has said so,
+ * so a connection made after it is the new configuration's.
+ */
+void
+chan_worker_draining(struct worker *w)
+{
+	if (w->w_chan != NULL)
+		chan_put(w->w_chan, CHAN_DRAINING, 0, NULL, 0);
+}
+
 static void
 chan_worker_read(struct bufferevent *bev, void *arg)
 {
@@ -304,6 +316,11 @@ chan_sup_read(struct bufferevent *bev, void *arg)
 
 	while ((rv = chan_take(bufferevent_get_input(bev), CHAN_MAX_REPLY,
 	    &hdr, &payload)) == 1) {
+		if (hdr.ch_type == CHAN_DRAINING) {
+			free(payload);
+			sup_drain_acked(sup, p);
+			continue;
+		}
 		r = json_loadb(payload, hdr.ch_len, JSON_REJECT_DUPLICATES,
 		    &jerr);
 		free(payload);

@@ -778,6 +778,8 @@ struct wproc {
 	struct event		 p_restart;
 	struct bufferevent	*p_chan;	/* chan.c; NULL: none */
 	struct spawn_chan	 p_spawn;	/* spawn.c: its programs */
+	int			 p_drain_ack;	/* a reload waits for it to
+						   stop accepting */
 };
 
 struct generation {
@@ -831,6 +833,11 @@ struct supervisor {
 	unsigned int		 s_spawn_lines;
 	uint64_t		 s_spawn_dropped;
 	TAILQ_HEAD(, waitsvc)	 s_waitsvcs;	/* wait = yes services */
+	struct generation	*s_committing;	/* serving; its reload is
+						   told when the old stopped
+						   accepting */
+	size_t			 s_drain_waits;	/* p_drain_ack set */
+	struct event		 s_drain_timer;
 };
 /*
  * What a worker writes on its ready pipe: atomic, under PIPE_BUF.  The
@@ -845,6 +852,7 @@ void	sup_reload_request(struct supervisor *, const char *);
 int	sup_start(struct supervisor *, struct config *, char **);
 void	sup_stop(struct supervisor *, int);
 void	sup_schedule_restart(struct wproc *);
+void	sup_drain_acked(struct supervisor *, struct wproc *);
 size_t	sup_running(struct supervisor *);
 
 /* service.c */
@@ -1244,7 +1252,8 @@ enum chan_type {
 	CHAN_DISABLE,		/* a service refuses new connections */
 	CHAN_ENABLE,
 	CHAN_CLOSE,		/* one connection, by number */
-	CHAN_REPLY		/* a worker's answer, same tag */
+	CHAN_REPLY,		/* a worker's answer, same tag */
+	CHAN_DRAINING		/* a worker says: no more accepts */
 };
 /* A message's header; ch_len bytes of payload follow. */
 struct chan_hdr {
@@ -1254,6 +1263,7 @@ struct chan_hdr {
 };
 void	chan_worker_start(struct worker *, int);
 void	chan_worker_free(struct worker *);
+void	chan_worker_draining(struct worker *);
 void	chan_sup_open(struct wproc *, int);
 void	chan_sup_close(struct wproc *);
 void	chan_sup_forget(struct wproc *);

@@ -65,6 +65,7 @@
 #define RESTART_MIN_MS		100
 #define RESTART_MAX_MS		30000
 #define RESTART_STABLE_S	10
+#define DRAIN_ACK_MS		2000	/* old workers' word awaited */
 #define KILL_GRACE_MS		2000
 
 static void	sup_spawn(struct wproc *);
@@ -77,6 +78,8 @@ static void	sup_gen_failed(struct supervisor *, struct generation *, int,
 		    const char *);
 static void	sup_start_timeout(evutil_socket_t, short, void *);
 static int	sup_worker_keeps(const struct service_conf *, void *);
+static void	sup_reload_announce(struct supervisor *, struct generation *);
+static void	sup_drain_timeout(evutil_socket_t, short, void *);
 
 static const char *
 gen_group_name(const struct wproc *p)
@@ -251,8 +254,13 @@ gen_drain(struct supervisor *sup, struct generation *g)
 	struct wproc	*p;
 
 	g->g_draining = 1;
-	TAILQ_FOREACH(p, &g->g_procs, p_entry)
+	TAILQ_FOREACH(p, &g->g_procs, p_entry) {
 		event_del(&p->p_restart);
+		if (p->p_pid != 0 && p->p_chan != NULL && !p->p_drain_ack) {
+			p->p_drain_ack = 1;
+			sup->s_drain_waits++;
+		}
+	}
 	/* Sockets the new generation did not take close with the workers'. */
 	listener_close_all(g->g_cf);
 	gen_signal(g, SIGUSR2);
@@ -552,6 +560,27 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	sup->s_next = NULL;
 	sup->s_gl.gl_reloads_ok++;
 	sup_publish(sup);
+	/* Done once no old worker accepts: then new clients get g. */
+	if (sup->s_drain_waits > 0) {
+		struct timeval	tv = { DRAIN_ACK_MS / 1000,
+				    (DRAIN_ACK_MS % 1000) * 1000 };
+
+		sup->s_committing = g;
+		evtimer_add(&sup->s_drain_timer, &tv);
+		return;
+	}
+	sup_reload_announce(sup, g);
+}
+
+/*
+ * A reload is done: said in the log, to the control client that asked
+ * and to systemd, and a reload queued meanwhile may start.
+ */
+static void
+sup_reload_announce(struct supervisor *sup, struct generation *g)
+{
+	sup->s_committing = NULL;
+	evtimer_del(&sup->s_drain_timer);
 	log_info("reload: generation %u serving %zu service%s in %zu "
 	    "worker%s; older workers are draining", g->g_id,
 	    g->g_cf->c_nservices, g->g_cf->c_nservices == 1 ? "" : "s",
@@ -560,6 +589,42 @@ sup_gen_ready(struct supervisor *sup, struct generation *g)
 	notify_state("READY=1", "serving %zu services, reloaded",
 	    g->g_cf->c_nservices);
 	sup_reload_next(sup);
+}
+
+/* An old worker stopped accepting, or is gone: the reload may be done. */
+void
+sup_drain_acked(struct supervisor *sup, struct wproc *p)
+{
+	if (!p->p_drain_ack)
+		return;
+	p->p_drain_ack = 0;
+	if (--sup->s_drain_waits == 0 && sup->s_committing != NULL)
+		sup_reload_announce(sup, sup->s_committing);
+}
+
+/*
+ * Old workers that did not say they drained within DRAIN_ACK_MS (busy in
+ * a module, say) are not waited for: the reload is reported all the same.
+ */
+static void
+sup_drain_timeout(evutil_socket_t fd, short events, void *arg)
+{
+	struct supervisor	*sup = arg;
+	struct generation	*g;
+	struct wproc		*p;
+
+	(void)fd;
+	(void)events;
+	TAILQ_FOREACH(g, &sup->s_gens, g_entry) {
+		TAILQ_FOREACH(p, &g->g_procs, p_entry)
+			p->p_drain_ack = 0;
+	}
+	sup->s_drain_waits = 0;
+	if (sup->s_committing != NULL) {
+		log_debug("reload: not every old worker said it drained "
+		    "within %d ms", DRAIN_ACK_MS);
+		sup_reload_announce(sup, sup->s_committing);
+	}
 }
 
 /* A worker's ready pipe has served, or the worker is gone. */
@@ -708,6 +773,7 @@ sup_sigchld(evutil_socket_t sig, short events, void *arg)
 		}
 		g = p->p_gen;
 		p->p_pid = 0;
+		sup_drain_acked(sup, p);
 		sup_ready_close(p);
 		chan_sup_close(p);
 		spawn_proc_close(p);
@@ -930,7 +996,8 @@ sup_reload_request(struct supervisor *sup, const char *who)
 {
 	if (sup->s_stopping)
 		return;
-	if (sup->s_next != NULL || sup->s_cur == NULL) {
+	if (sup->s_next != NULL || sup->s_cur == NULL ||
+	    sup->s_committing != NULL) {
 		sup->s_reload_queued = sup->s_gen_ids;
 		log_info("received %s while generation %u is still "
 		    "starting; reloading %s once it is done", who,
@@ -958,7 +1025,8 @@ sup_reload_queued_cb(evutil_socket_t fd, short events, void *arg)
 	(void)fd;
 	(void)events;
 	if (sup->s_stopping || sup->s_reload_queued == 0 ||
-	    sup->s_next != NULL || sup->s_cur == NULL)
+	    sup->s_next != NULL || sup->s_cur == NULL ||
+	    sup->s_committing != NULL)
 		return;
 	log_info("reloading %s, as a SIGHUP asked while generation %u was "
 	    "starting", sup->s_config_path, sup->s_reload_queued);
@@ -1052,6 +1120,8 @@ sup_run(struct supervisor *sup, struct config *cf)
 	sup->s_gl = *sup->s_global;
 	evtimer_assign(&sup->s_kill, sup->s_base, sup_kill_cb, sup);
 	evtimer_assign(&sup->s_reload, sup->s_base, sup_reload_queued_cb, sup);
+	evtimer_assign(&sup->s_drain_timer, sup->s_base, sup_drain_timeout,
+	    sup);
 	sigemptyset(&set);
 	for (i = 0; i < 5; i++) {
 		if ((ev[i] = evsignal_new(sup->s_base, sigs[i], cbs[i],

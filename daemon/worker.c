@@ -233,10 +233,12 @@ worker_sig_drain(evutil_socket_t sig, short events, void *arg)
 	(void)sig;
 	(void)events;
 	/* A drain never turns a graceful stop into an immediate one. */
-	if (w->w_stopping)
-		return;
-	limits_publish(w);
-	worker_stop(w, 0, w->w_config->c_drain_ms);
+	if (!w->w_stopping) {
+		limits_publish(w);
+		worker_stop(w, 0, w->w_config->c_drain_ms);
+	}
+	/* Either way it accepts no more: the reload may be reported. */
+	chan_worker_draining(w);
 }
 
 /* The signals a worker handles; blocked while it has no handlers. */

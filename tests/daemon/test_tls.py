@@ -824,15 +824,8 @@ class TestResumption(PKICase):
             [(self.cert, self.key)], "reuseport = yes", top=self.TOP,
             listen="127.0.0.1:$tls"), ["tls", "stats"])
         ctx = self.ctx()
-        # Right after start_pinned's reload, the generation before it may
-        # still accept a connection or two while it drains: its tickets
-        # are not the new one's.  A few pairs, bounded, until one pair
-        # lands on the same generation.
-        for _ in range(20):
-            _, session, _, _ = info_of(port["tls"], ctx)
-            info, _, reused, _ = info_of(port["tls"], ctx, session=session)
-            if reused:
-                break
+        _, session, _, _ = info_of(port["tls"], ctx)
+        info, _, reused, _ = info_of(port["tls"], ctx, session=session)
         self.assertTrue(reused)
         reload(d)
         info, _, reused, _ = info_of(port["tls"], ctx, session=session)
@@ -871,12 +864,9 @@ class TestReload(PKICase):
         serial_after = self.pki.serial(cert)
         self.assertNotEqual(serial_after, serial_before)
         reload(d)
-        # The old generation drains on a signal sent as the reload
-        # completes: until it has it, it may take a connection or two.
-        for _ in range(20):
-            der = info_of(port["tls"], self.ctx())[3]
-            if tlscerts.PKI.der_serial(der) == serial_after:
-                break
+        # A reload is done once no old worker accepts: the very next
+        # connection is the new certificate's.
+        der = info_of(port["tls"], self.ctx())[3]
         self.assertEqual(tlscerts.PKI.der_serial(der), serial_after)
         old.sendall(b"still here\n")
         self.assertEqual(read_line(old), b"still here\n")
