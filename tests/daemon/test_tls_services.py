@@ -36,6 +36,7 @@ from test_forward import Backend, echo_handler
 from test_limits import EXPECT_REFUSALS
 from test_services import chargen_stream, crlf, one_crlf_line
 from test_stats import HTTP, Exposition, get, logfmt, promtool_check, scrape
+from test_supervisor import wait_until
 
 IO = evitest.IO_TIMEOUT
 SCALE = evitest.TIMEOUT_SCALE
@@ -385,14 +386,6 @@ def wait_close_lines(d, svc, n, since=0):
     return close_lines(d, svc, since)
 
 
-def wait_until(test, pred, what, timeout=IO):
-    deadline = time.monotonic() + timeout * SCALE
-    while not pred():
-        test.assertLess(time.monotonic(), deadline, "no %s within %.0f s" % (
-            what, timeout * SCALE))
-        time.sleep(0.05)
-
-
 class TLSCase(evitest.TestCase):
     """One PKI for the class: a CA and the tls.test server certificate."""
 
@@ -671,8 +664,8 @@ class TestPerSourceRate(TLSCase):
         # 127.0.0.1: three bad ones take two tokens each.
         for i in range(3):
             plain_until_eof(port, GARBAGE)
-        wait_until(self, lambda: tls_figures(scrape(d.port("stats")), "tls")[
-            "not_tls"] == 3, "3 failures counted")
+        wait_until(lambda: tls_figures(scrape(d.port("stats")), "tls")[
+            "not_tls"] == 3, IO, "3 failures counted")
         s = TLSStream(self.ctx, port)
         try:
             drive([s])
