@@ -181,13 +181,19 @@ conn_accept(struct evi_service *svc, int fd, const struct sockaddr *sa,
 	conn_opened(c);
 }
 
+/* Only an open that succeeded gets a conn_close (the header's word). */
+static void
+conn_call_open(struct evi_conn *c)
+{
+	if (conn_call(c, CB_OPEN) == 0)
+		c->c_flags |= CONN_OPENED;
+}
+
 /* The module's conn_open, and the connection's first settling. */
 static void
 conn_opened(struct evi_conn *c)
 {
-	/* Only an open that succeeded gets a conn_close (the header's word). */
-	if (conn_call(c, CB_OPEN) == 0)
-		c->c_flags |= CONN_OPENED;
+	conn_call_open(c);
 	if (conn_settle(c) == 0)
 		conn_timer_arm(c);
 }
@@ -639,20 +645,17 @@ conn_read_tls(struct evi_conn *c, int *eof)
 	size_t			max_in = (size_t)c->c_svc->s_conf->sc_max_input;
 	size_t			room = 0;
 	ssize_t			n;
-	enum evi_tls_failure	why;
 
 	if (c->c_flags & CONN_HANDSHAKE) {
 		switch (tls_handshake(c)) {
 		case -1:
-			conn_close(c, tls_failed(c, &why) &&
-			    why == EVI_TLS_FAIL_TIMEOUT ? EVI_CLOSE_TIMEOUT :
-			    EVI_CLOSE_ERROR);
+			conn_close(c, EVI_CLOSE_ERROR);
 			return (-1);
 		case 1:
+			/* The caller settles: the module may have closed it. */
 			c->c_flags &= ~CONN_HANDSHAKE;
 			c->c_active = timerq_now();
-			if (conn_call(c, CB_OPEN) == 0)
-				c->c_flags |= CONN_OPENED;
+			conn_call_open(c);
 			conn_timer_arm(c);
 			break;
 		}

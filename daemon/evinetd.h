@@ -545,7 +545,6 @@ int	tls_pending(const struct evi_conn *);
 size_t	tls_out_length(const struct evi_conn *);
 void	tls_close_notify(struct evi_conn *);
 void	tls_fail(struct evi_conn *, enum evi_tls_failure, const char *);
-int	tls_failed(const struct evi_conn *, enum evi_tls_failure *);
 void	tls_free(struct evi_conn *);
 void	tls_log_fields(const struct evi_conn *, char *, size_t);
 

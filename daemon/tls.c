@@ -367,15 +367,6 @@ tls_fail(struct evi_conn *c, enum evi_tls_failure reason, const char *detail)
 	free(what);
 }
 
-int
-tls_failed(const struct evi_conn *c, enum evi_tls_failure *reason)
-{
-	if (c->c_tls == NULL || !(c->c_tls->tl_flags & TL_FAILED))
-		return (0);
-	*reason = c->c_tls->tl_failure;
-	return (1);
-}
-
 /*
  * Feeds what the socket has to the handshake.  Returns 1 when it is
  * complete, 0 while it goes on, -1 when it failed (counted and logged;
