@@ -686,7 +686,7 @@ spawn_is_pair(const struct service_conf *sc, const struct spawn_msg *m,
 	len = sizeof(domain);
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == -1 ||
 	    domain != AF_UNIX || (sc->sc_limits.lim_proxy == 0 &&
-	    sc->sc_limits.lim_tls.tc_ctx == NULL))
+	    !sc->sc_limits.lim_tls.tc_on))
 		return (0);
 	if ((m->sm_peer.sa.sa_family != AF_INET &&
 	    m->sm_peer.sa.sa_family != AF_INET6) ||
