@@ -504,7 +504,10 @@ int	tlsconf_set_alpn(struct parse_state *, const struct confkey *,
 void	tlsconf_check(struct config *, struct service_conf *);
 void	tlsconf_free(struct tls_conf *);
 void	tlsconf_ctx_free(struct tls_ctx *);
+struct tls_tickets *tlsconf_tickets_new(void);
 void	tlsconf_tickets_advance(struct tls_tickets *);
+int	tlsconf_ticket_lookup(const struct tls_tickets *,
+	    const unsigned char *);
 void	tlsconf_tickets_free(struct tls_tickets *);
 void	tlsconf_forget(struct config *, int (*)(const struct service_conf *,
 	    void *), void *);

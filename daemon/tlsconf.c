@@ -401,6 +401,23 @@ tlsconf_tickets_advance(struct tls_tickets *tt)
 }
 
 /*
+ * Which of the keys a ticket's key name is: 0 the current hour's, 1 or 2
+ * an earlier hour's, -1 none (older, or another generation's).
+ */
+int
+tlsconf_ticket_lookup(const struct tls_tickets *tt, const unsigned char *name)
+{
+	int	i;
+
+	for (i = 0; i < TLS_TICKET_KEYS; i++) {
+		if (tt->tt_keys[i].tk_valid && memcmp(name,
+		    tt->tt_keys[i].tk_name, sizeof(tt->tt_keys[i].tk_name)) == 0)
+			return (i);
+	}
+	return (-1);
+}
+
+/*
  * OpenSSL asks for a key to encrypt a new ticket (the current one) or to
  * decrypt a client's (by name).  1: go on; 2: go on and issue a fresh
  * ticket, since this one's key is old; 0: unknown key, full handshake.
@@ -424,14 +441,9 @@ tlsconf_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 			return (-1);
 		i = 0;
 	} else {
-		for (i = 0; i < TLS_TICKET_KEYS; i++) {
-			k = &tx->tx_tickets->tt_keys[i];
-			if (k->tk_valid && memcmp(name, k->tk_name,
-			    sizeof(k->tk_name)) == 0)
-				break;
-		}
-		if (i == TLS_TICKET_KEYS)
+		if ((i = tlsconf_ticket_lookup(tx->tx_tickets, name)) == -1)
 			return (0);
+		k = &tx->tx_tickets->tt_keys[i];
 	}
 	params[0] = OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY,
 	    k->tk_hmac, sizeof(k->tk_hmac));
@@ -447,23 +459,29 @@ tlsconf_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	return (i == 0 ? 1 : 2);
 }
 
-/* The generation's ticket secret, made at its first TLS service. */
-static struct tls_tickets *
-tlsconf_tickets(struct config *cf)
+/* A new ticket secret, random, whose first hour starts now. */
+struct tls_tickets *
+tlsconf_tickets_new(void)
 {
 	struct tls_tickets	*tt;
 	struct timespec		 ts;
 
-	if (cf->c_tls_tickets != NULL)
-		return (cf->c_tls_tickets);
 	tt = xcalloc(1, sizeof(*tt));
 	if (RAND_bytes(tt->tt_secret, sizeof(tt->tt_secret)) != 1)
 		fatalx("RAND_bytes failed");
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	tt->tt_start = ts.tv_sec;
 	tlsconf_ticket_derive(tt->tt_secret, &tt->tt_keys[0]);
-	cf->c_tls_tickets = tt;
 	return (tt);
+}
+
+/* The generation's ticket secret, made at its first TLS service. */
+static struct tls_tickets *
+tlsconf_tickets(struct config *cf)
+{
+	if (cf->c_tls_tickets == NULL)
+		cf->c_tls_tickets = tlsconf_tickets_new();
+	return (cf->c_tls_tickets);
 }
 
 /*
