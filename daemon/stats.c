@@ -411,6 +411,7 @@ stats_active_total(const struct worker *w)
 	return (n);
 }
 
+static void	stats_dump_tls(const struct evi_stats_service *);
 static void	stats_conf(const struct worker *, const struct service_conf *,
 		    struct evi_stats_service *);
 
@@ -790,6 +791,8 @@ stats_dump(struct worker *w)
 		if (s.proxy_errors != 0)
 			log_info("state: service \"%s\": PROXY header errors "
 			    "%llu", s.name, (unsigned long long)s.proxy_errors);
+		if (s.tls)
+			stats_dump_tls(&s);
 		TAILQ_FOREACH(l, &svc->s_conf->sc_listeners, l_entry)
 			log_info("state: service \"%s\": listener %s (%s)%s",
 			    s.name, l->l_name, s.protocol,
@@ -854,6 +857,24 @@ stats_log_close(struct evi_conn *c, enum evi_close_reason reason)
 	    (unsigned long long)c->c_bytes_in,
 	    (unsigned long long)c->c_bytes_out,
 	    evi_close_reason_string(reason), exited, tls);
+}
+
+/* A TLS service's handshakes in the state dump, failures by reason. */
+static void
+stats_dump_tls(const struct evi_stats_service *s)
+{
+	unsigned int	i;
+
+	log_info("state: service \"%s\": TLS handshakes %llu, resumed %llu",
+	    s->name, (unsigned long long)s->tls_handshakes,
+	    (unsigned long long)s->tls_resumed);
+	for (i = 0; i < EVI_TLS_FAIL_NREASONS; i++) {
+		if (s->tls_handshake_failures[i] != 0)
+			log_info("state: service \"%s\": TLS handshake "
+			    "failures (%s) %llu", s->name,
+			    evi_tls_failure_string(i), (unsigned long long)
+			    s->tls_handshake_failures[i]);
+	}
 }
 
 /* A signal's name without "SIG" (SEGV, KILL), or its number. */

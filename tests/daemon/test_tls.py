@@ -21,6 +21,7 @@ import os
 import re
 import selectors
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -932,6 +933,18 @@ class TestControl(PKICase):
         self.assertEqual(services, {"tls": True, "stats": False})
         done.close()
         silent.close()
+        self.assertEqual(d.stop(), 0)
+
+    def test_the_state_dump_counts_handshakes_and_failures(self):
+        d = self.tls_daemon()
+        info_of(d.port("tls"), self.ctx())
+        until_closed(d.port("tls"), GARBAGE)
+        mark = d.mark()
+        d.send_signal(signal.SIGUSR1)
+        d.wait_log(r'^state: service "tls": TLS handshakes 1, resumed 0$',
+                   since=mark)
+        d.wait_log(r'^state: service "tls": TLS handshake failures '
+                   r'\(not_tls\) 1$', since=mark)
         self.assertEqual(d.stop(), 0)
 
 
