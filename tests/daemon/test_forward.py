@@ -179,6 +179,14 @@ class Backend:
 
 # Backend handlers.
 
+def bye_then_read_to_eof(b, s):
+    """Says "bye" and shuts its side, then reads the client's bytes up to
+    its EOF, handed to the test through b.results."""
+    s.sendall(b"bye")
+    s.shutdown(socket.SHUT_WR)
+    b.results.put(evitest.recv_until_eof(s))
+
+
 def echo_handler(b, s):
     """Echoes until EOF, then closes."""
     while True:
@@ -408,12 +416,7 @@ class TestHalfClose(ForwardCase):
         self.assertEqual(d.stop(), 0)
 
     def test_backend_eof_reaches_the_client_which_still_sends(self):
-        def handler(b, s):
-            s.sendall(b"bye")
-            s.shutdown(socket.SHUT_WR)
-            b.results.put(evitest.recv_until_eof(s))
-
-        backend = Backend(self, handler)
+        backend = Backend(self, bye_then_read_to_eof)
         d = self.fwd_daemon([backend.addr])
         mark = d.mark()
         with evitest.connect(d.port("fwd")) as s:

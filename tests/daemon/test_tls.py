@@ -245,6 +245,17 @@ def wait_metric(d, name, want, timeout=IO, **labels):
                interval=0.05)
 
 
+def sslobj_read(obj, size):
+    """Plaintext an ssl.SSLObject has decrypted, at most SIZE bytes: b""
+    at the peer's close_notify, None when it needs more records."""
+    try:
+        return obj.read(size)
+    except ssl.SSLWantReadError:
+        return None
+    except ssl.SSLZeroReturnError:
+        return b""
+
+
 class BioClient:
     """A TLS client over a non-blocking socket, driven by hand through
     ssl.MemoryBIO and SSLObject: one thread moves both directions at once
@@ -318,12 +329,9 @@ class BioClient:
         """The plaintext OpenSSL has decrypted so far."""
         got = []
         while not self.close_notify:
-            try:
-                data = self.obj.read(MiB)
-            except ssl.SSLWantReadError:
+            data = sslobj_read(self.obj, MiB)
+            if data is None:
                 break
-            except ssl.SSLZeroReturnError:
-                data = b""
             if not data:
                 self.close_notify = True
             got.append(data)

@@ -32,11 +32,12 @@ import unittest
 
 import evitest
 import tlscerts
-from test_forward import Backend, echo_handler
+from test_forward import Backend, bye_then_read_to_eof, echo_handler
 from test_limits import EXPECT_REFUSALS
 from test_services import chargen_stream, crlf, one_crlf_line
 from test_stats import HTTP, Exposition, get, logfmt, promtool_check, scrape
 from test_supervisor import wait_until
+from test_tls import sslobj_read
 
 IO = evitest.IO_TIMEOUT
 SCALE = evitest.TIMEOUT_SCALE
@@ -216,12 +217,9 @@ class TLSStream:
 
     def _read_plain(self):
         while not self.notified:
-            try:
-                chunk = self.obj.read(1 << 16)
-            except ssl.SSLWantReadError:
+            chunk = sslobj_read(self.obj, 1 << 16)
+            if chunk is None:
                 return
-            except ssl.SSLZeroReturnError:
-                chunk = b""
             if not chunk:
                 self.notified = True
                 return
@@ -353,20 +351,19 @@ def settled(test, d, svc, nconns, timeout=IO):
     """Scrapes the plaintext stats service until SVC has no active
     connection and has closed NCONNS (workers add to shared counters as
     connections end); returns that scrape."""
-    deadline = time.monotonic() + timeout * SCALE
-    while True:
+    def done():
         m = scrape(d.port("stats"))
         closed = sum(v for (name, labels), v in m.samples.items()
                      if name == "evinetd_connections_closed_total" and
                      ("service", svc) in labels)
         if m.count("evinetd_connections_active", service=svc) == 0 and \
                 closed >= nconns:
-            test.assertEqual(closed, nconns, m.text)
-            return m
-        test.assertLess(time.monotonic(), deadline, "%s: %d of %d closed "
-                        "after %.0f s:\n%s" % (svc, closed, nconns,
-                                               timeout * SCALE, m.text))
-        time.sleep(0.05)
+            return m, closed
+        return None
+    m, closed = wait_until(done, timeout, "%s: %d connections closed" % (
+        svc, nconns))
+    test.assertEqual(closed, nconns, m.text)
+    return m
 
 
 def json_scrape(port):
@@ -620,8 +617,8 @@ class TestFailureLog(TLSCase):
         start = time.monotonic()
         for i in range(n):
             plain_until_eof(d.port("flood"), GARBAGE)
-        deadline = time.monotonic() + IO * SCALE
-        while True:
+
+        def counted():
             firsts, more, total = [], 0, 0
             for line in d.log_lines(mark):
                 m = FAIL_FIRST_RE.search(line)
@@ -632,9 +629,9 @@ class TestFailureLog(TLSCase):
                     more += 1
                     total += int(m.group("n"))
             total += len(firsts)
-            if total >= n or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
+            return (firsts, more, total) if total >= n else None
+        firsts, more, total = wait_until(counted, IO, "%d failures in the "
+                                         "log" % n)
         took = time.monotonic() - start
         self.assertEqual(total, n, d.log_text())
         # One first line and one summary per second, at most.
@@ -726,12 +723,7 @@ class TestForward(TLSCase):
         self.assertEqual(d.stop(), 0)
 
     def test_the_backend_half_close_reaches_the_client(self):
-        def handler(b, s):
-            s.sendall(b"bye")
-            s.shutdown(socket.SHUT_WR)
-            b.results.put(evitest.recv_until_eof(s))
-
-        backend = Backend(self, handler)
+        backend = Backend(self, bye_then_read_to_eof)
         d = self.fwd(backend)
         s = TLSStream(self.ctx, d.port("fwd"))
         self.addCleanup(s.close)
